@@ -1,0 +1,116 @@
+#include "sched/placement.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+bool NodeFilter::MatchesConstraints(const Workload& w, const Node& n) {
+  if (!w.gpu_models.empty() &&
+      std::find(w.gpu_models.begin(), w.gpu_models.end(), n.gpu_model) == w.gpu_models.end()) {
+    return false;
+  }
+  for (const auto& [key, value] : w.node_selector) {
+    const std::string* v = FindLabel(n.labels, key);
+    if (v == nullptr || *v != value) return false;
+  }
+  if (!w.topology.empty() && FindLabel(n.labels, w.topology) == nullptr) return false;
+  return true;
+}
+
+bool NodeFilter::CanEverHold(const Workload& w, const Node& n) {
+  const PodRequest& r = w.request;
+  if (r.gpu_devices > n.gpus) return false;
+  if (r.gpu_devices > 0 && r.MilliOn(n.gpu_memory_mib) == 0) return false;
+  return r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib;
+}
+
+std::vector<NodeId> NodeFilter::Eligible(const Workload& w, const Snapshot& s) {
+  std::vector<NodeId> out;
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    const Node& n = s.nodes[i];
+    if (MatchesConstraints(w, n) && CanEverHold(w, n)) out.emplace_back(static_cast<int32_t>(i));
+  }
+  return out;
+}
+
+std::optional<PlacementScore> PodPlacer::Score(const Workload& w, NodeId n) const {
+  const Node& node = snapshot_.node(n);
+  const PodRequest& r = w.request;
+  if (state_.free_cpu(n) < r.cpu_milli || state_.free_memory(n) < r.memory_mib) {
+    return std::nullopt;
+  }
+  PlacementScore score;
+  const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
+  int64_t milli = 0;
+  if (r.gpu_devices > 0) {
+    milli = r.MilliOn(node.gpu_memory_mib);
+    if (milli == 0 || state_.free_gpu(n) < milli * r.gpu_devices) return std::nullopt;
+    if (milli == 1000) {
+      if (state_.idle_devices(n) < r.gpu_devices) return std::nullopt;
+    } else {
+      int32_t shared_fit = 0;
+      int32_t idle = 0;
+      for (int32_t d = 0; d < node.gpus; ++d) {
+        int64_t used = state_.device_used(n, d);
+        if (used + milli > 1000) continue;
+        ++(used > 0 ? shared_fit : idle);
+      }
+      if (shared_fit + idle < r.gpu_devices) return std::nullopt;
+      if (binpack) score.idle_devices_taken = std::max(0, r.gpu_devices - shared_fit);
+    }
+  }
+  const int64_t sign = binpack ? 1 : -1;
+  score.k1 = sign * (state_.free_gpu(n) - milli * r.gpu_devices);
+  score.k2 = sign * (state_.free_cpu(n) - r.cpu_milli);
+  score.k3 = sign * (state_.free_memory(n) - r.memory_mib);
+  score.node = n.value();
+  return score;
+}
+
+PodPlacement PodPlacer::PlaceOn(const Workload& w, NodeId n) const {
+  const Node& node = snapshot_.node(n);
+  const PodRequest& r = w.request;
+  PodPlacement p;
+  p.node = n;
+  if (r.gpu_devices == 0) return p;
+  p.gpu_milli = r.MilliOn(node.gpu_memory_mib);
+  if (p.gpu_milli == 1000) {
+    for (int32_t d = 0; d < node.gpus && static_cast<int32_t>(p.gpus.size()) < r.gpu_devices;
+         ++d) {
+      if (state_.device_used(n, d) == 0) p.gpus.push_back(d);
+    }
+    return p;
+  }
+  // Devices that can take the fraction, best first. binpack: shared devices
+  // first, the most used first; spread: the least used first.
+  const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
+  std::vector<std::pair<int64_t, int32_t>> fits;
+  for (int32_t d = 0; d < node.gpus; ++d) {
+    int64_t used = state_.device_used(n, d);
+    if (used + p.gpu_milli > 1000) continue;
+    fits.emplace_back(binpack ? (used > 0 ? -used : 1) : used, d);
+  }
+  std::sort(fits.begin(), fits.end());
+  for (int32_t i = 0; i < r.gpu_devices && i < static_cast<int32_t>(fits.size()); ++i) {
+    p.gpus.push_back(fits[static_cast<size_t>(i)].second);
+  }
+  std::sort(p.gpus.begin(), p.gpus.end());
+  return p;
+}
+
+std::optional<PodPlacement> PodPlacer::FindBest(const Workload& w,
+                                                std::span<const NodeId> nodes) const {
+  std::optional<PlacementScore> best;
+  NodeId best_node;
+  for (NodeId n : nodes) {
+    std::optional<PlacementScore> c = Score(w, n);
+    if (c && (!best || *c < *best)) {
+      best = c;
+      best_node = n;
+    }
+  }
+  if (!best) return std::nullopt;
+  return PlaceOn(w, best_node);
+}
+
+}  // namespace sluice

@@ -1,0 +1,69 @@
+// Placement: which nodes can hold a pod, and which of them is best.
+//
+// NodeFilter answers the static questions (GPU model, node selector, device
+// count and memory, total CPU and memory: could this node ever hold a pod of
+// this workload?). PodPlacer answers the dynamic one against a ClusterState:
+// the best node and devices for one pod right now, scored lexicographically
+// as SCHEDULING.md describes:
+//   1. (binpack) fits on devices already shared rather than idle ones;
+//   2. the placement strategy: binpack prefers the node left with the least
+//      free GPU, then CPU, then memory; spread the most;
+//   3. the node listed first.
+// Within a node, whole-GPU pods take idle devices (lowest index first) and
+// never a device holding a fraction; fractions go to the most used device
+// that still fits (binpack) or the least used (spread).
+// Under spread the "already shared" preference is not applied: it would pull
+// fractions onto busy nodes, the opposite of what spread asks for.
+// Both classes only read; they are thread-compatible.
+#ifndef SLUICE_SCHED_PLACEMENT_H_
+#define SLUICE_SCHED_PLACEMENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/model.h"
+#include "sched/cluster_state.h"
+
+namespace sluice {
+
+class NodeFilter {
+ public:
+  // GPU model and node selector (and the topology label, when asked for).
+  static bool MatchesConstraints(const Workload& w, const Node& n);
+  // Could a pod of `w` ever fit on an empty `n`?
+  static bool CanEverHold(const Workload& w, const Node& n);
+  // Nodes that pass both checks, in node order.
+  static std::vector<NodeId> Eligible(const Workload& w, const Snapshot& s);
+};
+
+// Lexicographic score of one candidate placement; lower is better.
+struct PlacementScore {
+  int32_t idle_devices_taken = 0;  // binpack with fractions: idle devices used
+  int64_t k1 = 0, k2 = 0, k3 = 0;  // strategy keys
+  int32_t node = 0;
+  auto operator<=>(const PlacementScore&) const = default;
+};
+
+class PodPlacer {
+ public:
+  PodPlacer(const Snapshot& snapshot, const ClusterState& state)
+      : snapshot_(snapshot), state_(state) {}
+
+  // The score of placing one pod of `w` on node `n`, or nullopt if it does
+  // not fit there now. Allocates nothing.
+  std::optional<PlacementScore> Score(const Workload& w, NodeId n) const;
+  // The devices one pod of `w` takes on `n`; `n` must have passed Score().
+  PodPlacement PlaceOn(const Workload& w, NodeId n) const;
+  // The best placement among `nodes`, or nullopt when none fits.
+  std::optional<PodPlacement> FindBest(const Workload& w, std::span<const NodeId> nodes) const;
+
+ private:
+  const Snapshot& snapshot_;
+  const ClusterState& state_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SCHED_PLACEMENT_H_

@@ -1,0 +1,60 @@
+// The scheduler core's entry points: one cycle on a snapshot, and a plan
+// that runs cycles and feeds their decisions back.
+//
+// RunCycle is a pure function of the snapshot: no I/O, no clock (the
+// snapshot's `now` is the clock), no globals; the same snapshot gives the
+// same result. Thread-compatible: concurrent calls on different snapshots
+// are safe.
+#ifndef SLUICE_SCHED_SCHEDULER_H_
+#define SLUICE_SCHED_SCHEDULER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/resources.h"
+
+namespace sluice {
+
+// New pods bound to a workload in one cycle.
+struct BindDecision {
+  WorkloadId workload;
+  std::vector<PodPlacement> pods;
+};
+
+struct CycleResult {
+  std::vector<Resources> fair_share;  // per queue
+  std::vector<BindDecision> binds;    // in the order they were decided
+  // Per workload; set for workloads still pending after the cycle.
+  std::vector<std::string> reason;
+  std::vector<int32_t> position;  // 1-based place in its queue; 0 if not pending
+};
+
+CycleResult RunCycle(const Snapshot& snapshot);
+
+// Applies binds: pods join their workloads, which start running at `now`.
+void ApplyDecisions(const CycleResult& result, Snapshot* snapshot);
+
+struct PlanOptions {
+  bool settle = false;
+  int32_t max_cycles = 1;  // with settle, the cap on cycles (default 100 in the CLI)
+};
+
+struct PlanResult {
+  Snapshot final_state;
+  CycleResult last;  // the last cycle's result, against final_state
+  int32_t cycles = 0;
+  std::vector<WorkloadId> evicted;
+};
+
+// Runs cycles on `snapshot`, applying each cycle's decisions to the next.
+// Without settle it runs exactly max_cycles; with settle it stops after the
+// first cycle that changes nothing (that cycle counts), or at max_cycles.
+// `last` is always the result of a cycle run on `final_state`, so its
+// pending reasons describe the final state.
+PlanResult Plan(Snapshot snapshot, const PlanOptions& options);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SCHED_SCHEDULER_H_
