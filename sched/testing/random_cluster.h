@@ -1,0 +1,23 @@
+// Random snapshots for property tests: small clusters with a random queue
+// tree and a random mix of workloads, built from a seed so that a failing
+// case can be replayed. The running part of each snapshot is produced by the
+// scheduler itself, so it is always valid input.
+#ifndef SLUICE_SCHED_TESTING_RANDOM_CLUSTER_H_
+#define SLUICE_SCHED_TESTING_RANDOM_CLUSTER_H_
+
+#include <cstdint>
+
+#include "core/model.h"
+
+namespace sluice::testing {
+
+// A snapshot with nodes, queues and pending workloads only.
+Snapshot RandomPendingSnapshot(uint64_t seed);
+
+// RandomPendingSnapshot, run for one cycle, with its binds applied, then
+// more pending workloads added: a cluster that is partly running.
+Snapshot RandomSnapshot(uint64_t seed);
+
+}  // namespace sluice::testing
+
+#endif  // SLUICE_SCHED_TESTING_RANDOM_CLUSTER_H_
