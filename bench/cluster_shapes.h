@@ -1,0 +1,19 @@
+// Synthetic clusters of the shapes in BENCHMARKS.md section 3, built in
+// memory so that benchmarks measure scheduling, not parsing.
+#ifndef SLUICE_BENCH_CLUSTER_SHAPES_H_
+#define SLUICE_BENCH_CLUSTER_SHAPES_H_
+
+#include <cstdint>
+
+#include "core/model.h"
+
+namespace sluice::bench {
+
+// KAI-Scheduler's "Allocate" shape: `nodes` nodes x 8 GPUs, 5 x nodes
+// one-GPU pending jobs spread over 4 projects (2 departments x 2 projects),
+// each project with a quarter of the GPUs as quota and over-quota weight 1.
+Snapshot KaiAllocateShape(int32_t nodes);
+
+}  // namespace sluice::bench
+
+#endif  // SLUICE_BENCH_CLUSTER_SHAPES_H_
