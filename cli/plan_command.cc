@@ -1,7 +1,6 @@
 #include "cli/plan_command.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/table.h"
@@ -122,9 +121,10 @@ nlohmann::ordered_json PlanToJson(const PlanResult& plan) {
 int RunPlanCommand(const PlanCommandOptions& options, std::ostream& out, std::ostream& err) {
   Result<Snapshot> snapshot = ReadSnapshotFile(options.file);
   if (!snapshot.ok()) {
-    err << "sluice plan: " << (snapshot.status().code() == Status::Code::kNotFound
-                                   ? snapshot.status().message()
-                                   : "the snapshot has errors:\n" + snapshot.status().message())
+    err << "sluice plan: "
+        << (snapshot.status().code() == Status::Code::kNotFound
+                ? snapshot.status().message()
+                : "the snapshot has errors:\n" + snapshot.status().message())
         << "\n";
     return 1;
   }

@@ -4,7 +4,6 @@
 #define SLUICE_CLI_PLAN_COMMAND_H_
 
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 #include <string>
 

@@ -71,8 +71,7 @@ Result<int64_t> ParseCpuMillis(std::string_view text) {
     int64_t v = 0;
     std::string_view body = text.substr(0, text.size() - 1);
     if (!ParseScaledDecimal(body, 0, &v)) {
-      return Status::InvalidArgument("expected whole millicores like \"500m\", got " +
-                                     Quote(text));
+      return Status::InvalidArgument("expected whole millicores like \"500m\", got " + Quote(text));
     }
     return v;
   }
@@ -123,8 +122,7 @@ Result<int64_t> ParseMemoryMiB(std::string_view text) {
   if (unit_bytes == 1 && nano > 0 && bytes_times_1e9 < denom) {
     return Status::InvalidArgument("a plain number is a count of bytes, and " + Quote(text) +
                                    " bytes is less than 1 MiB; did you mean \"" +
-                                   std::string(text) + "Mi\" or \"" + std::string(text) +
-                                   "Gi\"?");
+                                   std::string(text) + "Mi\" or \"" + std::string(text) + "Gi\"?");
   }
   return static_cast<int64_t>(mib);
 }
@@ -209,7 +207,8 @@ Result<Time> ParseTime(std::string_view text) {
   int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadFixedDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
       !ReadFixedDigits(text, 5, 2, &month) || text[7] != '-' ||
-      !ReadFixedDigits(text, 8, 2, &day) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+      !ReadFixedDigits(text, 8, 2, &day) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
       !ReadFixedDigits(text, 11, 2, &hour) || text[13] != ':' ||
       !ReadFixedDigits(text, 14, 2, &minute) || text[16] != ':' ||
       !ReadFixedDigits(text, 17, 2, &second)) {
@@ -270,7 +269,8 @@ std::string FormatMilli(int64_t milli) {
 }
 
 std::string FormatMemoryMiB(int64_t mib) {
-  if (mib != 0 && mib % (1024 * 1024) == 0) return std::to_string(mib / (1024 * 1024)) + "Ti";
+  constexpr int64_t kMiBPerTiB = int64_t{1024} * 1024;
+  if (mib != 0 && mib % kMiBPerTiB == 0) return std::to_string(mib / kMiBPerTiB) + "Ti";
   if (mib != 0 && mib % 1024 == 0) return std::to_string(mib / 1024) + "Gi";
   return std::to_string(mib) + "Mi";
 }
@@ -305,15 +305,14 @@ std::string FormatTime(Time t) {
   char buf[96];
   if (millis != 0) {
     std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(y), static_cast<long long>(m),
-                  static_cast<long long>(d), static_cast<long long>(sod / 3600),
-                  static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60),
-                  static_cast<long long>(millis));
+                  static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                  static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
+                  static_cast<long long>(sod % 60), static_cast<long long>(millis));
   } else {
     std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(y), static_cast<long long>(m),
-                  static_cast<long long>(d), static_cast<long long>(sod / 3600),
-                  static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60));
+                  static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                  static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
+                  static_cast<long long>(sod % 60));
   }
   return buf;
 }

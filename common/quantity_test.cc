@@ -41,7 +41,7 @@ TEST(ParseMemoryTest, BinaryAndDecimalUnits) {
   EXPECT_EQ(*ParseMemoryMiB("1.5Gi"), 1536);
   EXPECT_EQ(*ParseMemoryMiB("1Ti"), 1024 * 1024);
   EXPECT_EQ(*ParseMemoryMiB("2048Ki"), 2);
-  EXPECT_EQ(*ParseMemoryMiB("1Ki"), 1);  // rounds up to a whole MiB
+  EXPECT_EQ(*ParseMemoryMiB("1Ki"), 1);   // rounds up to a whole MiB
   EXPECT_EQ(*ParseMemoryMiB("1G"), 954);  // 1e9 bytes = 953.67 MiB, rounded up
   EXPECT_EQ(*ParseMemoryMiB("1048576"), 1);
   EXPECT_EQ(*ParseMemoryMiB("0"), 0);

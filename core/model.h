@@ -43,8 +43,8 @@ struct Node {
 
 // Quota, limit and over-quota weight of one queue for one resource.
 struct QueueResource {
-  int64_t quota = 0;          // -1 = unlimited
-  int64_t limit = -1;         // -1 = none
+  int64_t quota = 0;            // -1 = unlimited
+  int64_t limit = -1;           // -1 = none
   int64_t weight_milli = 1000;  // overQuotaWeight in thousandths
 };
 

@@ -116,8 +116,8 @@ std::optional<std::string> FieldReader::Scalar(std::string_view key, std::string
   YAML::Node v = Get(key);
   if (!v.IsDefined()) return std::nullopt;
   if (!v.IsScalar()) {
-    Error(key, "expected " + std::string(expected) + ", got a " +
-                   (v.IsSequence() ? "list" : "mapping"));
+    Error(key,
+          "expected " + std::string(expected) + ", got a " + (v.IsSequence() ? "list" : "mapping"));
     return std::nullopt;
   }
   return v.Scalar();
@@ -290,12 +290,13 @@ std::optional<std::vector<int64_t>> FieldReader::IntList(std::string_view key, i
   }
   std::vector<int64_t> out;
   for (const auto& item : v) {
-    Result<int64_t> milli = item.IsScalar() ? ParseMilli(item.Scalar())
-                                            : Result<int64_t>(Status::InvalidArgument(""));
+    Result<int64_t> milli =
+        item.IsScalar() ? ParseMilli(item.Scalar()) : Result<int64_t>(Status::InvalidArgument(""));
     if (!milli.ok() || *milli % 1000 != 0 || *milli / 1000 < min || *milli / 1000 > max) {
       errors_->Add(item.Mark(), path_ + "." + std::string(key),
                    "expected a whole number from " + std::to_string(min) + " to " +
-                       std::to_string(max) + (item.IsScalar() ? ", got \"" + item.Scalar() + "\"" : ""));
+                       std::to_string(max) +
+                       (item.IsScalar() ? ", got \"" + item.Scalar() + "\"" : ""));
       return std::nullopt;
     }
     out.push_back(*milli / 1000);

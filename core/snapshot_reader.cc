@@ -18,15 +18,15 @@ using internal::ErrorList;
 using internal::FieldReader;
 
 constexpr std::string_view kTopKeys[] = {"now", "placement", "nodes", "queues", "workloads"};
-constexpr std::string_view kNodeKeys[] = {"name",   "gpus",   "gpuMemory", "gpuModel",
-                                          "cpu",    "memory", "labels"};
-constexpr std::string_view kQueueKeys[] = {"name", "parent", "priority", "gpu", "cpu",
-                                           "memory", "reclaimMinRuntime", "preemptMinRuntime"};
+constexpr std::string_view kNodeKeys[] = {"name", "gpus",   "gpuMemory", "gpuModel",
+                                          "cpu",  "memory", "labels"};
+constexpr std::string_view kQueueKeys[] = {
+    "name", "parent", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime", "preemptMinRuntime"};
 constexpr std::string_view kQueueResourceKeys[] = {"quota", "limit", "overQuotaWeight"};
 constexpr std::string_view kWorkloadKeys[] = {
-    "name",     "queue",     "priorityClass", "preemptible", "pods",         "minAvailable",
-    "gpu",      "gpuMemory", "gpuDevices",    "cpu",         "memory",       "gpuModel",
-    "nodeSelector", "topology", "submitted", "state",       "started",      "placement"};
+    "name",         "queue",     "priorityClass", "preemptible", "pods",    "minAvailable",
+    "gpu",          "gpuMemory", "gpuDevices",    "cpu",         "memory",  "gpuModel",
+    "nodeSelector", "topology",  "submitted",     "state",       "started", "placement"};
 constexpr std::string_view kPlacementKeys[] = {"node", "gpus", "fraction"};
 
 // Per-entity source positions, kept so that cross-reference checks made after
@@ -41,7 +41,7 @@ struct Marks {
 
 class SnapshotParser {
  public:
-  SnapshotParser(std::string_view source) : errors_(source) {}
+  explicit SnapshotParser(std::string_view source) : errors_(source) {}
 
   Result<Snapshot> Parse(const YAML::Node& root);
 
@@ -159,8 +159,7 @@ void SnapshotParser::ParseQueues(const YAML::Node& list) {
       ParseQueueResource(f, "memory", Resource::kMemory, &q);
       if (auto d = f.Duration("reclaimMinRuntime")) q.reclaim_min_runtime = *d;
       if (auto d = f.Duration("preemptMinRuntime")) q.preempt_min_runtime = *d;
-      if (!q.name.empty() &&
-          !queue_ids_.emplace(q.name, QueueId(static_cast<int32_t>(i))).second) {
+      if (!q.name.empty() && !queue_ids_.emplace(q.name, QueueId(static_cast<int32_t>(i))).second) {
         f.Error("name", "queue \"" + q.name + "\" is listed twice");
       }
     }
@@ -222,7 +221,7 @@ void SnapshotParser::LinkQueues(const std::vector<std::string>& parent_names) {
   if (std::find(in_cycle.begin(), in_cycle.end(), true) != in_cycle.end()) return;
   for (size_t i = 0; i < snap_.queues.size(); ++i) {
     QueueId p = snap_.queues[i].parent;
-    if (p.valid()) snap_.queues[p.index()].children.push_back(QueueId(static_cast<int32_t>(i)));
+    if (p.valid()) snap_.queues[p.index()].children.emplace_back(static_cast<int32_t>(i));
   }
 }
 
@@ -239,14 +238,16 @@ void SnapshotParser::ParseGpuRequest(FieldReader& f, Workload* w) {
     if (*gpu < 0) {
       f.Error("gpu", "expected a GPU request >= 0, got " + FormatMilli(*gpu));
     } else if (*gpu >= 1000 && *gpu % 1000 != 0) {
-      f.Error("gpu", "expected a whole number of GPUs (1, 2, 8) or a fraction between 0 and 1, "
-                     "got " + FormatMilli(*gpu) +
-                     "; for several devices at a fraction each use gpu: 0.5 with gpuDevices: N");
+      f.Error("gpu",
+              "expected a whole number of GPUs (1, 2, 8) or a fraction between 0 and 1, "
+              "got " +
+                  FormatMilli(*gpu) +
+                  "; for several devices at a fraction each use gpu: 0.5 with gpuDevices: N");
     } else if (*gpu >= 1000) {
       if (devices) {
         f.Error("gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " +
-                                  FormatMilli(*gpu) + " whole GPUs write gpu: " + FormatMilli(*gpu) +
-                                  " alone");
+                                  FormatMilli(*gpu) +
+                                  " whole GPUs write gpu: " + FormatMilli(*gpu) + " alone");
       }
       r.gpu_devices = static_cast<int32_t>(*gpu / 1000);
       r.gpu_milli = 1000;
@@ -284,8 +285,8 @@ void SnapshotParser::ParseWorkload(FieldReader& f, Workload* w, std::string* que
   w->min_available = w->pods;
   if (auto m = f.Int("minAvailable", 1, 1'000'000)) {
     if (*m > w->pods) {
-      f.Error("minAvailable", "minAvailable (" + std::to_string(*m) +
-                                  ") is larger than pods (" + std::to_string(w->pods) + ")");
+      f.Error("minAvailable", "minAvailable (" + std::to_string(*m) + ") is larger than pods (" +
+                                  std::to_string(w->pods) + ")");
     } else {
       w->min_available = static_cast<int32_t>(*m);
     }
@@ -340,8 +341,8 @@ void SnapshotParser::ParsePlacement(const YAML::Node& list, const std::string& p
       }
       fraction = f.Milli("fraction");
       if (fraction && (*fraction <= 0 || *fraction > 1000)) {
-        f.Error("fraction", "expected a fraction above 0 and at most 1, got " +
-                                FormatMilli(*fraction));
+        f.Error("fraction",
+                "expected a fraction above 0 and at most 1, got " + FormatMilli(*fraction));
         fraction.reset();
       }
       if (static_cast<int32_t>(pp.gpus.size()) != w.request.gpu_devices) {
@@ -409,9 +410,9 @@ void SnapshotParser::LinkWorkloads(
         errors_.Add(marks_.workload_queue[i], WorkloadPath(i) + ".queue",
                     "unknown queue \"" + qn + "\"" + errors_.Suggest(qn, queue_ids_));
       } else if (!snap_.queue(it->second).is_leaf()) {
-        errors_.Add(marks_.workload_queue[i], WorkloadPath(i) + ".queue",
-                    "queue \"" + qn +
-                        "\" has child queues; workloads go to a leaf queue (a project)");
+        errors_.Add(
+            marks_.workload_queue[i], WorkloadPath(i) + ".queue",
+            "queue \"" + qn + "\" has child queues; workloads go to a leaf queue (a project)");
       } else {
         w.queue = it->second;
       }
@@ -444,9 +445,9 @@ void SnapshotParser::LinkWorkloads(
         errors_.Add(mark, path + ".node",
                     "the workload asks for " + FormatMemoryMiB(w.request.gpu_memory_mib) +
                         " of GPU memory but node \"" + nn +
-                        (node.gpu_memory_mib == 0 ? "\" gives no gpuMemory"
-                                                  : "\" has GPUs of " +
-                                                        FormatMemoryMiB(node.gpu_memory_mib)));
+                        (node.gpu_memory_mib == 0
+                             ? "\" gives no gpuMemory"
+                             : "\" has GPUs of " + FormatMemoryMiB(node.gpu_memory_mib)));
         continue;
       }
       const std::optional<int64_t>& given = fractions[i][p];
@@ -487,8 +488,8 @@ void SnapshotParser::CheckCapacity() {
           for (const std::string& h : use.holders) who += (who.empty() ? "" : ", ") + h;
           errors_.Add(marks_.placement[i][p], path + ".gpus",
                       "GPU " + std::to_string(d) + " of node \"" + node.name +
-                          "\" is over-committed: " + who + " add up to " +
-                          FormatMilli(use.milli) + " GPUs");
+                          "\" is over-committed: " + who + " add up to " + FormatMilli(use.milli) +
+                          " GPUs");
         }
       }
       Resources& nu = node_use[pp.node.index()];

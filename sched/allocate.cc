@@ -55,7 +55,8 @@ std::vector<std::vector<NodeId>> AllocateAction::Domains(
   // Pods already running fix the domain.
   const std::vector<PodPlacement>& running = state_->placements(id);
   const std::string* fixed =
-      running.empty() ? nullptr : FindLabel(snapshot_.node(running.front().node).labels, w.topology);
+      running.empty() ? nullptr
+                      : FindLabel(snapshot_.node(running.front().node).labels, w.topology);
   if (!running.empty() && fixed == nullptr) return {};
   std::map<std::string, std::vector<NodeId>> by_value;
   std::map<std::string, int64_t> free_gpu;
@@ -96,8 +97,7 @@ bool AllocateAction::Attempt(WorkloadId id, std::vector<PodPlacement>* placed,
     for (; count < missing; ++count) {
       std::optional<PodPlacement> p = placer.FindBest(w, domain);
       if (!p) break;
-      if (std::optional<std::string> why =
-              QueueRuleViolation(w, PodResources(w, *p), *state_)) {
+      if (std::optional<std::string> why = QueueRuleViolation(w, PodResources(w, *p), *state_)) {
         if (rule_violation.empty()) rule_violation = std::move(*why);
         break;
       }

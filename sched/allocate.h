@@ -34,9 +34,9 @@ class AllocateAction {
  private:
   // Returns true when the workload got pods; otherwise sets *reason (which
   // stays empty for an elastic workload that simply could not grow).
-  bool Attempt(WorkloadId w, std::vector<PodPlacement>* placed, std::string* reason);
+  bool Attempt(WorkloadId id, std::vector<PodPlacement>* placed, std::string* reason);
   // Candidate node groups for the attempt: one per topology domain, or all.
-  std::vector<std::vector<NodeId>> Domains(WorkloadId w,
+  std::vector<std::vector<NodeId>> Domains(WorkloadId id,
                                            const std::vector<NodeId>& eligible) const;
 
   const Snapshot& snapshot_;

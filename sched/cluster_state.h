@@ -40,14 +40,10 @@ class ClusterState {
 
   // Allocation of a queue's whole subtree.
   const Resources& allocated(QueueId q) const { return allocated_[q.index()]; }
-  const Resources& nonpreemptible_allocated(QueueId q) const {
-    return nonpreemptible_[q.index()];
-  }
+  const Resources& nonpreemptible_allocated(QueueId q) const { return nonpreemptible_[q.index()]; }
 
   // Current placements of a workload: the snapshot's plus those bound since.
-  const std::vector<PodPlacement>& placements(WorkloadId w) const {
-    return placements_[w.index()];
-  }
+  const std::vector<PodPlacement>& placements(WorkloadId w) const { return placements_[w.index()]; }
 
   // Records one pod of `w` at `p`. The caller has checked that it fits.
   void Bind(WorkloadId w, const PodPlacement& p);

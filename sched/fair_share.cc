@@ -11,10 +11,10 @@ namespace {
 
 // One child of the parent being divided, for one resource.
 struct Claimant {
-  size_t queue;        // index in the queue vector (also its age order)
-  int64_t weight;      // the water-filling weight
-  int64_t need;        // how much more it can use
-  int64_t given = 0;   // handed out in this water-filling
+  size_t queue;       // index in the queue vector (also its age order)
+  int64_t weight;     // the water-filling weight
+  int64_t need;       // how much more it can use
+  int64_t given = 0;  // handed out in this water-filling
 };
 
 // Splits up to `amount` among `claimants` in proportion to their weights,
@@ -99,7 +99,8 @@ std::vector<int32_t> Tiers(const std::vector<Queue>& queues, const std::vector<s
 
 // Divides `capacity` of resource `r` among `children`, writing their shares.
 void Divide(const std::vector<Queue>& queues, const std::vector<size_t>& children, Resource r,
-            int64_t capacity, const std::vector<int64_t>& requestable, std::vector<int64_t>* share) {
+            int64_t capacity, const std::vector<int64_t>& requestable,
+            std::vector<int64_t>* share) {
   const int64_t unit = FairShareCalculator::Unit(r);
   int64_t left = capacity;
   const std::vector<int32_t> tiers = Tiers(queues, children);
@@ -139,9 +140,8 @@ void Divide(const std::vector<Queue>& queues, const std::vector<size_t>& childre
 
 int64_t FairShareCalculator::Unit(Resource r) {
   switch (r) {
-    case Resource::kGpu:
-      return 1000;
-    case Resource::kCpu:
+    case Resource::kGpu:  // one GPU
+    case Resource::kCpu:  // one core
       return 1000;
     case Resource::kMemory:
       return 1024;

@@ -111,7 +111,8 @@ std::optional<std::string> NeverFitsReason(const Workload& w, const Snapshot& s)
     }
   }
   if (!w.topology.empty()) {
-    std::erase_if(nodes, [&](const Node* n) { return FindLabel(n->labels, w.topology) == nullptr; });
+    std::erase_if(nodes,
+                  [&](const Node* n) { return FindLabel(n->labels, w.topology) == nullptr; });
     if (nodes.empty()) return "no matching node has the topology label \"" + w.topology + "\"";
   }
   const PodRequest& r = w.request;
@@ -143,8 +144,8 @@ std::optional<std::string> NeverFitsReason(const Workload& w, const Snapshot& s)
   }
   if (r.memory_mib > most_memory) {
     return "needs " + FormatMemoryMiB(r.memory_mib) +
-           " of memory per pod but the largest matching node has " +
-           FormatMemoryMiB(most_memory) + "; it can never run here";
+           " of memory per pod but the largest matching node has " + FormatMemoryMiB(most_memory) +
+           "; it can never run here";
   }
   for (const Node* n : nodes) {
     if (NodeFilter::CanEverHold(w, *n)) return std::nullopt;
@@ -161,9 +162,9 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
   PodPlacer placer(s, state);
   if (max_placed > 0) {
     std::string where = w.topology.empty() ? "" : " within one \"" + w.topology + "\" domain";
-    return "needs " + std::to_string(needed) + " pods placed together" + where +
-           " (minAvailable " + std::to_string(w.min_available) + "); only " +
-           std::to_string(max_placed) + " fit at the same time";
+    return "needs " + std::to_string(needed) + " pods placed together" + where + " (minAvailable " +
+           std::to_string(w.min_available) + "); only " + std::to_string(max_placed) +
+           " fit at the same time";
   }
   // Which part of the pod finds no room: the GPUs first, then CPU, memory.
   std::vector<NodeId> gpu_ok;
@@ -212,9 +213,8 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
     return "needs " + FormatMemoryMiB(r.memory_mib) + " of memory" + with_gpus +
            "; the most free there is " + FormatMemoryMiB(best_memory);
   }
-  return "no matching node has room for its GPUs, " +
-         FormatAmount(Resource::kCpu, r.cpu_milli) + " and " + FormatMemoryMiB(r.memory_mib) +
-         " of memory at the same time";
+  return "no matching node has room for its GPUs, " + FormatAmount(Resource::kCpu, r.cpu_milli) +
+         " and " + FormatMemoryMiB(r.memory_mib) + " of memory at the same time";
 }
 
 }  // namespace sluice

@@ -75,8 +75,7 @@ PodPlacement PodPlacer::PlaceOn(const Workload& w, NodeId n) const {
   if (r.gpu_devices == 0) return p;
   p.gpu_milli = r.MilliOn(node.gpu_memory_mib);
   if (p.gpu_milli == 1000) {
-    for (int32_t d = 0; d < node.gpus && static_cast<int32_t>(p.gpus.size()) < r.gpu_devices;
-         ++d) {
+    for (int32_t d = 0; d < node.gpus && static_cast<int32_t>(p.gpus.size()) < r.gpu_devices; ++d) {
       if (state_.device_used(n, d) == 0) p.gpus.push_back(d);
     }
     return p;

@@ -92,8 +92,8 @@ void CheckFairShare(const Snapshot& s, const CycleResult& r, const std::string& 
   }
   EXPECT_LE(top, capacity[Resource::kGpu]) << where;
   for (const auto& [parent, sum] : children_sum) {
-    EXPECT_LE(sum, r.fair_share[parent][Resource::kGpu]) << where << " children of "
-                                                         << s.queues[parent].name;
+    EXPECT_LE(sum, r.fair_share[parent][Resource::kGpu])
+        << where << " children of " << s.queues[parent].name;
   }
 }
 
@@ -174,8 +174,9 @@ TEST(PropertyTest, WorkloadThatFitsAnEmptyClusterAloneIsPlaced) {
     bool fits = false;
     for (const Node& n : s.nodes) {
       const PodRequest& r = s.workloads[0].request;
-      fits = fits || (r.gpu_devices <= n.gpus && (r.gpu_devices == 0 || r.MilliOn(n.gpu_memory_mib) > 0) &&
-                      r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib);
+      fits = fits ||
+             (r.gpu_devices <= n.gpus && (r.gpu_devices == 0 || r.MilliOn(n.gpu_memory_mib) > 0) &&
+              r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib);
     }
     CycleResult r = RunCycle(s);
     EXPECT_EQ(r.binds.size(), fits ? 1u : 0u) << "seed " << seed << ": " << r.reason[0];

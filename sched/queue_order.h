@@ -32,8 +32,7 @@ class QueueOrder {
   // what workload w would add if placed (its missing pods).
   QueueOrder(const Snapshot& snapshot, const ClusterState& state,
              const std::vector<Resources>& fair_share,
-             std::vector<std::vector<WorkloadId>> candidates,
-             const std::vector<Resources>& demand);
+             std::vector<std::vector<WorkloadId>> candidates, const std::vector<Resources>& demand);
 
   // The next workload to try, or an invalid id when all have been tried.
   WorkloadId Next();

@@ -61,7 +61,8 @@ void CheckPlacements(const YAML::Node& expected, const Json& doc) {
     ASSERT_EQ(got.size(), kv.second.size()) << name << ": " << got.dump();
     for (size_t i = 0; i < kv.second.size(); ++i) {
       const YAML::Node& want = kv.second[i];
-      EXPECT_EQ(got[i]["node"], want["node"].Scalar()) << name << " pod " << i << ": " << got.dump();
+      EXPECT_EQ(got[i]["node"], want["node"].Scalar())
+          << name << " pod " << i << ": " << got.dump();
       std::vector<int> gpus;
       for (const auto& g : want["gpus"]) gpus.push_back(g.as<int>());
       EXPECT_EQ(got[i]["gpus"].get<std::vector<int>>(), gpus)
@@ -77,9 +78,9 @@ void CheckPlacements(const YAML::Node& expected, const Json& doc) {
 void CheckExpectations(const YAML::Node& expect, const PlanResult& plan) {
   const Json doc = PlanToJson(plan);
   SCOPED_TRACE("plan: " + doc.dump());
-  static const std::vector<std::string> kKnown = {"settle",  "cycles",  "error",   "fairShare",
-                                                  "placements", "running", "pending",
-                                                  "pendingCount", "evicted"};
+  static const std::vector<std::string> kKnown = {"settle",    "cycles",       "error",
+                                                  "fairShare", "placements",   "running",
+                                                  "pending",   "pendingCount", "evicted"};
   for (const auto& kv : expect) {
     ASSERT_NE(std::find(kKnown.begin(), kKnown.end(), kv.first.Scalar()), kKnown.end())
         << "unknown expect key " << kv.first.Scalar();

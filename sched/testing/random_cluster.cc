@@ -39,7 +39,8 @@ void AddWorkloads(Gen& g, Snapshot* s, int count, const std::string& prefix) {
     w.name = prefix + std::to_string(i);
     w.queue = leaves[static_cast<size_t>(g.Int(0, static_cast<int64_t>(leaves.size()) - 1))];
     w.priority_class = static_cast<PriorityClass>(g.Int(0, 3));
-    w.preemptible = g.Chance(85) ? DefaultPreemptible(w.priority_class) : !DefaultPreemptible(w.priority_class);
+    w.preemptible =
+        g.Chance(85) ? DefaultPreemptible(w.priority_class) : !DefaultPreemptible(w.priority_class);
     w.pods = g.Chance(70) ? 1 : static_cast<int32_t>(g.Int(2, 5));
     w.min_available = g.Chance(70) ? w.pods : static_cast<int32_t>(g.Int(1, w.pods));
     const int64_t kind = g.Int(0, 9);
