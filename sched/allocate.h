@@ -12,11 +12,13 @@
 #ifndef SLUICE_SCHED_ALLOCATE_H_
 #define SLUICE_SCHED_ALLOCATE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/model.h"
 #include "sched/cluster_state.h"
+#include "sched/node_index.h"
 #include "sched/scheduler.h"
 
 namespace sluice {
@@ -24,7 +26,9 @@ namespace sluice {
 class AllocateAction {
  public:
   // `demand[w]`: what workload w would add when placed (for ordering).
-  AllocateAction(const Snapshot& snapshot, ClusterState* state,
+  // `index` finds nodes fast; nullptr makes every search a linear scan
+  // (the reference the index is tested against).
+  AllocateAction(const Snapshot& snapshot, ClusterState* state, const NodeIndex* index,
                  const std::vector<Resources>& fair_share, const std::vector<Resources>& demand);
 
   // Tries every candidate once; appends binds and sets reasons of the
@@ -35,12 +39,21 @@ class AllocateAction {
   // Returns true when the workload got pods; otherwise sets *reason (which
   // stays empty for an elastic workload that simply could not grow).
   bool Attempt(WorkloadId id, std::vector<PodPlacement>* placed, std::string* reason);
-  // Candidate node groups for the attempt: one per topology domain, or all.
-  std::vector<std::vector<NodeId>> Domains(WorkloadId id,
-                                           const std::vector<NodeId>& eligible) const;
+  // Where a gang may go: the nodes (linear search) or node classes (indexed)
+  // of one topology domain, or of the whole cluster.
+  struct Domain {
+    std::string value;
+    int64_t free_gpu = 0;
+    std::vector<NodeId> nodes;
+    std::vector<int32_t> classes;
+  };
+  std::vector<Domain> Domains(WorkloadId id) const;
+  std::optional<PodPlacement> FindBest(const Workload& w, const Domain& d,
+                                       const PodPlacer& placer) const;
 
   const Snapshot& snapshot_;
   ClusterState* state_;
+  const NodeIndex* index_;
   const std::vector<Resources>& fair_share_;
   const std::vector<Resources>& demand_;
 };

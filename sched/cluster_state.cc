@@ -13,6 +13,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   free_memory_.resize(n);
   free_gpu_.resize(n);
   idle_devices_.resize(n);
+  shared_devices_.resize(n);
   size_t offset = 0;
   for (size_t i = 0; i < n; ++i) {
     const Node& node = snapshot.nodes[i];
@@ -36,24 +37,19 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   }
 }
 
-int64_t ClusterState::MaxSharedFree(NodeId n) const {
-  int64_t best = 0;
-  for (size_t i = node_offset_[n.index()]; i < node_offset_[n.index() + 1]; ++i) {
-    if (device_used_[i] > 0) best = std::max(best, 1000 - device_used_[i]);
-  }
-  return best;
-}
-
 void ClusterState::Apply(WorkloadId w, const PodPlacement& p, int sign) {
   const Workload& wl = snapshot_->workload(w);
   const size_t ni = p.node.index();
   for (int32_t d : p.gpus) {
     int64_t& used = device_used_[node_offset_[ni] + static_cast<size_t>(d)];
     const bool was_idle = used == 0;
+    const bool was_shared = used > 0 && used < 1000;
     used += sign * p.gpu_milli;
     SLUICE_CHECK(used >= 0 && used <= 1000);
+    const bool is_shared = used > 0 && used < 1000;
     if (was_idle && used > 0) --idle_devices_[ni];
     if (!was_idle && used == 0) ++idle_devices_[ni];
+    shared_devices_[ni] += (is_shared ? 1 : 0) - (was_shared ? 1 : 0);
   }
   Resources r = PodResources(wl, p);
   free_gpu_[ni] -= sign * r[Resource::kGpu];
@@ -68,6 +64,7 @@ void ClusterState::Apply(WorkloadId w, const PodPlacement& p, int sign) {
       if (!wl.preemptible) nonpreemptible_[q.index()] -= r;
     }
   }
+  if (observer_ != nullptr) observer_->NodeChanged(p.node);
 }
 
 void ClusterState::Bind(WorkloadId w, const PodPlacement& p) {

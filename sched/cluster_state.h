@@ -19,7 +19,17 @@ namespace sluice {
 
 class ClusterState {
  public:
+  // Told about every node whose free resources change (binds and rollbacks).
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    virtual void NodeChanged(NodeId n) = 0;
+  };
+
   explicit ClusterState(const Snapshot& snapshot);
+
+  // At most one observer; nullptr to stop. Not owned.
+  void set_observer(Observer* observer) { observer_ = observer; }
 
   const Snapshot& snapshot() const { return *snapshot_; }
 
@@ -35,8 +45,8 @@ class ClusterState {
   int64_t free_gpu(NodeId n) const { return free_gpu_[n.index()]; }
   // Devices with nothing on them.
   int32_t idle_devices(NodeId n) const { return idle_devices_[n.index()]; }
-  // The most milli free on one device that already holds a fraction (0 if none).
-  int64_t MaxSharedFree(NodeId n) const;
+  // Devices holding a fraction (used, but not full).
+  int32_t shared_devices(NodeId n) const { return shared_devices_[n.index()]; }
 
   // Allocation of a queue's whole subtree.
   const Resources& allocated(QueueId q) const { return allocated_[q.index()]; }
@@ -62,6 +72,8 @@ class ClusterState {
   std::vector<int64_t> free_memory_;
   std::vector<int64_t> free_gpu_;
   std::vector<int32_t> idle_devices_;
+  std::vector<int32_t> shared_devices_;
+  Observer* observer_ = nullptr;
   std::vector<Resources> allocated_;
   std::vector<Resources> nonpreemptible_;
   std::vector<std::vector<PodPlacement>> placements_;

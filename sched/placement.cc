@@ -17,6 +17,11 @@ bool NodeFilter::MatchesConstraints(const Workload& w, const Node& n) {
   return true;
 }
 
+bool NodeFilter::MatchesClass(const Workload& w, const Node& n) {
+  if (!MatchesConstraints(w, n)) return false;
+  return w.request.gpu_devices == 0 || w.request.MilliOn(n.gpu_memory_mib) > 0;
+}
+
 bool NodeFilter::CanEverHold(const Workload& w, const Node& n) {
   const PodRequest& r = w.request;
   if (r.gpu_devices > n.gpus) return false;

@@ -32,6 +32,9 @@ class NodeFilter {
  public:
   // GPU model and node selector (and the topology label, when asked for).
   static bool MatchesConstraints(const Workload& w, const Node& n);
+  // MatchesConstraints, and the node's devices can express the GPU request
+  // (a GPU-memory request needs the device memory known and large enough).
+  static bool MatchesClass(const Workload& w, const Node& n);
   // Could a pod of `w` ever fit on an empty `n`?
   static bool CanEverHold(const Workload& w, const Node& n);
   // Nodes that pass both checks, in node order.

@@ -141,6 +141,29 @@ TEST(PropertyTest, SameSnapshotSameDecisions) {
   }
 }
 
+TEST(PropertyTest, IndexedNodeSearchDecidesLikeALinearScan) {
+  for (uint64_t seed = 1; seed <= kSnapshots; ++seed) {
+    Snapshot indexed = testing::RandomSnapshot(seed);
+    Snapshot linear = indexed;
+    for (int cycle = 0; cycle < 3; ++cycle) {
+      CycleResult a = RunCycle(indexed);
+      CycleResult b = RunCycle(linear, {.linear_node_search = true});
+      ASSERT_EQ(a.binds.size(), b.binds.size()) << "seed " << seed;
+      for (size_t i = 0; i < a.binds.size(); ++i) {
+        ASSERT_EQ(a.binds[i].workload, b.binds[i].workload) << "seed " << seed;
+        ASSERT_EQ(a.binds[i].pods.size(), b.binds[i].pods.size()) << "seed " << seed;
+        for (size_t p = 0; p < a.binds[i].pods.size(); ++p) {
+          ASSERT_EQ(a.binds[i].pods[p].node, b.binds[i].pods[p].node) << "seed " << seed;
+          ASSERT_EQ(a.binds[i].pods[p].gpus, b.binds[i].pods[p].gpus) << "seed " << seed;
+        }
+      }
+      ASSERT_EQ(a.reason, b.reason) << "seed " << seed;
+      ApplyDecisions(a, &indexed);
+      ApplyDecisions(b, &linear);
+    }
+  }
+}
+
 TEST(PropertyTest, SettledStateStaysSettled) {
   for (uint64_t seed = 1; seed <= kSnapshots; ++seed) {
     Snapshot s = testing::RandomSnapshot(seed);

@@ -1,11 +1,13 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/check.h"
 #include "sched/allocate.h"
 #include "sched/cluster_state.h"
 #include "sched/fair_share.h"
+#include "sched/node_index.h"
 #include "sched/placement.h"
 
 namespace sluice {
@@ -45,7 +47,7 @@ Resources EstimatedPod(const Workload& w, const Snapshot& s) {
 
 }  // namespace
 
-CycleResult RunCycle(const Snapshot& snapshot) {
+CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   CycleResult result;
   const size_t nw = snapshot.workloads.size();
   ClusterState state(snapshot);
@@ -67,7 +69,9 @@ CycleResult RunCycle(const Snapshot& snapshot) {
   result.fair_share = FairShareCalculator::Compute(snapshot.queues, request, Capacity(snapshot));
 
   result.reason.assign(nw, "");
-  AllocateAction allocate(snapshot, &state, result.fair_share, demand);
+  std::optional<NodeIndex> index;
+  if (!options.linear_node_search) index.emplace(snapshot, &state);
+  AllocateAction allocate(snapshot, &state, index ? &*index : nullptr, result.fair_share, demand);
   allocate.Run(&result.binds, &result.reason);
 
   // Positions: the still-pending workloads of each queue, in queue order.

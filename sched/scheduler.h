@@ -31,7 +31,13 @@ struct CycleResult {
   std::vector<int32_t> position;  // 1-based place in its queue; 0 if not pending
 };
 
-CycleResult RunCycle(const Snapshot& snapshot);
+struct CycleOptions {
+  // Search nodes by scanning them all instead of through the NodeIndex. The
+  // decisions are identical; tests use it as the reference.
+  bool linear_node_search = false;
+};
+
+CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options = {});
 
 // Applies binds: pods join their workloads, which start running at `now`.
 void ApplyDecisions(const CycleResult& result, Snapshot* snapshot);

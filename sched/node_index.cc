@@ -1,0 +1,131 @@
+#include "sched/node_index.h"
+
+#include <limits>
+#include <map>
+#include <tuple>
+
+namespace sluice {
+
+NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
+    : snapshot_(snapshot),
+      state_(state),
+      binpack_(snapshot.strategy == PlacementStrategy::kBinpack) {
+  using Signature = std::tuple<const std::string&, int64_t, const Labels&>;
+  std::map<Signature, int32_t> ids;
+  class_of_.resize(snapshot.nodes.size());
+  current_.resize(snapshot.nodes.size());
+  in_shared_.assign(snapshot.nodes.size(), false);
+  for (size_t i = 0; i < snapshot.nodes.size(); ++i) {
+    const Node& n = snapshot.nodes[i];
+    auto [it, added] = ids.emplace(Signature(n.gpu_model, n.gpu_memory_mib, n.labels),
+                                   static_cast<int32_t>(classes_.size()));
+    if (added) classes_.push_back(NodeClass{&n, {}, {}, 0});
+    class_of_[i] = it->second;
+    Insert(NodeId(static_cast<int32_t>(i)));
+  }
+  state_->set_observer(this);
+}
+
+NodeIndex::~NodeIndex() { state_->set_observer(nullptr); }
+
+NodeIndex::Entry NodeIndex::KeyOf(NodeId n) const {
+  const int64_t sign = binpack_ ? 1 : -1;
+  return Entry{sign * state_->free_gpu(n), sign * state_->free_cpu(n),
+               sign * state_->free_memory(n), n.value()};
+}
+
+void NodeIndex::Insert(NodeId n) {
+  NodeClass& c = classes_[static_cast<size_t>(class_of_[n.index()])];
+  const Entry e = KeyOf(n);
+  current_[n.index()] = e;
+  c.all.insert(e);
+  in_shared_[n.index()] = state_->shared_devices(n) > 0;
+  if (in_shared_[n.index()]) c.shared.insert(e);
+  c.free_gpu += state_->free_gpu(n);
+}
+
+void NodeIndex::Erase(NodeId n) {
+  NodeClass& c = classes_[static_cast<size_t>(class_of_[n.index()])];
+  const Entry& e = current_[n.index()];
+  c.all.erase(e);
+  if (in_shared_[n.index()]) c.shared.erase(e);
+  c.free_gpu -= binpack_ ? e.k1 : -e.k1;
+}
+
+void NodeIndex::NodeChanged(NodeId n) {
+  Erase(n);
+  Insert(n);
+}
+
+std::vector<int32_t> NodeIndex::MatchingClasses(const Workload& w) const {
+  std::vector<int32_t> out;
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    if (NodeFilter::MatchesClass(w, *classes_[c].representative)) {
+      out.push_back(static_cast<int32_t>(c));
+    }
+  }
+  return out;
+}
+
+const std::string* NodeIndex::ClassLabel(int32_t c, const std::string& key) const {
+  return FindLabel(classes_[static_cast<size_t>(c)].representative->labels, key);
+}
+
+std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::FirstFit(
+    const Workload& w, const std::set<Entry>& set, std::set<Entry>::const_iterator from,
+    int64_t need_gpu, const PodPlacer& placer, int32_t max_idle_taken) const {
+  for (auto it = from; it != set.end(); ++it) {
+    // Spread walks the most free first: once a node has too little free GPU,
+    // all that follow have less.
+    if (!binpack_ && -it->k1 < need_gpu) break;
+    const NodeId n(it->node);
+    std::optional<PlacementScore> s = placer.Score(w, n);
+    if (s && s->idle_devices_taken <= max_idle_taken) return std::make_pair(n, *s);
+  }
+  return std::nullopt;
+}
+
+std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int32_t> classes,
+                                          const PodPlacer& placer) const {
+  std::optional<std::pair<NodeId, PlacementScore>> best;
+  auto consider = [&](const std::optional<std::pair<NodeId, PlacementScore>>& c) {
+    if (c && (!best || c->second < best->second)) best = c;
+  };
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  for (int32_t ci : classes) {
+    const NodeClass& c = classes_[static_cast<size_t>(ci)];
+    const PodRequest& r = w.request;
+    const int64_t milli = r.MilliOn(c.representative->gpu_memory_mib);
+    const int64_t need_gpu = milli * r.gpu_devices;
+    // A GPU-memory request can amount to a whole device on small GPUs.
+    const bool fractional = r.gpu_devices > 0 && milli < 1000;
+    // binpack starts at the first node with enough free GPU; spread at the top.
+    auto start = [&](const std::set<Entry>& set) {
+      return binpack_ ? set.lower_bound(Entry{need_gpu, kMin, kMin, -1}) : set.begin();
+    };
+    if (binpack_ && fractional && r.gpu_devices > 1) {
+      // Several fractional devices: the idle devices taken can be anything
+      // from 0 to gpu_devices, so score every candidate of the class.
+      for (auto it = start(c.all); it != c.all.end(); ++it) {
+        if (std::optional<PlacementScore> s = placer.Score(w, NodeId(it->node))) {
+          consider(std::make_pair(NodeId(it->node), *s));
+        }
+      }
+      continue;
+    }
+    if (binpack_ && fractional) {
+      // Nodes where the fraction fits a device already shared come first.
+      auto shared = FirstFit(w, c.shared, start(c.shared), need_gpu, placer, 0);
+      if (shared) {
+        consider(shared);
+        continue;
+      }
+    }
+    consider(
+        FirstFit(w, c.all, start(c.all), need_gpu, placer, std::numeric_limits<int32_t>::max()));
+  }
+  if (!best) return std::nullopt;
+  return best->first;
+}
+
+}  // namespace sluice

@@ -1,0 +1,84 @@
+// NodeIndex: finds the best node for a pod without scanning every node.
+//
+// Nodes are grouped into classes that look the same to a workload's static
+// constraints (GPU model, GPU memory per device, labels). Within a class the
+// nodes are kept in a set ordered by the placement strategy's key (free GPU,
+// then CPU, then memory, then node order; ascending for binpack, descending
+// free amounts for spread), plus a second set of the nodes that hold a
+// fraction. Because PlacementScore orders nodes of one class exactly as the
+// set does, the first node of the set that fits is the class's best, and
+// the best over the matching classes is the same node a full scan with
+// PodPlacer::Score would choose (the property tests hold both to that).
+// Kept current through ClusterState's observer. Belongs to one cycle; not
+// thread-safe.
+#ifndef SLUICE_SCHED_NODE_INDEX_H_
+#define SLUICE_SCHED_NODE_INDEX_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "core/model.h"
+#include "sched/cluster_state.h"
+#include "sched/placement.h"
+
+namespace sluice {
+
+class NodeIndex : public ClusterState::Observer {
+ public:
+  // Registers itself as `state`'s observer for its lifetime.
+  NodeIndex(const Snapshot& snapshot, ClusterState* state);
+  ~NodeIndex() override;
+  NodeIndex(const NodeIndex&) = delete;
+  NodeIndex& operator=(const NodeIndex&) = delete;
+
+  // Classes whose nodes pass `w`'s model, selector and topology-label
+  // constraints and can express its GPU request, in class order.
+  std::vector<int32_t> MatchingClasses(const Workload& w) const;
+  // The value of label `key` on the nodes of class `c` (nullptr if absent).
+  const std::string* ClassLabel(int32_t c, const std::string& key) const;
+  // Free GPU milli summed over the class's nodes.
+  int64_t ClassFreeGpu(int32_t c) const { return classes_[static_cast<size_t>(c)].free_gpu; }
+  int32_t ClassOf(NodeId n) const { return class_of_[n.index()]; }
+
+  // The best node of `classes` for one pod of `w` now, or nullopt.
+  std::optional<NodeId> FindBest(const Workload& w, std::span<const int32_t> classes,
+                                 const PodPlacer& placer) const;
+
+  void NodeChanged(NodeId n) override;
+
+ private:
+  struct Entry {
+    int64_t k1, k2, k3;
+    int32_t node;
+    auto operator<=>(const Entry&) const = default;
+  };
+  struct NodeClass {
+    const Node* representative;
+    std::set<Entry> all;
+    std::set<Entry> shared;  // nodes with a device holding a fraction
+    int64_t free_gpu = 0;
+  };
+  Entry KeyOf(NodeId n) const;
+  void Insert(NodeId n);
+  void Erase(NodeId n);
+  // First node of `set` from `from` on whose Score fits (with at most
+  // `max_idle_taken` idle devices taken, when given).
+  std::optional<std::pair<NodeId, PlacementScore>> FirstFit(
+      const Workload& w, const std::set<Entry>& set, std::set<Entry>::const_iterator from,
+      int64_t need_gpu, const PodPlacer& placer, int32_t max_idle_taken) const;
+
+  const Snapshot& snapshot_;
+  ClusterState* state_;
+  const bool binpack_;
+  std::vector<NodeClass> classes_;
+  std::vector<int32_t> class_of_;
+  std::vector<Entry> current_;
+  std::vector<bool> in_shared_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SCHED_NODE_INDEX_H_
