@@ -13,8 +13,17 @@ int main(int argc, char** argv) {
   sluice::AddPlanCommand(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command failed; it has said why
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints what was wrong with the command line
+    return 2;
   }
   return 0;
 }

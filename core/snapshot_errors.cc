@@ -185,12 +185,23 @@ std::optional<int64_t> FieldReader::Milli(std::string_view key) {
   return Parsed<int64_t>(key, "a number", &ParseMilli);
 }
 
+std::optional<int64_t> FieldReader::Bounded(std::string_view key, std::optional<int64_t> v,
+                                            int64_t max, const std::string& max_text) {
+  if (v && *v > max) {
+    Error(key, "is too large; at most " + max_text);
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::optional<int64_t> FieldReader::Cpu(std::string_view key) {
-  return Parsed<int64_t>(key, "CPU cores", &ParseCpuMillis);
+  return Bounded(key, Parsed<int64_t>(key, "CPU cores", &ParseCpuMillis), kMaxAmount,
+                 FormatMilli(kMaxAmount) + " cores");
 }
 
 std::optional<int64_t> FieldReader::Memory(std::string_view key) {
-  return Parsed<int64_t>(key, "a memory size", &ParseMemoryMiB);
+  return Bounded(key, Parsed<int64_t>(key, "a memory size", &ParseMemoryMiB), kMaxAmount,
+                 FormatMemoryMiB(kMaxAmount));
 }
 
 std::optional<sluice::Duration> FieldReader::Duration(std::string_view key) {
@@ -223,7 +234,7 @@ std::optional<int64_t> FieldReader::QueueAmount(std::string_view key, Resource r
       v = ParseMemoryMiB(*s);
       break;
   }
-  if (!v.ok() || *v < 0) {
+  if (!v.ok() || *v < 0 || *v > kMaxAmount) {
     std::string unit = r == Resource::kGpu   ? "GPUs such as 4 or 2.5"
                        : r == Resource::kCpu ? "CPU cores such as 64 or 500m"
                                              : "memory such as 512Gi";

@@ -52,6 +52,10 @@ class ErrorList {
 // the error has been recorded.
 class FieldReader {
  public:
+  // The largest CPU (millicores) or memory (MiB) amount accepted: 2^40,
+  // about a billion cores or an exbibyte.
+  static constexpr int64_t kMaxAmount = int64_t{1} << 40;
+
   FieldReader(ErrorList* errors, const YAML::Node& node, std::string path,
               std::span<const std::string_view> known_keys);
 
@@ -82,6 +86,8 @@ class FieldReader {
  private:
   // The scalar text of `key`, or nullopt (absent, or not a scalar: error).
   std::optional<std::string> Scalar(std::string_view key, std::string_view expected);
+  std::optional<int64_t> Bounded(std::string_view key, std::optional<int64_t> v, int64_t max,
+                                 const std::string& max_text);
   template <typename T>
   std::optional<T> Parsed(std::string_view key, std::string_view expected,
                           Result<T> (*parse)(std::string_view));

@@ -17,6 +17,11 @@ namespace {
 using internal::ErrorList;
 using internal::FieldReader;
 
+// Bounds that no real cluster reaches and that keep every product of the
+// scheduler's arithmetic (pods x per-pod amount, sums over nodes) far from
+// int64 overflow.
+constexpr int64_t kMaxGpusPerNode = 1024;
+
 constexpr std::string_view kTopKeys[] = {"now", "placement", "nodes", "queues", "workloads"};
 constexpr std::string_view kNodeKeys[] = {"name", "gpus",   "gpuMemory", "gpuModel",
                                           "cpu",  "memory", "labels"};
@@ -104,7 +109,7 @@ void SnapshotParser::ParseNodes(const YAML::Node& list) {
     if (!f.ok()) continue;
     Node n;
     if (auto name = f.Name("name")) n.name = *name;
-    if (auto g = f.Int("gpus", 0, 1'000'000)) n.gpus = static_cast<int32_t>(*g);
+    if (auto g = f.Int("gpus", 0, kMaxGpusPerNode)) n.gpus = static_cast<int32_t>(*g);
     if (auto m = f.Memory("gpuMemory")) n.gpu_memory_mib = *m;
     if (auto s = f.String("gpuModel")) n.gpu_model = *s;
     if (auto c = f.Cpu("cpu")) n.cpu_milli = *c;
@@ -229,7 +234,7 @@ void SnapshotParser::ParseGpuRequest(FieldReader& f, Workload* w) {
   PodRequest& r = w->request;
   std::optional<int64_t> gpu = f.Milli("gpu");
   std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
-  std::optional<int64_t> devices = f.Int("gpuDevices", 1, 1'000'000);
+  std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
   if (gpu && gpu_memory) {
     f.Error("gpuMemory", "give either gpu (a count or fraction) or gpuMemory, not both");
     return;
@@ -243,6 +248,8 @@ void SnapshotParser::ParseGpuRequest(FieldReader& f, Workload* w) {
               "got " +
                   FormatMilli(*gpu) +
                   "; for several devices at a fraction each use gpu: 0.5 with gpuDevices: N");
+    } else if (*gpu > kMaxGpusPerNode * 1000) {
+      f.Error("gpu", "at most " + std::to_string(kMaxGpusPerNode) + " GPUs per pod");
     } else if (*gpu >= 1000) {
       if (devices) {
         f.Error("gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " +

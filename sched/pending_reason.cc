@@ -57,8 +57,17 @@ std::optional<std::string> QueueRuleViolation(const Workload& w, const Resources
       const int64_t limit = queue.resource(r).limit;
       const int64_t held = state.allocated(q)[r];
       if (limit >= 0 && held + pod[r] > limit) {
-        return "queue " + queue.name + " is at its limit of " + FormatAmount(r, limit) + " (" +
-               FormatAmount(r, held) + " in use, " + FormatAmount(r, pod[r]) +
+        if (pod[r] > limit) {
+          return "queue " + queue.name + "'s limit of " + FormatAmount(r, limit) +
+                 " is less than one pod needs (" + FormatAmount(r, pod[r]) +
+                 "); it can never run unless the limit is raised";
+        }
+        if (held >= limit) {
+          return "queue " + queue.name + " is at its limit of " + FormatAmount(r, limit) + " (" +
+                 FormatAmount(r, held) + " in use)";
+        }
+        return "queue " + queue.name + " would go over its limit of " + FormatAmount(r, limit) +
+               " (" + FormatAmount(r, held) + " in use, " + FormatAmount(r, pod[r]) +
                " more needed for the next pod)";
       }
       const int64_t quota = queue.resource(r).quota;

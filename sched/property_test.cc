@@ -143,7 +143,10 @@ TEST(PropertyTest, SameSnapshotSameDecisions) {
 
 TEST(PropertyTest, IndexedNodeSearchDecidesLikeALinearScan) {
   for (uint64_t seed = 1; seed <= kSnapshots; ++seed) {
-    Snapshot indexed = testing::RandomSnapshot(seed);
+    // Every tenth snapshot is larger, so that node classes hold many nodes.
+    const testing::RandomClusterSize size =
+        seed % 10 == 0 ? testing::RandomClusterSize{60, 150} : testing::RandomClusterSize{};
+    Snapshot indexed = testing::RandomSnapshot(seed, size);
     Snapshot linear = indexed;
     for (int cycle = 0; cycle < 3; ++cycle) {
       CycleResult a = RunCycle(indexed);

@@ -66,12 +66,12 @@ void AddWorkloads(Gen& g, Snapshot* s, int count, const std::string& prefix) {
 
 }  // namespace
 
-Snapshot RandomPendingSnapshot(uint64_t seed) {
+Snapshot RandomPendingSnapshot(uint64_t seed, const RandomClusterSize& size) {
   Gen g(seed);
   Snapshot s;
   s.now = Time{1'767'268'800'000};
   s.strategy = g.Chance(75) ? PlacementStrategy::kBinpack : PlacementStrategy::kSpread;
-  const int nodes = static_cast<int>(g.Int(1, 6));
+  const int nodes = static_cast<int>(g.Int(1, size.max_nodes));
   for (int i = 0; i < nodes; ++i) {
     Node n;
     n.name = "node-" + std::to_string(i);
@@ -111,12 +111,12 @@ Snapshot RandomPendingSnapshot(uint64_t seed) {
       s.queues.push_back(std::move(proj));
     }
   }
-  AddWorkloads(g, &s, static_cast<int>(g.Int(0, 14)), "w");
+  AddWorkloads(g, &s, static_cast<int>(g.Int(0, size.max_workloads)), "w");
   return s;
 }
 
-Snapshot RandomSnapshot(uint64_t seed) {
-  Snapshot s = RandomPendingSnapshot(seed);
+Snapshot RandomSnapshot(uint64_t seed, const RandomClusterSize& size) {
+  Snapshot s = RandomPendingSnapshot(seed, size);
   CycleResult first = RunCycle(s);
   ApplyDecisions(first, &s);
   for (Workload& w : s.workloads) {
@@ -124,7 +124,7 @@ Snapshot RandomSnapshot(uint64_t seed) {
   }
   s.now = Time{s.now.ms + 60'000};
   Gen g(seed ^ 0x9e3779b97f4a7c15ULL);
-  AddWorkloads(g, &s, static_cast<int>(g.Int(0, 10)), "late");
+  AddWorkloads(g, &s, static_cast<int>(g.Int(0, size.max_workloads)), "late");
   return s;
 }
 

@@ -11,12 +11,17 @@
 
 namespace sluice::testing {
 
+struct RandomClusterSize {
+  int max_nodes = 6;
+  int max_workloads = 14;  // in each of the two waves
+};
+
 // A snapshot with nodes, queues and pending workloads only.
-Snapshot RandomPendingSnapshot(uint64_t seed);
+Snapshot RandomPendingSnapshot(uint64_t seed, const RandomClusterSize& size = {});
 
 // RandomPendingSnapshot, run for one cycle, with its binds applied, then
 // more pending workloads added: a cluster that is partly running.
-Snapshot RandomSnapshot(uint64_t seed);
+Snapshot RandomSnapshot(uint64_t seed, const RandomClusterSize& size = {});
 
 }  // namespace sluice::testing
 

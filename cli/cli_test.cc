@@ -1,0 +1,129 @@
+// Runs the real `sluice` binary as a user would and checks its output and
+// exit status.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace sluice {
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Outcome Sluice(const std::string& args) {
+  const std::string cmd = std::string(SLUICE_BINARY) + " " + args + " 2>&1";
+  Outcome r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CliTest, HelpNamesTheCommands) {
+  Outcome r = Sluice("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("plan"), std::string::npos) << r.out;
+  Outcome p = Sluice("plan --help");
+  EXPECT_EQ(p.status, 0);
+  EXPECT_NE(p.out.find("--settle"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("--json"), std::string::npos) << p.out;
+}
+
+TEST(CliTest, EveryExampleRuns) {
+  int examples = 0;
+  for (const auto& e : std::filesystem::directory_iterator("examples")) {
+    if (e.path().extension() != ".yaml" && e.path().extension() != ".json") continue;
+    ++examples;
+    Outcome tables = Sluice("plan -f " + e.path().string());
+    EXPECT_EQ(tables.status, 0) << e.path() << "\n" << tables.out;
+    EXPECT_NE(tables.out.find("Fair share"), std::string::npos) << tables.out;
+    Outcome json = Sluice("plan --settle --json -f " + e.path().string());
+    ASSERT_EQ(json.status, 0) << e.path() << "\n" << json.out;
+    nlohmann::json doc = nlohmann::json::parse(json.out);
+    for (const char* key : {"cycles", "fairShare", "placements", "evicted", "pending"}) {
+      EXPECT_TRUE(doc.contains(key)) << key;
+    }
+  }
+  EXPECT_GE(examples, 3);
+}
+
+TEST(CliTest, JsonAndYamlOfOneSnapshotPlanAlike) {
+  const std::string yaml = WriteTemp("sluice_cli_same.yaml", R"(now: 2026-01-01T12:00:00Z
+nodes: [{name: n1, gpus: 4, gpuMemory: 40Gi}]
+queues: [{name: a, gpu: {quota: 2}}, {name: b, gpu: {quota: 2}}]
+workloads:
+  - {name: x, queue: a, gpu: 2}
+  - {name: y, queue: b, gpu: 0.5, pods: 2}
+  - {name: z, queue: b, gpu: 4}
+)");
+  const std::string json = WriteTemp("sluice_cli_same.json", R"({
+  "now": "2026-01-01T12:00:00Z",
+  "nodes": [{"name": "n1", "gpus": 4, "gpuMemory": "40Gi"}],
+  "queues": [{"name": "a", "gpu": {"quota": 2}}, {"name": "b", "gpu": {"quota": 2}}],
+  "workloads": [
+    {"name": "x", "queue": "a", "gpu": 2},
+    {"name": "y", "queue": "b", "gpu": 0.5, "pods": 2},
+    {"name": "z", "queue": "b", "gpu": 4}
+  ]
+})");
+  Outcome a = Sluice("plan --json -f " + yaml);
+  Outcome b = Sluice("plan --json -f " + json);
+  ASSERT_EQ(a.status, 0) << a.out;
+  EXPECT_EQ(a.out, b.out);
+  nlohmann::json doc = nlohmann::json::parse(a.out);
+  EXPECT_EQ(doc["cycles"], 1);
+  EXPECT_EQ(doc["fairShare"]["a"]["gpu"], 2);
+  EXPECT_EQ(doc["placements"]["y"].size(), 2u);
+  EXPECT_EQ(doc["pending"]["z"]["position"], 1);
+  EXPECT_NE(doc["pending"]["z"]["reason"].get<std::string>().find("4 whole GPUs"),
+            std::string::npos);
+}
+
+TEST(CliTest, BadSnapshotExitsOneWithLocatedErrors) {
+  const std::string path = WriteTemp("sluice_cli_bad.yaml", R"(now: 2026-01-01T12:00:00Z
+queues: [{name: q}]
+workloads:
+  - name: w
+    queue: q
+    gpu: 1.5
+    podz: 2
+)");
+  Outcome r = Sluice("plan -f " + path);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find(path + ":6:10: workloads[0] \"w\".gpu: expected a whole number of GPUs"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(path + ":7:5: workloads[0] \"w\": unknown field \"podz\"; did you mean "
+                              "\"pods\"?"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(CliTest, BadCommandLineExitsTwo) {
+  EXPECT_EQ(Sluice("plan").status, 2);
+  EXPECT_EQ(Sluice("plan -f /nonexistent.yaml").status, 2);
+  EXPECT_EQ(Sluice("plan -f examples/lab.yaml --cycles 0").status, 2);
+  EXPECT_EQ(Sluice("frobnicate").status, 2);
+  EXPECT_EQ(Sluice("").status, 2);
+}
+
+}  // namespace
+}  // namespace sluice
