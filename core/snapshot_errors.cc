@@ -196,7 +196,7 @@ std::optional<int64_t> FieldReader::Bounded(std::string_view key, std::optional<
 
 std::optional<int64_t> FieldReader::Cpu(std::string_view key) {
   return Bounded(key, Parsed<int64_t>(key, "CPU cores", &ParseCpuMillis), kMaxAmount,
-                 FormatMilli(kMaxAmount) + " cores");
+                 "about a billion cores");
 }
 
 std::optional<int64_t> FieldReader::Memory(std::string_view key) {

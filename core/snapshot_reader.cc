@@ -303,6 +303,9 @@ void SnapshotParser::ParseWorkload(FieldReader& f, Workload* w, std::string* que
   if (auto m = f.Memory("memory")) w->request.memory_mib = *m;
   if (auto models = f.StringList("gpuModel")) {
     w->gpu_models = std::move(*models);
+    if (std::find(w->gpu_models.begin(), w->gpu_models.end(), "") != w->gpu_models.end()) {
+      f.Error("gpuModel", "a GPU model name cannot be empty");
+    }
     if (w->request.gpu_devices == 0 && !w->gpu_models.empty()) {
       f.Error("gpuModel", "gpuModel constrains GPU devices, but this workload requests no GPU");
     }
@@ -458,12 +461,16 @@ void SnapshotParser::LinkWorkloads(
         continue;
       }
       const std::optional<int64_t>& given = fractions[i][p];
-      if (given && *given != expected && w.request.gpu_memory_mib == 0) {
+      if (given && *given != expected) {
+        std::string asked = w.request.gpu_memory_mib > 0
+                                ? FormatMemoryMiB(w.request.gpu_memory_mib) + " of GPU memory, " +
+                                      FormatMilli(expected) + " of a GPU on " + node.name
+                                : FormatMilli(expected) + " of a GPU";
         errors_.Add(mark, path + ".fraction",
                     "the placement says fraction " + FormatMilli(*given) +
-                        " but the workload requests " + FormatMilli(expected) + " per device");
+                        " but the workload requests " + asked + " per device");
       }
-      pp.gpu_milli = given ? *given : expected;
+      pp.gpu_milli = expected;
     }
   }
 }
@@ -474,9 +481,12 @@ void SnapshotParser::CheckCapacity() {
   struct DeviceUse {
     int64_t milli = 0;
     std::vector<std::string> holders;
+    bool reported = false;
   };
   std::vector<std::vector<DeviceUse>> devices(snap_.nodes.size());
   std::vector<Resources> node_use(snap_.nodes.size());
+  std::vector<bool> cpu_reported(snap_.nodes.size(), false);
+  std::vector<bool> memory_reported(snap_.nodes.size(), false);
   for (size_t n = 0; n < snap_.nodes.size(); ++n) {
     devices[n].resize(static_cast<size_t>(snap_.nodes[n].gpus));
   }
@@ -490,7 +500,8 @@ void SnapshotParser::CheckCapacity() {
         DeviceUse& use = devices[pp.node.index()][static_cast<size_t>(d)];
         use.milli += pp.gpu_milli;
         use.holders.push_back(w.name + " (" + FormatMilli(pp.gpu_milli) + ")");
-        if (use.milli > 1000) {
+        if (use.milli > 1000 && !use.reported) {
+          use.reported = true;
           std::string who;
           for (const std::string& h : use.holders) who += (who.empty() ? "" : ", ") + h;
           errors_.Add(marks_.placement[i][p], path + ".gpus",
@@ -502,13 +513,15 @@ void SnapshotParser::CheckCapacity() {
       Resources& nu = node_use[pp.node.index()];
       nu[Resource::kCpu] += w.request.cpu_milli;
       nu[Resource::kMemory] += w.request.memory_mib;
-      if (nu[Resource::kCpu] > node.cpu_milli) {
+      if (nu[Resource::kCpu] > node.cpu_milli && !cpu_reported[pp.node.index()]) {
+        cpu_reported[pp.node.index()] = true;
         errors_.Add(marks_.placement[i][p], path + ".node",
                     "node \"" + node.name + "\" has " + FormatMilli(node.cpu_milli) +
                         " CPU cores; running pods placed there ask for " +
                         FormatMilli(nu[Resource::kCpu]));
       }
-      if (nu[Resource::kMemory] > node.memory_mib) {
+      if (nu[Resource::kMemory] > node.memory_mib && !memory_reported[pp.node.index()]) {
+        memory_reported[pp.node.index()] = true;
         errors_.Add(marks_.placement[i][p], path + ".node",
                     "node \"" + node.name + "\" has " + FormatMemoryMiB(node.memory_mib) +
                         " of memory; running pods placed there ask for " +

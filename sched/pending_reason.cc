@@ -73,7 +73,7 @@ std::optional<std::string> QueueRuleViolation(const Workload& w, const Resources
       const int64_t quota = queue.resource(r).quota;
       const int64_t held_np = state.nonpreemptible_allocated(q)[r];
       if (!w.preemptible && quota >= 0 && held_np + pod[r] > quota) {
-        return queue.name + "'s non-preemptible usage would exceed its quota of " +
+        return "the non-preemptible usage of queue " + queue.name + " would exceed its quota of " +
                FormatAmount(r, quota) + " (" + FormatAmount(r, held_np) +
                " held by non-preemptible workloads, " + FormatAmount(r, pod[r]) +
                " more needed); non-preemptible workloads only use in-quota resources, so mark "
@@ -159,9 +159,12 @@ std::optional<std::string> NeverFitsReason(const Workload& w, const Snapshot& s)
   for (const Node* n : nodes) {
     if (NodeFilter::CanEverHold(w, *n)) return std::nullopt;
   }
-  return "no single matching node is large enough for one pod (" + GpuPerPodText(r) + ", " +
-         FormatAmount(Resource::kCpu, r.cpu_milli) + ", " + FormatMemoryMiB(r.memory_mib) +
-         " of memory); it can never run here";
+  std::vector<std::string> parts;
+  if (r.gpu_devices > 0) parts.push_back(GpuPerPodText(r));
+  if (r.cpu_milli > 0) parts.push_back(FormatAmount(Resource::kCpu, r.cpu_milli));
+  if (r.memory_mib > 0) parts.push_back(FormatAmount(Resource::kMemory, r.memory_mib));
+  return "no single matching node is large enough for one pod (" + Join(parts, ", ") +
+         "); it can never run here";
 }
 
 std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,

@@ -49,7 +49,10 @@ struct PlanOptions {
 
 struct PlanResult {
   Snapshot final_state;
-  CycleResult last;  // the last cycle's result, against final_state
+  // The last cycle's result. Its pending reasons were written when each
+  // workload was tried in that cycle; after a settled run (no binds in the
+  // last cycle) they describe final_state exactly.
+  CycleResult last;
   int32_t cycles = 0;
   std::vector<WorkloadId> evicted;
 };
@@ -57,8 +60,6 @@ struct PlanResult {
 // Runs cycles on `snapshot`, applying each cycle's decisions to the next.
 // Without settle it runs exactly max_cycles; with settle it stops after the
 // first cycle that changes nothing (that cycle counts), or at max_cycles.
-// `last` is always the result of a cycle run on `final_state`, so its
-// pending reasons describe the final state.
 PlanResult Plan(Snapshot snapshot, const PlanOptions& options);
 
 }  // namespace sluice
