@@ -54,4 +54,46 @@ Snapshot KaiAllocateShape(int32_t nodes) {
   return s;
 }
 
+Snapshot KaiReclaimLargeShape(int32_t nodes) {
+  Snapshot s;
+  s.now = Time{1'767'268'800'000};
+  for (int32_t i = 0; i < nodes; ++i) {
+    Node n;
+    n.name = "node-" + std::to_string(i);
+    n.gpus = 8;
+    n.gpu_memory_mib = 80 * 1024;
+    n.gpu_model = "H100-80GB";
+    s.nodes.push_back(std::move(n));
+  }
+  Queue a, b;
+  a.name = "queue-a";
+  a.resources[0] = {0, -1, 0};
+  b.name = "queue-b";
+  b.resources[0] = {int64_t{nodes} * 8 * 1000, -1, 1000};
+  for (Queue* q : {&a, &b}) q->resources[1].quota = q->resources[2].quota = -1;
+  s.queues = {a, b};
+  for (int32_t n = 0; n < nodes; ++n) {
+    for (int32_t d = 0; d < 8; ++d) {
+      Workload w;
+      w.name = "a-" + std::to_string(n) + "-" + std::to_string(d);
+      w.queue = QueueId(0);
+      w.request = {1, 1000, 0, 0, 0};
+      w.running = true;
+      w.started = Time{s.now.ms - 3'600'000};
+      w.submitted = w.started;
+      w.placement = {PodPlacement{NodeId(n), {d}, 1000}};
+      s.workloads.push_back(std::move(w));
+    }
+  }
+  Workload big;
+  big.name = "large-job";
+  big.queue = QueueId(1);
+  big.pods = std::max(1, nodes / 10);
+  big.min_available = big.pods;
+  big.request = {8, 1000, 0, 0, 0};
+  big.submitted = s.now;
+  s.workloads.push_back(std::move(big));
+  return s;
+}
+
 }  // namespace sluice::bench

@@ -14,6 +14,12 @@ namespace sluice::bench {
 // each project with a quarter of the GPUs as quota and over-quota weight 1.
 Snapshot KaiAllocateShape(int32_t nodes);
 
+// KAI-Scheduler's "reclaim of a very large job": `nodes` nodes x 8 GPUs all
+// held by 8 x nodes running one-GPU preemptible jobs of queue A (quota 0,
+// over-quota weight 0); queue B (quota = all GPUs) submits one gang of
+// nodes / 10 pods, each needing a whole node (8 GPUs).
+Snapshot KaiReclaimLargeShape(int32_t nodes);
+
 }  // namespace sluice::bench
 
 #endif  // SLUICE_BENCH_CLUSTER_SHAPES_H_

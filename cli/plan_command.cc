@@ -47,7 +47,7 @@ void PrintTables(const PlanResult& plan, std::ostream& out) {
   shares.Print(out);
 
   out << "\nRunning\n";
-  Table running({"WORKLOAD", "QUEUE", "CLASS", "PODS", "PLACEMENT (node[gpus]@fraction)"});
+  Table running({"WORKLOAD", "QUEUE", "CLASS", "PODS", "STATE", "PLACEMENT (node[gpus]@fraction)"});
   for (const Workload& w : s.workloads) {
     if (!w.running) continue;
     std::string where;
@@ -55,12 +55,25 @@ void PrintTables(const PlanResult& plan, std::ostream& out) {
       where += (where.empty() ? "" : " ") + PlacementText(s, p);
     }
     running.AddRow({w.name, s.queue(w.queue).name, std::string(PriorityClassName(w.priority_class)),
-                    std::to_string(w.placement.size()) + "/" + std::to_string(w.pods), where});
+                    std::to_string(w.placement.size()) + "/" + std::to_string(w.pods),
+                    w.releasing ? "releasing" : "running", where});
   }
   if (running.empty()) {
     out << "(none)\n";
   } else {
     running.Print(out);
+  }
+
+  if (!plan.evictions.empty()) {
+    out << "\nEvictions\n";
+    Table evictions({"WORKLOAD", "QUEUE", "ACTION", "FOR", "STATE"});
+    for (const EvictionDecision& e : plan.evictions) {
+      const Workload& w = s.workload(e.workload);
+      evictions.AddRow({w.name, s.queue(w.queue).name, std::string(EvictionActionName(e.action)),
+                        e.for_workload.valid() ? s.workload(e.for_workload).name : "-",
+                        w.releasing ? "releasing" : (w.running ? "moved" : "exited")});
+    }
+    evictions.Print(out);
   }
 
   out << "\nPending\n";
@@ -105,8 +118,23 @@ nlohmann::ordered_json PlanToJson(const PlanResult& plan) {
   }
   doc["placements"] = std::move(placements);
   nlohmann::ordered_json evicted = nlohmann::ordered_json::array();
-  for (WorkloadId w : plan.evicted) evicted.push_back(s.workload(w).name);
+  nlohmann::ordered_json evictions = nlohmann::ordered_json::array();
+  for (const EvictionDecision& e : plan.evictions) {
+    evicted.push_back(s.workload(e.workload).name);
+    evictions.push_back(
+        {{"workload", s.workload(e.workload).name},
+         {"action", std::string(EvictionActionName(e.action))},
+         {"for", e.for_workload.valid() ? nlohmann::ordered_json(s.workload(e.for_workload).name)
+                                        : nlohmann::ordered_json(nullptr)},
+         {"reason", e.why}});
+  }
   doc["evicted"] = std::move(evicted);
+  doc["evictions"] = std::move(evictions);
+  nlohmann::ordered_json releasing = nlohmann::ordered_json::array();
+  for (const Workload& w : s.workloads) {
+    if (w.releasing) releasing.push_back(w.name);
+  }
+  doc["releasing"] = std::move(releasing);
   nlohmann::ordered_json pending = nlohmann::ordered_json::object();
   for (size_t i = 0; i < s.workloads.size(); ++i) {
     if (plan.last.position[i] == 0) continue;

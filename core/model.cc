@@ -59,6 +59,20 @@ int64_t PodRequest::MilliOn(int64_t device_memory_mib) const {
   return (gpu_memory_mib * 1000 + device_memory_mib - 1) / device_memory_mib;
 }
 
+Duration ReclaimMinRuntime(const Snapshot& s, QueueId q) {
+  for (; q.valid(); q = s.queue(q).parent) {
+    if (s.queue(q).reclaim_min_runtime) return *s.queue(q).reclaim_min_runtime;
+  }
+  return Duration{0};
+}
+
+Duration PreemptMinRuntime(const Snapshot& s, QueueId q) {
+  for (; q.valid(); q = s.queue(q).parent) {
+    if (s.queue(q).preempt_min_runtime) return *s.queue(q).preempt_min_runtime;
+  }
+  return Duration{0};
+}
+
 Resources PodResourcesOn(const PodRequest& r, int64_t device_memory_mib) {
   Resources res;
   res[Resource::kGpu] = r.MilliOn(device_memory_mib) * r.gpu_devices;

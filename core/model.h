@@ -55,6 +55,9 @@ struct Queue {
   std::array<QueueResource, kNumResources> resources;
   std::optional<Duration> reclaim_min_runtime;  // unset: inherited from the parent
   std::optional<Duration> preempt_min_runtime;
+  // Historical GPU usage in the time-based fair-share window, in milli
+  // GPU-hours, already decayed by whoever recorded it.
+  int64_t usage_milli_gpu_hours = 0;
   // Filled by the reader: children in file order, depth (top level = 0).
   std::vector<QueueId> children;
   int32_t depth = 0;
@@ -113,13 +116,28 @@ struct Workload {
   std::string topology;  // empty = no topology constraint
   Time submitted;
   bool running = false;
+  // A running workload whose eviction has been requested: it still holds
+  // its placement until its processes exit, and is never a victim again.
+  bool releasing = false;
   Time started;
+  // When a running gang fell below minAvailable (stale-gang eviction).
+  std::optional<Time> stale_since;
   std::vector<PodPlacement> placement;  // one entry per placed pod (running only)
+};
+
+// Time-based fair share: over-quota GPU weights are adjusted by historical
+// usage, w' = max(0, w/W + k (w/W - usage share)) among siblings.
+struct TimeBasedFairShare {
+  bool enabled = false;
+  int64_t k_milli = 1000;
 };
 
 struct Snapshot {
   Time now;
   PlacementStrategy strategy = PlacementStrategy::kBinpack;
+  // How long a running gang may stay below minAvailable before it is evicted.
+  Duration stale_gang_grace{60'000};
+  TimeBasedFairShare time_based_fair_share;
   std::vector<Node> nodes;
   std::vector<Queue> queues;
   std::vector<Workload> workloads;
@@ -132,6 +150,10 @@ struct Snapshot {
 // Resources one pod of `w` holds in placement `p` (GPU counted as milli on
 // every device it uses).
 Resources PodResources(const Workload& w, const PodPlacement& p);
+
+// The min-runtimes of a leaf queue: its own, or the nearest ancestor's, or 0.
+Duration ReclaimMinRuntime(const Snapshot& s, QueueId q);
+Duration PreemptMinRuntime(const Snapshot& s, QueueId q);
 
 // Resources one pod of `w` would hold on a device of `device_memory_mib`.
 Resources PodResourcesOn(const PodRequest& r, int64_t device_memory_mib);

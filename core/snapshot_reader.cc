@@ -22,16 +22,21 @@ using internal::FieldReader;
 // int64 overflow.
 constexpr int64_t kMaxGpusPerNode = 1024;
 
-constexpr std::string_view kTopKeys[] = {"now", "placement", "nodes", "queues", "workloads"};
+constexpr std::string_view kTopKeys[] = {
+    "now",    "placement", "staleGangGracePeriod", "timeBasedFairShare", "nodes",
+    "queues", "workloads"};
+constexpr std::string_view kTimeBasedKeys[] = {"enabled", "k"};
 constexpr std::string_view kNodeKeys[] = {"name", "gpus",   "gpuMemory", "gpuModel",
                                           "cpu",  "memory", "labels"};
 constexpr std::string_view kQueueKeys[] = {
-    "name", "parent", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime", "preemptMinRuntime"};
+    "name", "parent", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime", "preemptMinRuntime",
+    "usage"};
 constexpr std::string_view kQueueResourceKeys[] = {"quota", "limit", "overQuotaWeight"};
 constexpr std::string_view kWorkloadKeys[] = {
-    "name",         "queue",     "priorityClass", "preemptible", "pods",    "minAvailable",
-    "gpu",          "gpuMemory", "gpuDevices",    "cpu",         "memory",  "gpuModel",
-    "nodeSelector", "topology",  "submitted",     "state",       "started", "placement"};
+    "name",         "queue",    "priorityClass", "preemptible", "pods",
+    "minAvailable", "gpu",      "gpuMemory",     "gpuDevices",  "cpu",
+    "memory",       "gpuModel", "nodeSelector",  "topology",    "submitted",
+    "state",        "started",  "placement",     "staleSince"};
 constexpr std::string_view kPlacementKeys[] = {"node", "gpus", "fraction"};
 
 // Per-entity source positions, kept so that cross-reference checks made after
@@ -91,6 +96,20 @@ Result<Snapshot> SnapshotParser::Parse(const YAML::Node& root) {
       snap_.strategy = PlacementStrategy::kSpread;
     } else {
       top.Error("placement", "expected binpack or spread, got \"" + *p + "\"");
+    }
+  }
+  if (auto d = top.Duration("staleGangGracePeriod")) snap_.stale_gang_grace = *d;
+  if (YAML::Node tb = top.Get("timeBasedFairShare"); tb.IsDefined()) {
+    FieldReader f(&errors_, tb, "timeBasedFairShare", kTimeBasedKeys);
+    if (f.ok()) {
+      snap_.time_based_fair_share.enabled = f.Bool("enabled").value_or(true);
+      if (auto k = f.Milli("k")) {
+        if (*k < 0) {
+          f.Error("k", "expected k >= 0 (how strongly past usage moves the weights)");
+        } else {
+          snap_.time_based_fair_share.k_milli = *k;
+        }
+      }
     }
   }
   ParseNodes(top.List("nodes"));
@@ -164,6 +183,13 @@ void SnapshotParser::ParseQueues(const YAML::Node& list) {
       ParseQueueResource(f, "memory", Resource::kMemory, &q);
       if (auto d = f.Duration("reclaimMinRuntime")) q.reclaim_min_runtime = *d;
       if (auto d = f.Duration("preemptMinRuntime")) q.preempt_min_runtime = *d;
+      if (auto u = f.Milli("usage")) {
+        if (*u < 0) {
+          f.Error("usage", "expected GPU-hours >= 0, got " + FormatMilli(*u));
+        } else {
+          q.usage_milli_gpu_hours = *u;
+        }
+      }
       if (!q.name.empty() && !queue_ids_.emplace(q.name, QueueId(static_cast<int32_t>(i))).second) {
         f.Error("name", "queue \"" + q.name + "\" is listed twice");
       }
@@ -317,14 +343,21 @@ void SnapshotParser::ParseWorkload(FieldReader& f, Workload* w, std::string* que
   if (auto s = f.String("state")) {
     if (*s == "running") {
       w->running = true;
+    } else if (*s == "releasing") {
+      w->running = true;
+      w->releasing = true;
     } else if (*s != "pending") {
-      f.Error("state", "expected pending or running, got \"" + *s + "\"");
+      f.Error("state", "expected pending, running or releasing, got \"" + *s + "\"");
     }
   }
   w->started = w->submitted;
   if (auto t = f.Time("started")) {
     if (!w->running) f.Error("started", "only a running workload has a start time");
     w->started = *t;
+  }
+  if (auto t = f.Time("staleSince")) {
+    if (!w->running) f.Error("staleSince", "only a running gang can fall below minAvailable");
+    w->stale_since = *t;
   }
 }
 

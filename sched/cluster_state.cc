@@ -12,8 +12,11 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   free_cpu_.resize(n);
   free_memory_.resize(n);
   free_gpu_.resize(n);
+  releasing_cpu_.assign(n, 0);
+  releasing_memory_.assign(n, 0);
+  releasing_gpu_.assign(n, 0);
   idle_devices_.resize(n);
-  shared_devices_.resize(n);
+  shared_devices_.assign(n, 0);
   size_t offset = 0;
   for (size_t i = 0; i < n; ++i) {
     const Node& node = snapshot.nodes[i];
@@ -25,36 +28,34 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
     idle_devices_[i] = node.gpus;
   }
   node_offset_[n] = offset;
-  device_used_.assign(offset, 0);
+  device_held_.assign(offset, 0);
+  device_releasing_.assign(offset, 0);
   allocated_.resize(snapshot.queues.size());
   nonpreemptible_.resize(snapshot.queues.size());
   placements_.resize(snapshot.workloads.size());
+  releasing_.resize(snapshot.workloads.size());
   for (size_t w = 0; w < snapshot.workloads.size(); ++w) {
+    const WorkloadId id(static_cast<int32_t>(w));
     for (const PodPlacement& p : snapshot.workloads[w].placement) {
-      Apply(WorkloadId(static_cast<int32_t>(w)), p, +1);
+      ApplyHeld(id, p, +1);
       placements_[w].push_back(p);
+    }
+    if (snapshot.workloads[w].releasing) {
+      for (const PodPlacement& p : placements_[w]) ApplyReleasing(id, p, +1);
+      releasing_[w] = std::move(placements_[w]);
+      placements_[w].clear();
     }
   }
 }
 
-void ClusterState::Apply(WorkloadId w, const PodPlacement& p, int sign) {
-  const Workload& wl = snapshot_->workload(w);
-  const size_t ni = p.node.index();
-  for (int32_t d : p.gpus) {
-    int64_t& used = device_used_[node_offset_[ni] + static_cast<size_t>(d)];
-    const bool was_idle = used == 0;
-    const bool was_shared = used > 0 && used < 1000;
-    used += sign * p.gpu_milli;
-    SLUICE_CHECK(used >= 0 && used <= 1000);
-    const bool is_shared = used > 0 && used < 1000;
-    if (was_idle && used > 0) --idle_devices_[ni];
-    if (!was_idle && used == 0) ++idle_devices_[ni];
-    shared_devices_[ni] += (is_shared ? 1 : 0) - (was_shared ? 1 : 0);
-  }
-  Resources r = PodResources(wl, p);
-  free_gpu_[ni] -= sign * r[Resource::kGpu];
-  free_cpu_[ni] -= sign * r[Resource::kCpu];
-  free_memory_[ni] -= sign * r[Resource::kMemory];
+void ClusterState::UpdateDeviceCounts(size_t node, int64_t before, int64_t after) {
+  auto shared = [](int64_t v) { return v > 0 && v < 1000 ? 1 : 0; };
+  if (before == 0 && after != 0) --idle_devices_[node];
+  if (before != 0 && after == 0) ++idle_devices_[node];
+  shared_devices_[node] += shared(after) - shared(before);
+}
+
+void ClusterState::AddToQueues(const Workload& wl, const Resources& r, int sign) {
   for (QueueId q = wl.queue; q.valid(); q = snapshot_->queue(q).parent) {
     if (sign > 0) {
       allocated_[q.index()] += r;
@@ -64,24 +65,75 @@ void ClusterState::Apply(WorkloadId w, const PodPlacement& p, int sign) {
       if (!wl.preemptible) nonpreemptible_[q.index()] -= r;
     }
   }
-  if (observer_ != nullptr) observer_->NodeChanged(p.node);
+}
+
+void ClusterState::ApplyHeld(WorkloadId w, const PodPlacement& p, int sign) {
+  const Workload& wl = snapshot_->workload(w);
+  const size_t ni = p.node.index();
+  for (int32_t d : p.gpus) {
+    const size_t i = node_offset_[ni] + static_cast<size_t>(d);
+    const int64_t before = device_held_[i] + device_releasing_[i];
+    device_held_[i] += sign * p.gpu_milli;
+    SLUICE_CHECK(device_held_[i] >= 0 && device_held_[i] <= 1000);
+    UpdateDeviceCounts(ni, before, device_held_[i] + device_releasing_[i]);
+  }
+  const Resources r = PodResources(wl, p);
+  free_gpu_[ni] -= sign * r[Resource::kGpu];
+  free_cpu_[ni] -= sign * r[Resource::kCpu];
+  free_memory_[ni] -= sign * r[Resource::kMemory];
+  AddToQueues(wl, r, sign);
+  for (Observer* o : observers_) o->NodeChanged(p.node);
+}
+
+void ClusterState::ApplyReleasing(WorkloadId w, const PodPlacement& p, int sign) {
+  const Workload& wl = snapshot_->workload(w);
+  const size_t ni = p.node.index();
+  for (int32_t d : p.gpus) {
+    const size_t i = node_offset_[ni] + static_cast<size_t>(d);
+    device_held_[i] -= sign * p.gpu_milli;
+    device_releasing_[i] += sign * p.gpu_milli;
+    SLUICE_CHECK(device_held_[i] >= 0 && device_releasing_[i] >= 0);
+  }
+  const Resources r = PodResources(wl, p);
+  releasing_gpu_[ni] += sign * r[Resource::kGpu];
+  releasing_cpu_[ni] += sign * r[Resource::kCpu];
+  releasing_memory_[ni] += sign * r[Resource::kMemory];
+  releasing_pods_ += sign;
+  AddToQueues(wl, r, -sign);
+  for (Observer* o : observers_) o->NodeChanged(p.node);
 }
 
 void ClusterState::Bind(WorkloadId w, const PodPlacement& p) {
-  Apply(w, p, +1);
+  ApplyHeld(w, p, +1);
   placements_[w.index()].push_back(p);
-  undo_.push_back(w);
+  undo_.push_back({Op::kBind, w});
+}
+
+void ClusterState::Evict(WorkloadId w) {
+  std::vector<PodPlacement>& held = placements_[w.index()];
+  SLUICE_CHECK(!held.empty() && releasing_[w.index()].empty());
+  for (const PodPlacement& p : held) ApplyReleasing(w, p, +1);
+  releasing_[w.index()] = std::move(held);
+  held.clear();
+  undo_.push_back({Op::kEvict, w});
 }
 
 void ClusterState::Rollback(size_t checkpoint) {
   SLUICE_CHECK(checkpoint <= undo_.size());
   while (undo_.size() > checkpoint) {
-    WorkloadId w = undo_.back();
+    const Undo u = undo_.back();
     undo_.pop_back();
-    std::vector<PodPlacement>& ps = placements_[w.index()];
-    SLUICE_CHECK(!ps.empty());
-    Apply(w, ps.back(), -1);
-    ps.pop_back();
+    const size_t w = u.workload.index();
+    if (u.op == Op::kBind) {
+      SLUICE_CHECK(!placements_[w].empty());
+      ApplyHeld(u.workload, placements_[w].back(), -1);
+      placements_[w].pop_back();
+    } else {
+      SLUICE_CHECK(placements_[w].empty());
+      for (const PodPlacement& p : releasing_[w]) ApplyReleasing(u.workload, p, -1);
+      placements_[w] = std::move(releasing_[w]);
+      releasing_[w].clear();
+    }
   }
 }
 

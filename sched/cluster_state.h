@@ -1,11 +1,15 @@
 // ClusterState: the scheduler's mutable view of who holds what during one
 // cycle, with an undo log.
 //
-// Built from a Snapshot's running placements, it tracks per-device GPU use,
-// per-node free CPU and memory, and per-queue allocation (each queue's whole
-// subtree, split into all and non-preemptible). Every tentative bind goes
-// through Bind() and is recorded, so a gang's attempt can be rolled back to a
-// checkpoint in one call. Not thread-safe; one cycle owns one ClusterState.
+// Built from a Snapshot's running placements, it tracks per device and per
+// node what is *held* (by running pods, pods bound in this cycle, and pods
+// pipelined onto resources still being released) and what is *releasing*
+// (held by evicted pods that have not exited yet), and per queue what its
+// subtree holds (all, and non-preemptible). Releasing resources count as
+// taken for an ordinary placement and as free for a pipelined one.
+// Every bind and eviction goes through the undo log, so an action's attempt
+// for one workload is rolled back whole with Rollback(checkpoint).
+// Not thread-safe; one cycle owns one ClusterState.
 #ifndef SLUICE_SCHED_CLUSTER_STATE_H_
 #define SLUICE_SCHED_CLUSTER_STATE_H_
 
@@ -19,7 +23,7 @@ namespace sluice {
 
 class ClusterState {
  public:
-  // Told about every node whose free resources change (binds and rollbacks).
+  // Told about every node whose free resources change.
   class Observer {
    public:
     virtual ~Observer() = default;
@@ -28,56 +32,108 @@ class ClusterState {
 
   explicit ClusterState(const Snapshot& snapshot);
 
-  // At most one observer; nullptr to stop. Not owned.
-  void set_observer(Observer* observer) { observer_ = observer; }
+  // Observers are not owned; each must be removed before it is destroyed.
+  void AddObserver(Observer* o) { observers_.push_back(o); }
+  void RemoveObserver(Observer* o) { std::erase(observers_, o); }
 
   const Snapshot& snapshot() const { return *snapshot_; }
 
-  // GPU milli in use on device `d` of node `n`.
+  // GPU milli taken on device `d` of node `n`: held plus releasing.
   int64_t device_used(NodeId n, int32_t d) const {
-    return device_used_[node_offset_[n.index()] + static_cast<size_t>(d)];
+    const size_t i = node_offset_[n.index()] + static_cast<size_t>(d);
+    return device_held_[i] + device_releasing_[i];
   }
-  // Free CPU (millicores) and memory (MiB) on a node; kUnlimited-based when
-  // the node does not track them.
+  // GPU milli held on the device, not counting what is being released.
+  int64_t device_held(NodeId n, int32_t d) const {
+    return device_held_[node_offset_[n.index()] + static_cast<size_t>(d)];
+  }
+  int64_t device_releasing(NodeId n, int32_t d) const {
+    return device_releasing_[node_offset_[n.index()] + static_cast<size_t>(d)];
+  }
+  // Free CPU (millicores), memory (MiB) and GPU milli (summed over devices)
+  // for an ordinary placement; kUnlimited-based where the node does not
+  // track a resource. May be negative where pipelined pods wait on top of
+  // releasing ones.
   int64_t free_cpu(NodeId n) const { return free_cpu_[n.index()]; }
   int64_t free_memory(NodeId n) const { return free_memory_[n.index()]; }
-  // Sum of free GPU milli over the node's devices.
   int64_t free_gpu(NodeId n) const { return free_gpu_[n.index()]; }
-  // Devices with nothing on them.
+  // The same, counting releasing resources as free (for pipelining).
+  int64_t free_cpu_pipelined(NodeId n) const {
+    return free_cpu_[n.index()] + releasing_cpu_[n.index()];
+  }
+  int64_t free_memory_pipelined(NodeId n) const {
+    return free_memory_[n.index()] + releasing_memory_[n.index()];
+  }
+  int64_t free_gpu_pipelined(NodeId n) const {
+    return free_gpu_[n.index()] + releasing_gpu_[n.index()];
+  }
+  bool has_releasing(NodeId n) const {
+    return releasing_gpu_[n.index()] > 0 || releasing_cpu_[n.index()] > 0 ||
+           releasing_memory_[n.index()] > 0;
+  }
+  // Devices with nothing on them, held or releasing.
   int32_t idle_devices(NodeId n) const { return idle_devices_[n.index()]; }
-  // Devices holding a fraction (used, but not full).
+  // Devices holding a fraction (taken, but not full).
   int32_t shared_devices(NodeId n) const { return shared_devices_[n.index()]; }
 
-  // Allocation of a queue's whole subtree.
+  // What a queue's whole subtree holds (releasing pods excluded: they are
+  // on their way out).
   const Resources& allocated(QueueId q) const { return allocated_[q.index()]; }
   const Resources& nonpreemptible_allocated(QueueId q) const { return nonpreemptible_[q.index()]; }
 
-  // Current placements of a workload: the snapshot's plus those bound since.
+  // Pods a workload holds now: the snapshot's plus those bound since, less
+  // evicted ones.
   const std::vector<PodPlacement>& placements(WorkloadId w) const { return placements_[w.index()]; }
+  // Pods of the workload that are being released.
+  const std::vector<PodPlacement>& releasing(WorkloadId w) const { return releasing_[w.index()]; }
+  bool is_releasing(WorkloadId w) const { return !releasing_[w.index()].empty(); }
+  // True when any pod anywhere is being released (pipelining is possible).
+  bool any_releasing() const { return releasing_pods_ > 0; }
 
-  // Records one pod of `w` at `p`. The caller has checked that it fits.
+  // Records one pod of `w` at `p`. The caller has checked that it fits
+  // (ordinarily, or pipelined).
   void Bind(WorkloadId w, const PodPlacement& p);
+  // Starts releasing every pod `w` holds: they keep their devices until
+  // they exit, but no longer count for the queue.
+  void Evict(WorkloadId w);
 
-  // A position in the undo log; Rollback(c) undoes every Bind after it.
+  // A position in the undo log; Rollback(c) undoes every Bind and Evict
+  // after it.
   size_t Checkpoint() const { return undo_.size(); }
   void Rollback(size_t checkpoint);
 
  private:
-  void Apply(WorkloadId w, const PodPlacement& p, int sign);
+  enum class Op : uint8_t { kBind, kEvict };
+  struct Undo {
+    Op op;
+    WorkloadId workload;
+  };
+  // Adds (sign +1) or removes (-1) a held pod.
+  void ApplyHeld(WorkloadId w, const PodPlacement& p, int sign);
+  // Moves a pod between held and releasing (sign +1: to releasing).
+  void ApplyReleasing(WorkloadId w, const PodPlacement& p, int sign);
+  void UpdateDeviceCounts(size_t node, int64_t before, int64_t after);
+  void AddToQueues(const Workload& wl, const Resources& r, int sign);
 
   const Snapshot* snapshot_;
   std::vector<size_t> node_offset_;
-  std::vector<int64_t> device_used_;
+  std::vector<int64_t> device_held_;
+  std::vector<int64_t> device_releasing_;
   std::vector<int64_t> free_cpu_;
   std::vector<int64_t> free_memory_;
   std::vector<int64_t> free_gpu_;
+  std::vector<int64_t> releasing_cpu_;
+  std::vector<int64_t> releasing_memory_;
+  std::vector<int64_t> releasing_gpu_;
   std::vector<int32_t> idle_devices_;
   std::vector<int32_t> shared_devices_;
-  Observer* observer_ = nullptr;
+  std::vector<Observer*> observers_;
   std::vector<Resources> allocated_;
   std::vector<Resources> nonpreemptible_;
   std::vector<std::vector<PodPlacement>> placements_;
-  std::vector<WorkloadId> undo_;  // workloads whose last placement is undoable
+  std::vector<std::vector<PodPlacement>> releasing_;
+  std::vector<Undo> undo_;
+  int64_t releasing_pods_ = 0;
 };
 
 }  // namespace sluice

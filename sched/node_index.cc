@@ -19,14 +19,15 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
     const Node& n = snapshot.nodes[i];
     auto [it, added] = ids.emplace(Signature(n.gpu_model, n.gpu_memory_mib, n.labels),
                                    static_cast<int32_t>(classes_.size()));
-    if (added) classes_.push_back(NodeClass{&n, {}, {}, 0});
+    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, 0});
     class_of_[i] = it->second;
+    classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));
     Insert(NodeId(static_cast<int32_t>(i)));
   }
-  state_->set_observer(this);
+  state_->AddObserver(this);
 }
 
-NodeIndex::~NodeIndex() { state_->set_observer(nullptr); }
+NodeIndex::~NodeIndex() { state_->RemoveObserver(this); }
 
 NodeIndex::Entry NodeIndex::KeyOf(NodeId n) const {
   const int64_t sign = binpack_ ? 1 : -1;
@@ -77,7 +78,9 @@ std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::FirstFit(
   for (auto it = from; it != set.end(); ++it) {
     // Spread walks the most free first: once a node has too little free GPU,
     // all that follow have less.
-    if (!binpack_ && -it->k1 < need_gpu) break;
+    // (Free GPU can be negative where pipelined pods wait on releasing ones;
+    // a pod without GPUs does not care.)
+    if (!binpack_ && need_gpu > 0 && -it->k1 < need_gpu) break;
     const NodeId n(it->node);
     std::optional<PlacementScore> s = placer.Score(w, n);
     if (s && s->idle_devices_taken <= max_idle_taken) return std::make_pair(n, *s);
@@ -101,7 +104,8 @@ std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int
     const bool fractional = r.gpu_devices > 0 && milli < 1000;
     // binpack starts at the first node with enough free GPU; spread at the top.
     auto start = [&](const std::set<Entry>& set) {
-      return binpack_ ? set.lower_bound(Entry{need_gpu, kMin, kMin, -1}) : set.begin();
+      return binpack_ && need_gpu > 0 ? set.lower_bound(Entry{need_gpu, kMin, kMin, -1})
+                                      : set.begin();
     };
     if (binpack_ && fractional && r.gpu_devices > 1) {
       // Several fractional devices: the idle devices taken can be anything

@@ -42,6 +42,10 @@ class NodeIndex : public ClusterState::Observer {
   // Free GPU milli summed over the class's nodes.
   int64_t ClassFreeGpu(int32_t c) const { return classes_[static_cast<size_t>(c)].free_gpu; }
   int32_t ClassOf(NodeId n) const { return class_of_[n.index()]; }
+  // The nodes of class `c`, in node order.
+  const std::vector<NodeId>& ClassNodes(int32_t c) const {
+    return classes_[static_cast<size_t>(c)].nodes;
+  }
 
   // The best node of `classes` for one pod of `w` now, or nullopt.
   std::optional<NodeId> FindBest(const Workload& w, std::span<const int32_t> classes,
@@ -57,6 +61,7 @@ class NodeIndex : public ClusterState::Observer {
   };
   struct NodeClass {
     const Node* representative;
+    std::vector<NodeId> nodes;
     std::set<Entry> all;
     std::set<Entry> shared;  // nodes with a device holding a fraction
     int64_t free_gpu = 0;

@@ -1,6 +1,7 @@
 #include "sched/placement.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace sluice {
 
@@ -115,6 +116,88 @@ std::optional<PodPlacement> PodPlacer::FindBest(const Workload& w,
   }
   if (!best) return std::nullopt;
   return PlaceOn(w, best_node);
+}
+
+std::optional<PlacementScore> PodPlacer::ScorePipelined(const Workload& w, NodeId n) const {
+  if (std::optional<PlacementScore> idle = Score(w, n)) return idle;
+  if (!state_.has_releasing(n)) return std::nullopt;
+  const Node& node = snapshot_.node(n);
+  const PodRequest& r = w.request;
+  if (state_.free_cpu_pipelined(n) < r.cpu_milli ||
+      state_.free_memory_pipelined(n) < r.memory_mib) {
+    return std::nullopt;
+  }
+  int64_t milli = 0;
+  if (r.gpu_devices > 0) {
+    milli = r.MilliOn(node.gpu_memory_mib);
+    if (milli == 0) return std::nullopt;
+    int32_t fitting = 0;
+    for (int32_t d = 0; d < node.gpus; ++d) {
+      const int64_t held = state_.device_held(n, d);
+      if (milli == 1000 ? held == 0 : held + milli <= 1000) ++fitting;
+    }
+    if (fitting < r.gpu_devices) return std::nullopt;
+  }
+  const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
+  const int64_t sign = binpack ? 1 : -1;
+  PlacementScore score;
+  score.uses_releasing = 1;
+  score.k1 = sign * (state_.free_gpu_pipelined(n) - milli * r.gpu_devices);
+  score.k2 = sign * (state_.free_cpu_pipelined(n) - r.cpu_milli);
+  score.k3 = sign * (state_.free_memory_pipelined(n) - r.memory_mib);
+  score.node = n.value();
+  return score;
+}
+
+PodPlacement PodPlacer::PlaceOnPipelined(const Workload& w, NodeId n) const {
+  if (Score(w, n)) return PlaceOn(w, n);
+  const Node& node = snapshot_.node(n);
+  const PodRequest& r = w.request;
+  PodPlacement p;
+  p.node = n;
+  if (r.gpu_devices == 0) return p;
+  p.gpu_milli = r.MilliOn(node.gpu_memory_mib);
+  // Devices that are free once released, those already free first; then
+  // the strategy's preference.
+  const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
+  std::vector<std::tuple<int, int64_t, int32_t>> fits;
+  for (int32_t d = 0; d < node.gpus; ++d) {
+    const int64_t held = state_.device_held(n, d);
+    const int64_t used = state_.device_used(n, d);
+    const bool ok = p.gpu_milli == 1000 ? held == 0 : held + p.gpu_milli <= 1000;
+    if (!ok) continue;
+    const int waits = used + p.gpu_milli > 1000 ? 1 : 0;
+    fits.emplace_back(waits, binpack ? -held : held, d);
+  }
+  std::sort(fits.begin(), fits.end());
+  for (int32_t i = 0; i < r.gpu_devices && i < static_cast<int32_t>(fits.size()); ++i) {
+    p.gpus.push_back(std::get<2>(fits[static_cast<size_t>(i)]));
+  }
+  std::sort(p.gpus.begin(), p.gpus.end());
+  return p;
+}
+
+std::optional<PodPlacement> PodPlacer::FindBestPipelined(const Workload& w,
+                                                         std::span<const NodeId> nodes) const {
+  std::optional<PlacementScore> best;
+  NodeId best_node;
+  for (NodeId n : nodes) {
+    std::optional<PlacementScore> c = ScorePipelined(w, n);
+    if (c && (!best || *c < *best)) {
+      best = c;
+      best_node = n;
+    }
+  }
+  if (!best) return std::nullopt;
+  return PlaceOnPipelined(w, best_node);
+}
+
+bool PodPlacer::NeedsReleasing(const Workload& w, const PodPlacement& p) const {
+  for (int32_t d : p.gpus) {
+    if (state_.device_used(p.node, d) + p.gpu_milli > 1000) return true;
+  }
+  return state_.free_cpu(p.node) < w.request.cpu_milli ||
+         state_.free_memory(p.node) < w.request.memory_mib;
 }
 
 }  // namespace sluice

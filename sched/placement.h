@@ -44,6 +44,7 @@ class NodeFilter {
 // Lexicographic score of one candidate placement; lower is better.
 struct PlacementScore {
   int32_t idle_devices_taken = 0;  // binpack with fractions: idle devices used
+  int32_t uses_releasing = 0;      // 1 when it waits for resources being released
   int64_t k1 = 0, k2 = 0, k3 = 0;  // strategy keys
   int32_t node = 0;
   auto operator<=>(const PlacementScore&) const = default;
@@ -61,6 +62,16 @@ class PodPlacer {
   PodPlacement PlaceOn(const Workload& w, NodeId n) const;
   // The best placement among `nodes`, or nullopt when none fits.
   std::optional<PodPlacement> FindBest(const Workload& w, std::span<const NodeId> nodes) const;
+
+  // Pipelining: the same, counting resources that are being released as
+  // free. A node where the pod fits without them scores better
+  // (uses_releasing = 0) and gets the same devices as PlaceOn.
+  std::optional<PlacementScore> ScorePipelined(const Workload& w, NodeId n) const;
+  PodPlacement PlaceOnPipelined(const Workload& w, NodeId n) const;
+  std::optional<PodPlacement> FindBestPipelined(const Workload& w,
+                                                std::span<const NodeId> nodes) const;
+  // True when `p` needs resources that are still being released.
+  bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
  private:
   const Snapshot& snapshot_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <set>
 
 #include "cli/plan_command.h"
@@ -115,6 +116,34 @@ void CheckPending(const Snapshot& before, const CycleResult& r, const std::strin
   }
 }
 
+// Evictions follow the rules: reclaim, preempt and consolidate never touch
+// non-preemptible work, min-runtimes protect young workloads, preemption
+// stays inside a queue and goes strictly down in priority class.
+void CheckEvictions(const Snapshot& s, const CycleResult& r, const std::string& where) {
+  std::set<size_t> evicted;
+  for (const EvictionDecision& e : r.evictions) {
+    const Workload& v = s.workload(e.workload);
+    EXPECT_TRUE(evicted.insert(e.workload.index()).second) << where << " evicted twice";
+    EXPECT_TRUE(v.running && !v.releasing) << where << " " << v.name;
+    if (e.action == EvictionAction::kStaleGang) {
+      EXPECT_LT(static_cast<int32_t>(v.placement.size()), v.min_available) << where;
+      continue;
+    }
+    EXPECT_TRUE(v.preemptible) << where << " " << v.name << " " << e.why;
+    ASSERT_TRUE(e.for_workload.valid()) << where;
+    const Workload& f = s.workload(e.for_workload);
+    if (e.action == EvictionAction::kReclaim) {
+      EXPECT_NE(v.queue, f.queue) << where;
+      EXPECT_GE((s.now - v.started).ms, ReclaimMinRuntime(s, v.queue).ms) << where;
+    }
+    if (e.action == EvictionAction::kPreempt) {
+      EXPECT_EQ(v.queue, f.queue) << where;
+      EXPECT_LT(PriorityValue(v.priority_class), PriorityValue(f.priority_class)) << where;
+      EXPECT_GE((s.now - v.started).ms, PreemptMinRuntime(s, v.queue).ms) << where;
+    }
+  }
+}
+
 TEST(PropertyTest, InvariantsHoldOnEveryCycle) {
   for (uint64_t seed = 1; seed <= kSnapshots; ++seed) {
     Snapshot s = testing::RandomSnapshot(seed);
@@ -124,6 +153,7 @@ TEST(PropertyTest, InvariantsHoldOnEveryCycle) {
       CycleResult r = RunCycle(s);
       CheckFairShare(s, r, where);
       CheckPending(s, r, where);
+      CheckEvictions(s, r, where);
       ApplyDecisions(r, &s);
       CheckState(s, where + " cycle " + std::to_string(cycle));
     }
@@ -175,7 +205,91 @@ TEST(PropertyTest, SettledStateStaysSettled) {
     Snapshot settled = plan.final_state;
     for (int extra = 0; extra < 10; ++extra) {
       CycleResult r = RunCycle(settled);
-      ASSERT_TRUE(r.binds.empty()) << "seed " << seed << " changed after settling";
+      ASSERT_TRUE(r.binds.empty() && r.pipelined.empty() && r.evictions.empty())
+          << "seed " << seed << " changed after settling";
+    }
+  }
+}
+
+TEST(PropertyTest, QueueWithinQuotaReclaimsItsQuota) {
+  // Queue "owed" has a quota and asks for at most that much; queue "greedy"
+  // (no quota) holds every GPU with preemptible work. Reclaim must bring
+  // "owed" its whole demand within a few cycles, and then stop.
+  std::mt19937_64 rng(7);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int round = 0; round < 300; ++round) {
+    Snapshot s;
+    s.now = Time{1'767'268'800'000};
+    const int nodes = pick(1, 6);
+    for (int n = 0; n < nodes; ++n) {
+      Node node;
+      node.name = "n" + std::to_string(n);
+      node.gpus = 8;
+      node.gpu_memory_mib = 80 * 1024;
+      s.nodes.push_back(node);
+    }
+    Queue owed, greedy;
+    owed.name = "owed";
+    greedy.name = "greedy";
+    const int total = nodes * 8;
+    const int quota = pick(1, total);
+    owed.resources[0] = {int64_t{quota} * 1000, -1, 1000};
+    greedy.resources[0] = {0, -1, static_cast<int64_t>(pick(0, 3)) * 1000};
+    for (Queue* q : {&owed, &greedy}) q->resources[1].quota = q->resources[2].quota = -1;
+    s.queues = {owed, greedy};
+    // greedy fills the cluster with 1-GPU, 2-GPU or fractional pods.
+    const int shape = pick(0, 2);
+    int w = 0;
+    for (int n = 0; n < nodes; ++n) {
+      for (int d = 0; d < 8;) {
+        Workload g;
+        g.name = "g" + std::to_string(w++);
+        g.queue = QueueId(1);
+        g.running = true;
+        g.started = Time{s.now.ms - 3'600'000};
+        g.submitted = g.started;
+        PodPlacement p;
+        p.node = NodeId(n);
+        if (shape == 1 && d + 1 < 8) {
+          g.request = {2, 1000, 0, 0, 0};
+          p.gpus = {d, d + 1};
+          d += 2;
+        } else if (shape == 2) {
+          g.request = {1, 500, 0, 0, 0};
+          p.gpus = {d};
+          ++d;
+        } else {
+          g.request = {1, 1000, 0, 0, 0};
+          p.gpus = {d};
+          ++d;
+        }
+        p.gpu_milli = g.request.gpu_milli;
+        g.placement = {p};
+        s.workloads.push_back(g);
+        if (shape == 2) {  // a second half on the same device
+          g.name = "g" + std::to_string(w++);
+          s.workloads.push_back(g);
+        }
+      }
+    }
+    const int demand = pick(1, quota);
+    for (int i = 0; i < demand; ++i) {
+      Workload o;
+      o.name = "o" + std::to_string(i);
+      o.queue = QueueId(0);
+      o.request = {1, 1000, 0, 0, 0};
+      o.submitted = s.now;
+      s.workloads.push_back(o);
+    }
+    PlanResult plan = Plan(s, {.settle = true, .max_cycles = 100});
+    ASSERT_LT(plan.cycles, 10) << "round " << round;
+    ClusterState state(plan.final_state);
+    EXPECT_EQ(state.allocated(QueueId(0))[Resource::kGpu], int64_t{demand} * 1000)
+        << "round " << round << " quota " << quota << " shape " << shape;
+    for (int extra = 0; extra < 10; ++extra) {
+      CycleResult r = RunCycle(plan.final_state);
+      ASSERT_TRUE(r.binds.empty() && r.pipelined.empty() && r.evictions.empty())
+          << "round " << round;
     }
   }
 }

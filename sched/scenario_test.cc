@@ -10,7 +10,9 @@
 //   running: [workload, ...]          placed, anywhere
 //   pending: {workload: {reason: "substring", position: 1}}
 //   pendingCount: N                   how many workloads are left pending
-//   evicted: [workload, ...]
+//   evicted: [workload, ...]           every eviction, in order
+//   evictions: [{workload: w, action: reclaim, for: r}, ...]   exact, in order
+//   releasing: [workload, ...]         still exiting in the final state
 //   cycles: N                         for settle: how many cycles ran
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -78,9 +80,9 @@ void CheckPlacements(const YAML::Node& expected, const Json& doc) {
 void CheckExpectations(const YAML::Node& expect, const PlanResult& plan) {
   const Json doc = PlanToJson(plan);
   SCOPED_TRACE("plan: " + doc.dump());
-  static const std::vector<std::string> kKnown = {"settle",    "cycles",       "error",
-                                                  "fairShare", "placements",   "running",
-                                                  "pending",   "pendingCount", "evicted"};
+  static const std::vector<std::string> kKnown = {
+      "settle",  "cycles",       "error",   "fairShare", "placements", "running",
+      "pending", "pendingCount", "evicted", "evictions", "releasing"};
   for (const auto& kv : expect) {
     ASSERT_NE(std::find(kKnown.begin(), kKnown.end(), kv.first.Scalar()), kKnown.end())
         << "unknown expect key " << kv.first.Scalar();
@@ -124,6 +126,25 @@ void CheckExpectations(const YAML::Node& expect, const PlanResult& plan) {
     std::vector<std::string> want;
     for (const auto& w : expect["evicted"]) want.push_back(w.Scalar());
     EXPECT_EQ(doc["evicted"].get<std::vector<std::string>>(), want);
+  }
+  if (expect["evictions"]) {
+    const Json& got = doc["evictions"];
+    ASSERT_EQ(got.size(), expect["evictions"].size()) << got.dump();
+    for (size_t i = 0; i < got.size(); ++i) {
+      const YAML::Node& want = expect["evictions"][i];
+      EXPECT_EQ(got[i]["workload"], want["workload"].Scalar()) << i;
+      if (want["action"]) {
+        EXPECT_EQ(got[i]["action"], want["action"].Scalar()) << i;
+      }
+      if (want["for"]) {
+        EXPECT_EQ(got[i]["for"], want["for"].Scalar()) << i;
+      }
+    }
+  }
+  if (expect["releasing"]) {
+    std::vector<std::string> want;
+    for (const auto& w : expect["releasing"]) want.push_back(w.Scalar());
+    EXPECT_EQ(doc["releasing"].get<std::vector<std::string>>(), want);
   }
   if (expect["cycles"]) {
     EXPECT_EQ(doc["cycles"].get<int>(), expect["cycles"].as<int>());

@@ -4,11 +4,16 @@
 #include <optional>
 
 #include "common/check.h"
+#include "common/int128.h"
 #include "sched/allocate.h"
 #include "sched/cluster_state.h"
+#include "sched/cycle_context.h"
+#include "sched/evict_actions.h"
 #include "sched/fair_share.h"
 #include "sched/node_index.h"
+#include "sched/pending_reason.h"
 #include "sched/placement.h"
+#include "sched/victims.h"
 
 namespace sluice {
 namespace {
@@ -45,7 +50,74 @@ Resources EstimatedPod(const Workload& w, const Snapshot& s) {
   return r;
 }
 
+// Time-based fair share: each queue's over-quota GPU weight becomes
+// w' = max(0, w/W + k (w/W - u/U)) among its siblings (W, U: the siblings'
+// total weight and usage). Scaled by 10^6 to stay an integer weight.
+std::vector<Queue> TimeAdjustedQueues(const Snapshot& s) {
+  std::vector<Queue> queues = s.queues;
+  if (!s.time_based_fair_share.enabled) return queues;
+  const int64_t k = s.time_based_fair_share.k_milli;
+  std::vector<std::vector<size_t>> groups;  // siblings, top level first
+  std::vector<size_t> top;
+  for (size_t q = 0; q < s.queues.size(); ++q) {
+    if (!s.queues[q].parent.valid()) top.push_back(q);
+  }
+  groups.push_back(top);
+  for (const Queue& q : s.queues) {
+    if (q.children.empty()) continue;
+    std::vector<size_t> g;
+    for (QueueId c : q.children) g.push_back(c.index());
+    groups.push_back(g);
+  }
+  constexpr size_t kGpu = static_cast<size_t>(Resource::kGpu);
+  for (const std::vector<size_t>& g : groups) {
+    Int128 total_weight = 0, total_usage = 0;
+    for (size_t q : g) {
+      total_weight += s.queues[q].resources[kGpu].weight_milli;
+      total_usage += s.queues[q].usage_milli_gpu_hours;
+    }
+    if (total_weight == 0 || total_usage == 0) continue;
+    for (size_t q : g) {
+      const Int128 w = s.queues[q].resources[kGpu].weight_milli;
+      const Int128 u = s.queues[q].usage_milli_gpu_hours;
+      // 10^6 * (w/W + k/1000 * (w/W - u/U)) over the common denominator.
+      const Int128 num = (1000 + k) * w * total_usage - k * u * total_weight;
+      const Int128 value = num * 1000 / (total_weight * total_usage);
+      queues[q].resources[kGpu].weight_milli = value > 0 ? static_cast<int64_t>(value) : 0;
+    }
+  }
+  return queues;
+}
+
+std::string GpuText(int64_t milli) { return FormatAmount(Resource::kGpu, milli); }
+
+std::string QueueNames(const Snapshot& s, const std::vector<QueueId>& queues) {
+  std::vector<std::string> names;
+  for (QueueId q : queues) {
+    if (std::find(names.begin(), names.end(), s.queue(q).name) == names.end()) {
+      names.push_back(s.queue(q).name);
+    }
+  }
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 }  // namespace
+
+std::string_view EvictionActionName(EvictionAction a) {
+  switch (a) {
+    case EvictionAction::kReclaim:
+      return "reclaim";
+    case EvictionAction::kPreempt:
+      return "preempt";
+    case EvictionAction::kConsolidate:
+      return "consolidate";
+    case EvictionAction::kStaleGang:
+      return "stale-gang";
+  }
+  return "?";
+}
 
 CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   CycleResult result;
@@ -53,7 +125,8 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   ClusterState state(snapshot);
 
   // Demand: what each workload still waits for; a leaf's request is what it
-  // holds plus what its workloads wait for.
+  // holds plus what its workloads wait for. A releasing workload will want
+  // all its pods again once it has exited.
   std::vector<Resources> demand(nw);
   std::vector<Resources> request(snapshot.queues.size());
   for (size_t q = 0; q < snapshot.queues.size(); ++q) {
@@ -61,22 +134,46 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   }
   for (size_t i = 0; i < nw; ++i) {
     const Workload& w = snapshot.workloads[i];
-    const int32_t missing = w.pods - static_cast<int32_t>(w.placement.size());
+    const int32_t held = w.releasing ? 0 : static_cast<int32_t>(w.placement.size());
+    const int32_t missing = w.pods - held;
     if (missing <= 0) continue;
     demand[i] = EstimatedPod(w, snapshot) * missing;
     request[w.queue.index()] += demand[i];
   }
-  result.fair_share = FairShareCalculator::Compute(snapshot.queues, request, Capacity(snapshot));
-
+  result.fair_share =
+      FairShareCalculator::Compute(TimeAdjustedQueues(snapshot), request, Capacity(snapshot));
   result.reason.assign(nw, "");
+
   std::optional<NodeIndex> index;
   if (!options.linear_node_search) index.emplace(snapshot, &state);
-  AllocateAction allocate(snapshot, &state, index ? &*index : nullptr, result.fair_share, demand);
-  allocate.Run(&result.binds, &result.reason);
+  CycleContext ctx{snapshot,
+                   state,
+                   index ? &*index : nullptr,
+                   result.fair_share,
+                   demand,
+                   result,
+                   std::vector<uint8_t>(nw, 0),
+                   {},
+                   std::vector<int64_t>(nw, 0),
+                   std::vector<std::vector<QueueId>>(nw)};
+  AllocateAction::Run(ctx);
+  if (!ctx.failed.empty()) {
+    const std::vector<std::vector<WorkloadId>> by_node = WorkloadsByNode(snapshot);
+    ConsolidateAction::Run(ctx, by_node);
+    ReclaimAction::Run(ctx, by_node);
+    PreemptAction::Run(ctx, by_node);
+  }
+  StaleGangAction::Run(ctx);
 
-  // Positions: the still-pending workloads of each queue, in queue order.
+  // Reasons and positions of the workloads still pending.
   std::vector<bool> bound(nw, false);
   for (const BindDecision& b : result.binds) bound[b.workload.index()] = true;
+  for (const BindDecision& p : result.pipelined) {
+    const size_t i = p.workload.index();
+    std::string by = QueueNames(snapshot, ctx.waiting_on[i]);
+    result.reason[i] = "waiting for " + GpuText(ctx.waiting_gpu[i]) + " being released" +
+                       (by.empty() ? "" : " by reclaim from " + by);
+  }
   std::vector<std::vector<WorkloadId>> pending(snapshot.queues.size());
   for (size_t i = 0; i < nw; ++i) {
     const Workload& w = snapshot.workloads[i];
@@ -93,19 +190,54 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
     });
     for (size_t k = 0; k < ids.size(); ++k) {
       result.position[ids[k].index()] = static_cast<int32_t>(k + 1);
-      SLUICE_CHECK(!result.reason[ids[k].index()].empty());
+      if (result.reason[ids[k].index()].empty()) {
+        // Releasing workloads are not tried until they have exited.
+        result.reason[ids[k].index()] = "waiting for its evicted pods to exit";
+      }
     }
   }
   return result;
 }
 
-void ApplyDecisions(const CycleResult& result, Snapshot* snapshot) {
-  for (const BindDecision& b : result.binds) {
-    Workload& w = snapshot->workloads[b.workload.index()];
-    w.placement.insert(w.placement.end(), b.pods.begin(), b.pods.end());
+void ApplyDecisions(const CycleResult& result, Snapshot* snapshot, bool complete_evictions) {
+  auto start = [&](Workload& w, const std::vector<PodPlacement>& pods) {
+    w.placement.insert(w.placement.end(), pods.begin(), pods.end());
     if (!w.running) {
       w.running = true;
       w.started = snapshot->now;
+    }
+    if (static_cast<int32_t>(w.placement.size()) >= w.min_available) w.stale_since.reset();
+  };
+  auto stop = [](Workload& w) {
+    w.placement.clear();
+    w.running = false;
+    w.releasing = false;
+    w.stale_since.reset();
+  };
+  if (complete_evictions) {
+    for (Workload& w : snapshot->workloads) {
+      if (w.releasing) stop(w);  // evicted in earlier cycles, exited by now
+    }
+  }
+  for (const EvictionDecision& e : result.evictions) {
+    Workload& w = snapshot->workloads[e.workload.index()];
+    if (complete_evictions || e.action == EvictionAction::kConsolidate) {
+      stop(w);
+    } else {
+      w.releasing = true;
+    }
+  }
+  for (const BindDecision& b : result.binds) start(snapshot->workloads[b.workload.index()], b.pods);
+  if (complete_evictions) {
+    for (const BindDecision& p : result.pipelined) {
+      start(snapshot->workloads[p.workload.index()], p.pods);
+    }
+  }
+  // A running gang that fell below its minimum starts its stale clock.
+  for (Workload& w : snapshot->workloads) {
+    if (w.running && !w.releasing && !w.stale_since &&
+        static_cast<int32_t>(w.placement.size()) < w.min_available) {
+      w.stale_since = snapshot->now;
     }
   }
 }
@@ -116,8 +248,14 @@ PlanResult Plan(Snapshot snapshot, const PlanOptions& options) {
   for (int32_t c = 0; c < max_cycles; ++c) {
     out.last = RunCycle(snapshot);
     ++out.cycles;
-    const bool changed = !out.last.binds.empty();
-    ApplyDecisions(out.last, &snapshot);
+    const bool changed =
+        !out.last.binds.empty() || !out.last.pipelined.empty() || !out.last.evictions.empty();
+    for (const EvictionDecision& e : out.last.evictions) {
+      out.evicted.push_back(e.workload);
+      out.evictions.push_back(e);
+    }
+    const bool last = c + 1 == max_cycles || (options.settle && !changed);
+    ApplyDecisions(out.last, &snapshot, options.settle || !last);
     if (options.settle && !changed) break;
   }
   out.final_state = std::move(snapshot);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/model.h"
@@ -23,9 +24,26 @@ struct BindDecision {
   std::vector<PodPlacement> pods;
 };
 
+enum class EvictionAction : uint8_t { kReclaim, kPreempt, kConsolidate, kStaleGang };
+std::string_view EvictionActionName(EvictionAction a);
+
+// A running workload asked to stop (all its pods), and for whom.
+struct EvictionDecision {
+  WorkloadId workload;
+  EvictionAction action;
+  WorkloadId for_workload;  // invalid for stale gangs
+  std::string why;
+};
+
 struct CycleResult {
   std::vector<Resources> fair_share;  // per queue
-  std::vector<BindDecision> binds;    // in the order they were decided
+  // New pods placed on free resources, in the order they were decided. A
+  // workload moved by consolidation appears here with its new pods.
+  std::vector<BindDecision> binds;
+  // Placements that hold resources still being released; they bind once
+  // the evicted pods have exited.
+  std::vector<BindDecision> pipelined;
+  std::vector<EvictionDecision> evictions;
   // Per workload; set for workloads still pending after the cycle.
   std::vector<std::string> reason;
   std::vector<int32_t> position;  // 1-based place in its queue; 0 if not pending
@@ -39,8 +57,12 @@ struct CycleOptions {
 
 CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options = {});
 
-// Applies binds: pods join their workloads, which start running at `now`.
-void ApplyDecisions(const CycleResult& result, Snapshot* snapshot);
+// Applies a cycle's decisions. Evictions of moved (consolidated) workloads
+// and binds always complete: pods join their workloads, which run from
+// `now`. With `complete_evictions`, every evicted workload has exited (it is
+// pending again) and pipelined workloads are bound; without it, evicted
+// workloads are marked releasing and pipelined ones stay pending.
+void ApplyDecisions(const CycleResult& result, Snapshot* snapshot, bool complete_evictions = true);
 
 struct PlanOptions {
   bool settle = false;
@@ -54,11 +76,14 @@ struct PlanResult {
   // last cycle) they describe final_state exactly.
   CycleResult last;
   int32_t cycles = 0;
-  std::vector<WorkloadId> evicted;
+  std::vector<WorkloadId> evicted;          // every eviction, in order
+  std::vector<EvictionDecision> evictions;  // with action and beneficiary
 };
 
 // Runs cycles on `snapshot`, applying each cycle's decisions to the next.
-// Without settle it runs exactly max_cycles; with settle it stops after the
+// Without settle it runs exactly max_cycles, and the last cycle's evictions
+// are left in progress (victims releasing, pipelined workloads waiting);
+// with settle every eviction completes at once, and it stops after the
 // first cycle that changes nothing (that cycle counts), or at max_cycles.
 PlanResult Plan(Snapshot snapshot, const PlanOptions& options);
 

@@ -1,0 +1,35 @@
+// CycleContext: what the actions of one scheduling cycle share. Internal to
+// sched; one cycle owns one context and nothing in it is thread-safe.
+#ifndef SLUICE_SCHED_CYCLE_CONTEXT_H_
+#define SLUICE_SCHED_CYCLE_CONTEXT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "core/model.h"
+#include "sched/cluster_state.h"
+#include "sched/node_index.h"
+#include "sched/scheduler.h"
+
+namespace sluice {
+
+struct CycleContext {
+  const Snapshot& snapshot;
+  ClusterState& state;
+  const NodeIndex* index;  // nullptr: linear node search
+  const std::vector<Resources>& fair_share;
+  const std::vector<Resources>& demand;  // per workload: what its missing pods add
+  CycleResult& result;
+  // Per workload: bound, pipelined or evicted in this cycle.
+  std::vector<uint8_t> decided;
+  // Workloads allocate could not place, in the order it tried them.
+  std::vector<WorkloadId> failed;
+  // Per workload: GPU milli it waits for on releasing resources, and the
+  // queues whose workloads were evicted for it (for pending reasons).
+  std::vector<int64_t> waiting_gpu;
+  std::vector<std::vector<QueueId>> waiting_on;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SCHED_CYCLE_CONTEXT_H_

@@ -1,0 +1,327 @@
+#include "sched/evict_actions.h"
+
+#include <algorithm>
+#include <array>
+
+#include "common/int128.h"
+#include "common/quantity.h"
+#include "sched/gang.h"
+#include "sched/pending_reason.h"
+#include "sched/victims.h"
+
+namespace sluice {
+namespace {
+
+bool OldEnough(const Snapshot& s, const Workload& v, Duration min_runtime) {
+  return s.now - v.started >= min_runtime;
+}
+
+// The children of the lowest common ancestor on the paths to `a` and `b`
+// (the level where their ancestry diverges); invalid when one queue is an
+// ancestor of the other.
+std::pair<QueueId, QueueId> DivergingSiblings(const Snapshot& s, QueueId a, QueueId b) {
+  QueueId x = a, y = b;
+  while (s.queue(x).depth > s.queue(y).depth) x = s.queue(x).parent;
+  while (s.queue(y).depth > s.queue(x).depth) y = s.queue(y).parent;
+  if (x == y) return {QueueId::Invalid(), QueueId::Invalid()};
+  while (s.queue(x).parent != s.queue(y).parent) {
+    x = s.queue(x).parent;
+    y = s.queue(y).parent;
+  }
+  return {x, y};
+}
+
+// a/b < c/d for non-negative values; a zero denominator is infinity (0/0 is 0).
+bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
+  const bool inf_ab = b == 0 && a > 0, inf_cd = d == 0 && c > 0;
+  if (inf_ab || inf_cd) return !inf_ab && inf_cd;
+  if (b == 0) return c > 0 && d != 0;  // 0 < c/d
+  if (d == 0) return false;            // c/d is 0
+  return Int128{a} * d < Int128{c} * b;
+}
+
+// Reclaim is judged on the resources the reclaimer asks for. CPU and memory
+// have no quota unless configured, so their fair share follows demand and
+// only binds when they are oversubscribed.
+class ReclaimPolicy : public VictimPolicy {
+ public:
+  ReclaimPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {
+    const QueueId leaf = s_.workload(r).queue;
+    const Resources& demand = ctx.demand[r.index()];
+    eligible_ = true;
+    for (Resource res : kAllResources) {
+      if (demand[res] == 0) continue;
+      judged_.push_back(res);
+      const int64_t after = ctx.state.allocated(leaf)[res] + demand[res];
+      const int64_t quota = s_.queue(leaf).resource(res).quota;
+      within_quota_[static_cast<size_t>(res)] = quota >= 0 && after <= quota;
+      const int64_t fair = ctx.fair_share[leaf.index()][res];
+      if (!within_quota_[static_cast<size_t>(res)] && after > fair && eligible_) {
+        eligible_ = false;
+        not_owed_ = "queue " + s_.queue(leaf).name + " would hold " + FormatAmount(res, after) +
+                    ", above its fair share of " + FormatAmount(res, fair) +
+                    (quota >= 0 ? " and its quota of " + FormatAmount(res, quota) : "");
+      }
+    }
+  }
+
+  // Whether the reclaimer's queue is owed what it asks for, and if not, why.
+  bool eligible() const { return eligible_ && !judged_.empty(); }
+  const std::string& not_owed() const { return not_owed_; }
+
+  bool Allows(WorkloadId v, std::string* why_not) const override {
+    const Workload& wv = s_.workload(v);
+    const Workload& wr = s_.workload(r_);
+    if (!wv.preemptible) return false;
+    if (wv.queue == wr.queue) return false;  // that is preemption
+    const auto [a, vq] = DivergingSiblings(s_, wr.queue, wv.queue);
+    if (!a.valid()) return false;
+    Resources held;
+    for (const PodPlacement& p : ctx_.state.placements(v)) held += PodResources(wv, p);
+    bool useful = false;
+    for (Resource res : judged_) useful = useful || held[res] > 0;
+    if (!useful) return false;
+    const Duration min_runtime = ReclaimMinRuntime(s_, wv.queue);
+    if (!OldEnough(s_, wv, min_runtime)) {
+      *why_not = "are younger than " + s_.queue(wv.queue).name + "'s reclaim min-runtime (" +
+                 FormatDuration(min_runtime) + ")";
+      return false;
+    }
+    for (Resource res : judged_) {
+      if (held[res] == 0) continue;
+      // Every queue from the diverging level down to the victim's project
+      // keeps its fair share (or its quota, when the reclaimer asks within
+      // its own quota).
+      for (QueueId q = wv.queue;; q = s_.queue(q).parent) {
+        const int64_t after = ctx_.state.allocated(q)[res] - held[res];
+        const int64_t quota = s_.queue(q).resource(res).quota;
+        const bool quota_only = within_quota_[static_cast<size_t>(res)] && quota >= 0;
+        const int64_t threshold = quota_only ? quota : ctx_.fair_share[q.index()][res];
+        if (after < threshold) {
+          *why_not = "belong to " + s_.queue(q).name + ", which would drop below its " +
+                     (quota_only ? "quota" : "fair share") + " of " + FormatAmount(res, threshold);
+          return false;
+        }
+        if (q == vq) break;
+      }
+      const Queue& victim_queue = s_.queue(vq);
+      const int64_t v_after = ctx_.state.allocated(vq)[res] - held[res];
+      const int64_t v_fair = ctx_.fair_share[vq.index()][res];
+      const int64_t v_quota = victim_queue.resource(res).quota;
+      const bool keep_quota_only = within_quota_[static_cast<size_t>(res)] && v_quota >= 0;
+      // Above its quota, the reclaimer never ends more saturated than its
+      // victim. (Within quota it takes what is guaranteed to it; victims
+      // come in whole workloads, so insisting on the ratio there could
+      // deny a quota for good.)
+      if (keep_quota_only) continue;
+      const int64_t a_after = ctx_.state.allocated(a)[res] + ctx_.demand[r_.index()][res];
+      const int64_t a_fair = ctx_.fair_share[a.index()][res];
+      if (RatioLess(v_after, v_fair, a_after, a_fair)) {
+        *why_not = "belong to " + victim_queue.name + ", which would end less saturated than " +
+                   s_.queue(a).name;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  int64_t Saturation(QueueId q) const {
+    int64_t ratio = 0;
+    for (Resource res : judged_) {
+      const int64_t fair = ctx_.fair_share[q.index()][res];
+      const int64_t held = ctx_.state.allocated(q)[res];
+      const int64_t r = fair == 0 ? (held > 0 ? kUnlimited : 0)
+                                  : static_cast<int64_t>(Int128{held} * 1'000'000 / fair);
+      ratio = std::max(ratio, r);
+    }
+    return ratio;
+  }
+
+  VictimKey Key(WorkloadId v) const override {
+    const Workload& wv = s_.workload(v);
+    const auto [a, vq] = DivergingSiblings(s_, s_.workload(r_).queue, wv.queue);
+    // Queues most above their fair share first, at the diverging level and
+    // then among the victim's projects (the largest ratio over the judged
+    // resources, scaled to an integer); then the lowest priority class, the
+    // smallest, the youngest.
+    return {-Saturation(vq),
+            -Saturation(wv.queue),
+            PriorityValue(wv.priority_class),
+            HeldAmount(ctx_.state, v, Resource::kGpu),
+            -wv.started.ms,
+            v.value()};
+  }
+
+ private:
+  const CycleContext& ctx_;
+  const Snapshot& s_;
+  WorkloadId r_;
+  std::vector<Resource> judged_;
+  std::array<bool, kNumResources> within_quota_{};
+  bool eligible_ = false;
+  std::string not_owed_;
+};
+
+class PreemptPolicy : public VictimPolicy {
+ public:
+  PreemptPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {}
+
+  bool Allows(WorkloadId v, std::string* why_not) const override {
+    const Workload& wv = s_.workload(v);
+    const Workload& wr = s_.workload(r_);
+    if (wv.queue != wr.queue || !wv.preemptible) return false;
+    if (PriorityValue(wv.priority_class) >= PriorityValue(wr.priority_class)) return false;
+    const Duration min_runtime = PreemptMinRuntime(s_, wv.queue);
+    if (!OldEnough(s_, wv, min_runtime)) {
+      *why_not = "are younger than " + s_.queue(wv.queue).name + "'s preempt min-runtime (" +
+                 FormatDuration(min_runtime) + ")";
+      return false;
+    }
+    return true;
+  }
+
+  VictimKey Key(WorkloadId v) const override {
+    const Workload& wv = s_.workload(v);
+    return {PriorityValue(wv.priority_class),
+            -wv.started.ms,
+            HeldAmount(ctx_.state, v, Resource::kGpu),
+            0,
+            0,
+            v.value()};
+  }
+
+ private:
+  const CycleContext& ctx_;
+  const Snapshot& s_;
+  WorkloadId r_;
+};
+
+class ConsolidatePolicy : public VictimPolicy {
+ public:
+  ConsolidatePolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), r_(r) {}
+  bool Allows(WorkloadId v, std::string* /*why_not*/) const override {
+    return v != r_ && ctx_.snapshot.workload(v).preemptible;
+  }
+  VictimKey Key(WorkloadId v) const override {
+    return {HeldAmount(ctx_.state, v, Resource::kGpu), 0, 0, 0, 0, v.value()};
+  }
+
+ private:
+  const CycleContext& ctx_;
+  WorkloadId r_;
+};
+
+// Records a successful eviction-based placement.
+void Commit(CycleContext& ctx, WorkloadId r, VictimOutcome& o, EvictionAction action) {
+  const Snapshot& s = ctx.snapshot;
+  for (WorkloadId v : o.victims) {
+    ctx.decided[v.index()] = 1;
+    ctx.waiting_on[r.index()].push_back(s.workload(v).queue);
+    ctx.result.evictions.push_back({v, action, r,
+                                    std::string(EvictionActionName(action)) + " for " +
+                                        s.workload(r).name + " (queue " +
+                                        s.queue(s.workload(r).queue).name + ")"});
+  }
+  ctx.decided[r.index()] = 1;
+  if (o.pipelined) {
+    ctx.waiting_gpu[r.index()] = o.waiting_gpu;
+    ctx.result.pipelined.push_back({r, std::move(o.pods)});
+  } else {
+    ctx.result.binds.push_back({r, std::move(o.pods)});
+  }
+}
+
+void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
+                  const std::string& why) {
+  if (why.empty()) return;
+  ctx.result.reason[r.index()] += "; " + what + ": " + why;
+}
+
+}  // namespace
+
+void ConsolidateAction::Run(CycleContext& ctx,
+                            const std::vector<std::vector<WorkloadId>>& by_node) {
+  int32_t moves_left = kMaxConsolidationMoves;
+  int64_t idle_gpu = 0;
+  for (size_t n = 0; n < ctx.snapshot.nodes.size(); ++n) {
+    idle_gpu += std::max<int64_t>(0, ctx.state.free_gpu(NodeId(static_cast<int32_t>(n))));
+  }
+  for (WorkloadId r : ctx.failed) {
+    if (moves_left == 0) break;
+    if (ctx.decided[r.index()]) continue;
+    // Moving work only helps when the free capacity is there, fragmented.
+    if (ctx.demand[r.index()][Resource::kGpu] == 0 ||
+        ctx.demand[r.index()][Resource::kGpu] > idle_gpu) {
+      continue;
+    }
+    const size_t checkpoint = ctx.state.Checkpoint();
+    ConsolidatePolicy policy(ctx, r);
+    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    bool ok = o.placed && static_cast<int32_t>(o.victims.size()) <= moves_left;
+    std::vector<BindDecision> moved;
+    for (size_t i = 0; ok && i < o.victims.size(); ++i) {
+      GangOutcome g = PlaceGang(ctx, o.victims[i], /*allow_pipelining=*/false);
+      ok = g.placed;
+      if (ok) moved.push_back({o.victims[i], std::move(g.pods)});
+    }
+    if (!ok) {
+      ctx.state.Rollback(checkpoint);
+      continue;
+    }
+    moves_left -= static_cast<int32_t>(o.victims.size());
+    Commit(ctx, r, o, EvictionAction::kConsolidate);
+    for (BindDecision& b : moved) ctx.result.binds.push_back(std::move(b));
+  }
+}
+
+void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+  for (WorkloadId r : ctx.failed) {
+    if (ctx.decided[r.index()]) continue;
+    ReclaimPolicy policy(ctx, r);
+    if (!policy.eligible()) {
+      AppendReason(ctx, r, "cannot reclaim", policy.not_owed());
+      continue;
+    }
+    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    if (o.placed) {
+      Commit(ctx, r, o, EvictionAction::kReclaim);
+    } else {
+      AppendReason(ctx, r, "cannot reclaim", o.why_not);
+    }
+  }
+}
+
+void PreemptAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+  for (WorkloadId r : ctx.failed) {
+    if (ctx.decided[r.index()]) continue;
+    PreemptPolicy policy(ctx, r);
+    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    if (o.placed) {
+      Commit(ctx, r, o, EvictionAction::kPreempt);
+    } else {
+      AppendReason(ctx, r, "cannot preempt", o.why_not);
+    }
+  }
+}
+
+void StaleGangAction::Run(CycleContext& ctx) {
+  const Snapshot& s = ctx.snapshot;
+  for (size_t i = 0; i < s.workloads.size(); ++i) {
+    const Workload& w = s.workloads[i];
+    const WorkloadId id(static_cast<int32_t>(i));
+    if (!w.running || ctx.state.is_releasing(id) || ctx.decided[i]) continue;
+    const int32_t held = static_cast<int32_t>(ctx.state.placements(id).size());
+    if (held == 0 || held >= w.min_available) continue;
+    const Time since = w.stale_since.value_or(s.now);
+    if (s.now - since < s.stale_gang_grace) continue;
+    ctx.state.Evict(id);
+    ctx.decided[i] = 1;
+    ctx.result.evictions.push_back({id, EvictionAction::kStaleGang, WorkloadId::Invalid(),
+                                    "stale gang: " + std::to_string(held) + " of its minimum " +
+                                        std::to_string(w.min_available) + " pods since " +
+                                        FormatTime(since) + ", longer than the grace period of " +
+                                        FormatDuration(s.stale_gang_grace)});
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,140 @@
+#include "sched/gang.h"
+
+#include <algorithm>
+#include <map>
+
+#include "sched/pending_reason.h"
+
+namespace sluice {
+
+std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id) {
+  const Snapshot& s = ctx.snapshot;
+  const Workload& w = s.workload(id);
+  // Pods already running fix the topology domain.
+  const std::vector<PodPlacement>& running = ctx.state.placements(id);
+  const std::string* fixed = nullptr;
+  if (!w.topology.empty() && !running.empty()) {
+    fixed = FindLabel(s.node(running.front().node).labels, w.topology);
+    if (fixed == nullptr) return {};
+  }
+  std::map<std::string, Domain> by_value;
+  auto domain_of = [&](const std::string* label) -> Domain* {
+    if (w.topology.empty()) return &by_value[""];
+    if (label == nullptr || (fixed != nullptr && *label != *fixed)) return nullptr;
+    Domain* d = &by_value[*label];
+    d->value = *label;
+    return d;
+  };
+  if (ctx.index != nullptr) {
+    for (int32_t c : ctx.index->MatchingClasses(w)) {
+      if (Domain* d = domain_of(ctx.index->ClassLabel(c, w.topology))) {
+        d->classes.push_back(c);
+        d->free_gpu += ctx.index->ClassFreeGpu(c);
+      }
+    }
+  } else {
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+      const Node& n = s.nodes[i];
+      if (!NodeFilter::MatchesClass(w, n)) continue;
+      if (Domain* d = domain_of(FindLabel(n.labels, w.topology))) {
+        d->nodes.emplace_back(static_cast<int32_t>(i));
+        d->free_gpu += ctx.state.free_gpu(NodeId(static_cast<int32_t>(i)));
+      }
+    }
+  }
+  std::vector<Domain> out;
+  out.reserve(by_value.size());
+  for (auto& kv : by_value) out.push_back(std::move(kv.second));
+  const bool binpack = s.strategy == PlacementStrategy::kBinpack;
+  std::stable_sort(out.begin(), out.end(), [&](const Domain& a, const Domain& b) {
+    return binpack ? a.free_gpu < b.free_gpu : a.free_gpu > b.free_gpu;
+  });
+  return out;
+}
+
+std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d) {
+  if (ctx.index == nullptr) return d.nodes;
+  std::vector<NodeId> nodes;
+  for (int32_t c : d.classes) {
+    const std::vector<NodeId>& members = ctx.index->ClassNodes(c);
+    nodes.insert(nodes.end(), members.begin(), members.end());
+  }
+  std::sort(nodes.begin(), nodes.end());
+  return nodes;
+}
+
+namespace {
+
+std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w, const Domain& d,
+                                     const PodPlacer& placer) {
+  if (ctx.index == nullptr) return placer.FindBest(w, d.nodes);
+  std::optional<NodeId> n = ctx.index->FindBest(w, d.classes, placer);
+  if (!n) return std::nullopt;
+  return placer.PlaceOn(w, *n);
+}
+
+}  // namespace
+
+std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Workload& w,
+                                              const Domain& domain,
+                                              const std::vector<NodeId>& nodes,
+                                              const PodPlacer& placer) {
+  if (std::optional<PodPlacement> idle = FindBest(ctx, w, domain, placer)) return idle;
+  std::optional<PlacementScore> best;
+  NodeId best_node;
+  for (NodeId n : nodes) {
+    if (!ctx.state.has_releasing(n)) continue;
+    std::optional<PlacementScore> c = placer.ScorePipelined(w, n);
+    if (c && (!best || *c < *best)) {
+      best = c;
+      best_node = n;
+    }
+  }
+  if (!best) return std::nullopt;
+  return placer.PlaceOnPipelined(w, best_node);
+}
+
+GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, bool allow_pipelining) {
+  const Workload& w = ctx.snapshot.workload(id);
+  const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
+  const int32_t missing = w.pods - running;
+  const int32_t needed = std::max(0, w.min_available - running);
+  PodPlacer placer(ctx.snapshot, ctx.state);
+  const size_t checkpoint = ctx.state.Checkpoint();
+  GangOutcome out;
+  for (const Domain& domain : GangDomains(ctx, id)) {
+    const std::vector<NodeId> nodes =
+        allow_pipelining ? DomainNodes(ctx, domain) : std::vector<NodeId>{};
+    int32_t count = 0;
+    bool pipelined = false;
+    int64_t waiting = 0;
+    for (; count < missing; ++count) {
+      std::optional<PodPlacement> p = allow_pipelining
+                                          ? FindBestPipelined(ctx, w, domain, nodes, placer)
+                                          : FindBest(ctx, w, domain, placer);
+      if (!p) break;
+      if (std::optional<std::string> why = QueueRuleViolation(w, PodResources(w, *p), ctx.state)) {
+        if (out.rule_violation.empty()) out.rule_violation = std::move(*why);
+        break;
+      }
+      if (allow_pipelining && placer.NeedsReleasing(w, *p)) {
+        pipelined = true;
+        waiting += p->gpu_milli * static_cast<int64_t>(p->gpus.size());
+      }
+      ctx.state.Bind(id, *p);
+    }
+    if (count > 0 && count >= needed) {
+      const std::vector<PodPlacement>& all = ctx.state.placements(id);
+      out.placed = true;
+      out.pipelined = pipelined;
+      out.waiting_gpu = waiting;
+      out.pods.assign(all.end() - count, all.end());
+      return out;
+    }
+    out.max_placed = std::max(out.max_placed, count);
+    ctx.state.Rollback(checkpoint);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,56 @@
+// Gang placement: the missing pods of one workload, placed tentatively
+// through the ClusterState's undo log, all-or-nothing at minAvailable.
+// Shared by the actions of a cycle. Internal to sched.
+#ifndef SLUICE_SCHED_GANG_H_
+#define SLUICE_SCHED_GANG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sched/cycle_context.h"
+#include "sched/placement.h"
+
+namespace sluice {
+
+// Where a gang may go: the nodes (linear search) or node classes (indexed)
+// of one topology domain, or of the whole cluster.
+struct Domain {
+  std::string value;
+  int64_t free_gpu = 0;
+  std::vector<NodeId> nodes;
+  std::vector<int32_t> classes;
+};
+
+// The domains a workload may be placed in, best first: binpack the fullest
+// domain first, spread the emptiest; pods already running fix the domain.
+std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id);
+
+// Every node of a domain, in node order.
+std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d);
+
+// The best node of `domain` for one pod of `w`, counting releasing resources
+// as free: the best ordinary placement when there is one (through the index
+// when the cycle has one), else the best among nodes that are releasing.
+std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Workload& w,
+                                              const Domain& domain,
+                                              const std::vector<NodeId>& nodes,
+                                              const PodPlacer& placer);
+
+struct GangOutcome {
+  bool placed = false;             // at least minAvailable pods stand (state updated)
+  bool pipelined = false;          // some pod waits for releasing resources
+  int32_t max_placed = 0;          // the most pods that fit at once (on failure)
+  std::string rule_violation;      // the first queue rule that stopped it
+  std::vector<PodPlacement> pods;  // the new pods (when placed)
+  int64_t waiting_gpu = 0;         // GPU milli its pods wait for
+};
+
+// Tries each domain in turn. With `allow_pipelining`, resources being
+// released count as free. On failure, state is back where it was.
+GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, bool allow_pipelining);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SCHED_GANG_H_
