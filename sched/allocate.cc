@@ -17,7 +17,8 @@ bool WithinQueueBefore(const Workload& a, const Workload& b) {
 }
 
 std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_placed,
-                            const std::string& rule_violation) {
+                            const std::string& rule_violation, bool* busy_resources) {
+  *busy_resources = false;
   const Workload& w = ctx.snapshot.workload(id);
   const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
   const int32_t needed = std::max(0, w.min_available - running);
@@ -28,6 +29,7 @@ std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_
     return NeverFitsReason(w, ctx.snapshot).value_or("no node can hold it");
   }
   if (!rule_violation.empty()) return rule_violation;
+  *busy_resources = true;
   return PlacementReason(w, eligible, ctx.state, needed, max_placed);
 }
 
@@ -70,8 +72,10 @@ void AllocateAction::Run(CycleContext& ctx) {
         ctx.result.binds.push_back({id, std::move(g.pods)});
       }
     } else if (must_place) {
-      ctx.result.reason[id.index()] = ExplainUnplaced(ctx, id, g.max_placed, g.rule_violation);
-      ctx.failed.push_back(id);
+      bool busy = false;
+      ctx.result.reason[id.index()] =
+          ExplainUnplaced(ctx, id, g.max_placed, g.rule_violation, &busy);
+      if (busy) ctx.failed.push_back(id);
     }
     order.Pop(id);
   }

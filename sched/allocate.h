@@ -26,9 +26,11 @@ class AllocateAction {
 bool WithinQueueBefore(const Workload& a, const Workload& b);
 
 // Why workload `id` could not be placed now, given the gang outcome (the
-// most pods that fit at once, a queue rule that stopped it).
+// most pods that fit at once, a queue rule that stopped it). Sets
+// *busy_resources when only resources held by others stand in the way, the
+// one case where moving or evicting work can help.
 std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_placed,
-                            const std::string& rule_violation);
+                            const std::string& rule_violation, bool* busy_resources);
 
 }  // namespace sluice
 

@@ -22,7 +22,9 @@ struct CycleContext {
   CycleResult& result;
   // Per workload: bound, pipelined or evicted in this cycle.
   std::vector<uint8_t> decided;
-  // Workloads allocate could not place, in the order it tried them.
+  // Workloads allocate could not place for lack of free resources (not for
+  // a queue rule, not because nothing can ever hold them), in the order it
+  // tried them: the candidates of consolidate, reclaim and preempt.
   std::vector<WorkloadId> failed;
   // Per workload: GPU milli it waits for on releasing resources, and the
   // queues whose workloads were evicted for it (for pending reasons).
