@@ -3,8 +3,10 @@
 #include <string>
 
 namespace sluice::bench {
+namespace {
 
-Snapshot KaiAllocateShape(int32_t nodes) {
+// A snapshot at a fixed clock with `nodes` nodes of 8 H100s each.
+Snapshot EightGpuNodes(int32_t nodes) {
   Snapshot s;
   s.now = Time{1'767'268'800'000};
   for (int32_t i = 0; i < nodes; ++i) {
@@ -17,6 +19,13 @@ Snapshot KaiAllocateShape(int32_t nodes) {
     n.memory_mib = 1024 * 1024;
     s.nodes.push_back(std::move(n));
   }
+  return s;
+}
+
+}  // namespace
+
+Snapshot KaiAllocateShape(int32_t nodes) {
+  Snapshot s = EightGpuNodes(nodes);
   const int64_t total_gpu_milli = int64_t{nodes} * 8 * 1000;
   for (int d = 0; d < 2; ++d) {
     Queue dept;
@@ -55,16 +64,7 @@ Snapshot KaiAllocateShape(int32_t nodes) {
 }
 
 Snapshot KaiReclaimLargeShape(int32_t nodes) {
-  Snapshot s;
-  s.now = Time{1'767'268'800'000};
-  for (int32_t i = 0; i < nodes; ++i) {
-    Node n;
-    n.name = "node-" + std::to_string(i);
-    n.gpus = 8;
-    n.gpu_memory_mib = 80 * 1024;
-    n.gpu_model = "H100-80GB";
-    s.nodes.push_back(std::move(n));
-  }
+  Snapshot s = EightGpuNodes(nodes);
   Queue a, b;
   a.name = "queue-a";
   a.resources[0] = {0, -1, 0};

@@ -54,9 +54,9 @@ void AllocateAction::Run(CycleContext& ctx) {
     const Workload& w = s.workload(id);
     const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
     const bool must_place = w.min_available > running;  // pending, or a gang below its minimum
-    GangOutcome g = PlaceGang(ctx, id, /*allow_pipelining=*/false);
+    GangOutcome g = PlaceGang(ctx, id, GangMode{});
     if (!g.placed && must_place && ctx.state.any_releasing()) {
-      GangOutcome p = PlaceGang(ctx, id, /*allow_pipelining=*/true);
+      GangOutcome p = PlaceGang(ctx, id, GangMode{.pipelining = true});
       if (p.placed) {
         g = std::move(p);
       } else {

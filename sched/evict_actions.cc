@@ -212,7 +212,7 @@ class ConsolidatePolicy : public VictimPolicy {
 };
 
 // Records a successful eviction-based placement.
-void Commit(CycleContext& ctx, WorkloadId r, VictimOutcome& o, EvictionAction action) {
+void Commit(CycleContext& ctx, WorkloadId r, GangOutcome& o, EvictionAction action) {
   const Snapshot& s = ctx.snapshot;
   for (WorkloadId v : o.victims) {
     ctx.decided[v.index()] = 1;
@@ -256,11 +256,11 @@ void ConsolidateAction::Run(CycleContext& ctx,
     }
     const size_t checkpoint = ctx.state.Checkpoint();
     ConsolidatePolicy policy(ctx, r);
-    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     bool ok = o.placed && static_cast<int32_t>(o.victims.size()) <= moves_left;
     std::vector<BindDecision> moved;
     for (size_t i = 0; ok && i < o.victims.size(); ++i) {
-      GangOutcome g = PlaceGang(ctx, o.victims[i], /*allow_pipelining=*/false);
+      GangOutcome g = PlaceGang(ctx, o.victims[i], GangMode{});
       ok = g.placed;
       if (ok) moved.push_back({o.victims[i], std::move(g.pods)});
     }
@@ -282,7 +282,7 @@ void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<Workloa
       AppendReason(ctx, r, "cannot reclaim", policy.not_owed());
       continue;
     }
-    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     if (o.placed) {
       Commit(ctx, r, o, EvictionAction::kReclaim);
     } else {
@@ -295,7 +295,7 @@ void PreemptAction::Run(CycleContext& ctx, const std::vector<std::vector<Workloa
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     PreemptPolicy policy(ctx, r);
-    VictimOutcome o = PlaceWithVictims(ctx, r, policy, by_node);
+    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     if (o.placed) {
       Commit(ctx, r, o, EvictionAction::kPreempt);
     } else {

@@ -94,44 +94,48 @@ std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Wor
   return placer.PlaceOnPipelined(w, best_node);
 }
 
-GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, bool allow_pipelining) {
+GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const Workload& w = ctx.snapshot.workload(id);
   const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
   const int32_t missing = w.pods - running;
   const int32_t needed = std::max(0, w.min_available - running);
+  const bool pipelining = mode.pipelining || mode.victims != nullptr;
   PodPlacer placer(ctx.snapshot, ctx.state);
   const size_t checkpoint = ctx.state.Checkpoint();
   GangOutcome out;
   for (const Domain& domain : GangDomains(ctx, id)) {
-    const std::vector<NodeId> nodes =
-        allow_pipelining ? DomainNodes(ctx, domain) : std::vector<NodeId>{};
+    const std::vector<NodeId> nodes = pipelining ? DomainNodes(ctx, domain) : std::vector<NodeId>{};
+    std::optional<VictimSearch> search;  // built on the first pod that needs it
+    GangOutcome attempt;
     int32_t count = 0;
-    bool pipelined = false;
-    int64_t waiting = 0;
     for (; count < missing; ++count) {
-      std::optional<PodPlacement> p = allow_pipelining
-                                          ? FindBestPipelined(ctx, w, domain, nodes, placer)
-                                          : FindBest(ctx, w, domain, placer);
+      std::optional<PodPlacement> p = pipelining ? FindBestPipelined(ctx, w, domain, nodes, placer)
+                                                 : FindBest(ctx, w, domain, placer);
+      if (!p && mode.victims != nullptr) {
+        if (!search) search.emplace(ctx, id, nodes, *mode.victims, *mode.by_node);
+        std::optional<NodeId> n = search->EvictForOnePod(&attempt.victims);
+        if (n && placer.ScorePipelined(w, *n)) p = placer.PlaceOnPipelined(w, *n);
+      }
       if (!p) break;
       if (std::optional<std::string> why = QueueRuleViolation(w, PodResources(w, *p), ctx.state)) {
         if (out.rule_violation.empty()) out.rule_violation = std::move(*why);
         break;
       }
-      if (allow_pipelining && placer.NeedsReleasing(w, *p)) {
-        pipelined = true;
-        waiting += p->gpu_milli * static_cast<int64_t>(p->gpus.size());
+      if (pipelining && placer.NeedsReleasing(w, *p)) {
+        attempt.pipelined = true;
+        attempt.waiting_gpu += p->gpu_milli * static_cast<int64_t>(p->gpus.size());
       }
       ctx.state.Bind(id, *p);
     }
+    if (search && out.why_not.empty()) out.why_not = search->why_not();
     if (count > 0 && count >= needed) {
       const std::vector<PodPlacement>& all = ctx.state.placements(id);
-      out.placed = true;
-      out.pipelined = pipelined;
-      out.waiting_gpu = waiting;
-      out.pods.assign(all.end() - count, all.end());
-      return out;
+      attempt.placed = true;
+      attempt.pods.assign(all.end() - count, all.end());
+      return attempt;
     }
     out.max_placed = std::max(out.max_placed, count);
+    search.reset();
     ctx.state.Rollback(checkpoint);
   }
   return out;

@@ -11,6 +11,7 @@
 
 #include "sched/cycle_context.h"
 #include "sched/placement.h"
+#include "sched/victims.h"
 
 namespace sluice {
 
@@ -39,17 +40,27 @@ std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Wor
                                               const PodPlacer& placer);
 
 struct GangOutcome {
-  bool placed = false;             // at least minAvailable pods stand (state updated)
-  bool pipelined = false;          // some pod waits for releasing resources
-  int32_t max_placed = 0;          // the most pods that fit at once (on failure)
-  std::string rule_violation;      // the first queue rule that stopped it
-  std::vector<PodPlacement> pods;  // the new pods (when placed)
-  int64_t waiting_gpu = 0;         // GPU milli its pods wait for
+  bool placed = false;              // at least minAvailable pods stand (state updated)
+  bool pipelined = false;           // some pod waits for releasing resources
+  int32_t max_placed = 0;           // the most pods that fit at once (on failure)
+  std::string rule_violation;       // the first queue rule that stopped it
+  std::vector<PodPlacement> pods;   // the new pods (when placed)
+  int64_t waiting_gpu = 0;          // GPU milli its pods wait for
+  std::vector<WorkloadId> victims;  // evicted for it (when placed)
+  std::string why_not;              // the first victim refused, and why
 };
 
-// Tries each domain in turn. With `allow_pipelining`, resources being
-// released count as free. On failure, state is back where it was.
-GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, bool allow_pipelining);
+// How far a gang placement may go for each pod: free resources only; also
+// resources being released (pipelining); also evicting the victims a
+// policy allows (which implies pipelining).
+struct GangMode {
+  bool pipelining = false;
+  const VictimPolicy* victims = nullptr;
+  const std::vector<std::vector<WorkloadId>>* by_node = nullptr;
+};
+
+// Tries each domain in turn. On failure, the state is back where it was.
+GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode);
 
 }  // namespace sluice
 

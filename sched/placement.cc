@@ -177,21 +177,6 @@ PodPlacement PodPlacer::PlaceOnPipelined(const Workload& w, NodeId n) const {
   return p;
 }
 
-std::optional<PodPlacement> PodPlacer::FindBestPipelined(const Workload& w,
-                                                         std::span<const NodeId> nodes) const {
-  std::optional<PlacementScore> best;
-  NodeId best_node;
-  for (NodeId n : nodes) {
-    std::optional<PlacementScore> c = ScorePipelined(w, n);
-    if (c && (!best || *c < *best)) {
-      best = c;
-      best_node = n;
-    }
-  }
-  if (!best) return std::nullopt;
-  return PlaceOnPipelined(w, best_node);
-}
-
 bool PodPlacer::NeedsReleasing(const Workload& w, const PodPlacement& p) const {
   for (int32_t d : p.gpus) {
     if (state_.device_used(p.node, d) + p.gpu_milli > 1000) return true;

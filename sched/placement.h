@@ -68,8 +68,6 @@ class PodPlacer {
   // (uses_releasing = 0) and gets the same devices as PlaceOn.
   std::optional<PlacementScore> ScorePipelined(const Workload& w, NodeId n) const;
   PodPlacement PlaceOnPipelined(const Workload& w, NodeId n) const;
-  std::optional<PodPlacement> FindBestPipelined(const Workload& w,
-                                                std::span<const NodeId> nodes) const;
   // True when `p` needs resources that are still being released.
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
