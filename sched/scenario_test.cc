@@ -3,7 +3,9 @@
 // goes through the same JSON document that `sluice plan --json` prints.
 //
 // expect keys (all optional):
-//   settle: true | cycles: N          how to run (default: one cycle)
+//   settle: true | cycles: N          how to run (default: one cycle); a
+//                                     settled run must then stay unchanged
+//                                     for 10 more cycles
 //   error: "text"                     the snapshot must be refused with it
 //   fairShare: {queue: {gpu: 2.5, cpu: 8, memory: 1024}}   (GPUs, cores, MiB)
 //   placements: {workload: [{node: n, gpus: [0], fraction: 0.5}]}  exact
@@ -174,6 +176,15 @@ TEST_P(ScenarioTest, MatchesExpectedOutcome) {
   if (expect["cycles"] && !options.settle) options.max_cycles = expect["cycles"].as<int>();
   PlanResult plan = Plan(std::move(snapshot).value(), options);
   CheckExpectations(expect, plan);
+  if (options.settle) {
+    // Once settled, the state stays settled: no ping-pong.
+    ASSERT_LT(plan.cycles, options.max_cycles) << "did not settle";
+    for (int extra = 0; extra < 10; ++extra) {
+      CycleResult r = RunCycle(plan.final_state);
+      ASSERT_TRUE(r.binds.empty() && r.pipelined.empty() && r.evictions.empty())
+          << "changed " << extra + 1 << " cycles after settling";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioTest, testing::ValuesIn(ScenarioFiles()),
