@@ -20,6 +20,13 @@ Snapshot KaiAllocateShape(int32_t nodes);
 // nodes / 10 pods, each needing a whole node (8 GPUs).
 Snapshot KaiReclaimLargeShape(int32_t nodes);
 
+// The scale shape: `nodes` nodes x 8 GPUs (10,000 in BENCHMARKS.md), 5
+// departments of 10 projects each, and 20 workloads per node, half running
+// and half pending: fractions (0.25, 0.5, 20Gi of GPU memory), one- and
+// two-GPU jobs, and gangs of 2 to 16 pods. The running half fills about 95%
+// of the GPUs, spread so that some projects sit above their fair share.
+Snapshot MixedShape(int32_t nodes);
+
 }  // namespace sluice::bench
 
 #endif  // SLUICE_BENCH_CLUSTER_SHAPES_H_

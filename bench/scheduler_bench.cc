@@ -55,6 +55,24 @@ BENCHMARK(BM_KaiReclaimLarge)
     ->Arg(10000)
     ->Unit(benchmark::kMillisecond);
 
+// The scale shape (BENCHMARKS.md section 3): one full cycle, fair share and
+// every action, on N nodes with 10 running and 10 pending workloads a node.
+void BM_MixedCycle(benchmark::State& state) {
+  const Snapshot snapshot = MixedShape(static_cast<int32_t>(state.range(0)));
+  size_t binds = 0, evictions = 0;
+  for (auto _ : state) {
+    CycleResult r = RunCycle(snapshot);
+    binds = r.binds.size() + r.pipelined.size();
+    evictions = r.evictions.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["nodes"] = static_cast<double>(state.range(0));
+  state.counters["workloads"] = static_cast<double>(snapshot.workloads.size());
+  state.counters["placed"] = static_cast<double>(binds);
+  state.counters["evictions"] = static_cast<double>(evictions);
+}
+BENCHMARK(BM_MixedCycle)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace sluice::bench
 

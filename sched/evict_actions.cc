@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "common/int128.h"
 #include "common/quantity.h"
@@ -231,6 +235,50 @@ void Commit(CycleContext& ctx, WorkloadId r, GangOutcome& o, EvictionAction acti
   }
 }
 
+// Workloads that an action treats alike: same queue, priority class and
+// preemptibility, same request, gang shape, constraints and pods held.
+using Twin = std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t,
+                        int32_t, int32_t, int32_t, std::vector<std::string>, Labels, std::string>;
+
+Twin TwinOf(const CycleContext& ctx, WorkloadId id) {
+  const Workload& w = ctx.snapshot.workload(id);
+  const PodRequest& r = w.request;
+  return {w.queue.value(),
+          PriorityValue(w.priority_class),
+          w.preemptible,
+          r.gpu_devices,
+          r.gpu_milli,
+          r.gpu_memory_mib,
+          r.cpu_milli,
+          r.memory_mib,
+          w.pods,
+          w.min_available,
+          static_cast<int32_t>(ctx.state.placements(id).size()),
+          w.gpu_models,
+          w.node_selector,
+          w.topology};
+}
+
+// Failed attempts of one action, by twin. A failed attempt leaves the state
+// as it found it, so until some attempt succeeds a twin of a failed
+// workload fails the same way and need not be tried: with many identical
+// pending workloads this turns a cycle's cost from one search per workload
+// into one per kind of workload.
+class FailedTwins {
+ public:
+  const std::string* Find(const CycleContext& ctx, WorkloadId id) const {
+    auto it = failed_.find(TwinOf(ctx, id));
+    return it == failed_.end() ? nullptr : &it->second;
+  }
+  void Failed(const CycleContext& ctx, WorkloadId id, const std::string& why_not) {
+    failed_.emplace(TwinOf(ctx, id), why_not);
+  }
+  void Succeeded() { failed_.clear(); }
+
+ private:
+  std::map<Twin, std::string> failed_;
+};
+
 void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
                   const std::string& why) {
   if (why.empty()) return;
@@ -246,9 +294,10 @@ void ConsolidateAction::Run(CycleContext& ctx,
   for (size_t n = 0; n < ctx.snapshot.nodes.size(); ++n) {
     idle_gpu += std::max<int64_t>(0, ctx.state.free_gpu(NodeId(static_cast<int32_t>(n))));
   }
+  FailedTwins twins;
   for (WorkloadId r : ctx.failed) {
     if (moves_left == 0) break;
-    if (ctx.decided[r.index()]) continue;
+    if (ctx.decided[r.index()] || twins.Find(ctx, r) != nullptr) continue;
     // Moving work only helps when the free capacity is there, fragmented.
     if (ctx.demand[r.index()][Resource::kGpu] == 0 ||
         ctx.demand[r.index()][Resource::kGpu] > idle_gpu) {
@@ -266,8 +315,10 @@ void ConsolidateAction::Run(CycleContext& ctx,
     }
     if (!ok) {
       ctx.state.Rollback(checkpoint);
+      twins.Failed(ctx, r, "");
       continue;
     }
+    twins.Succeeded();
     moves_left -= static_cast<int32_t>(o.victims.size());
     Commit(ctx, r, o, EvictionAction::kConsolidate);
     for (BindDecision& b : moved) ctx.result.binds.push_back(std::move(b));
@@ -275,31 +326,46 @@ void ConsolidateAction::Run(CycleContext& ctx,
 }
 
 void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+  FailedTwins twins;
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
+    if (const std::string* why = twins.Find(ctx, r)) {
+      AppendReason(ctx, r, "cannot reclaim", *why);
+      continue;
+    }
     ReclaimPolicy policy(ctx, r);
     if (!policy.eligible()) {
       AppendReason(ctx, r, "cannot reclaim", policy.not_owed());
+      twins.Failed(ctx, r, policy.not_owed());
       continue;
     }
     GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     if (o.placed) {
       Commit(ctx, r, o, EvictionAction::kReclaim);
+      twins.Succeeded();
     } else {
       AppendReason(ctx, r, "cannot reclaim", o.why_not);
+      twins.Failed(ctx, r, o.why_not);
     }
   }
 }
 
 void PreemptAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+  FailedTwins twins;
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
+    if (const std::string* why = twins.Find(ctx, r)) {
+      AppendReason(ctx, r, "cannot preempt", *why);
+      continue;
+    }
     PreemptPolicy policy(ctx, r);
     GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     if (o.placed) {
       Commit(ctx, r, o, EvictionAction::kPreempt);
+      twins.Succeeded();
     } else {
       AppendReason(ctx, r, "cannot preempt", o.why_not);
+      twins.Failed(ctx, r, o.why_not);
     }
   }
 }
