@@ -26,10 +26,9 @@ struct CycleContext {
   // a queue rule, not because nothing can ever hold them), in the order it
   // tried them: the candidates of consolidate, reclaim and preempt.
   std::vector<WorkloadId> failed;
-  // Per workload: GPU milli it waits for on releasing resources, and the
-  // queues whose workloads were evicted for it (for pending reasons).
+  // Per workload: GPU milli it waits for on releasing resources (for its
+  // pending reason).
   std::vector<int64_t> waiting_gpu;
-  std::vector<std::vector<QueueId>> waiting_on;
 };
 
 }  // namespace sluice

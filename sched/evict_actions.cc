@@ -220,7 +220,6 @@ void Commit(CycleContext& ctx, WorkloadId r, GangOutcome& o, EvictionAction acti
   const Snapshot& s = ctx.snapshot;
   for (WorkloadId v : o.victims) {
     ctx.decided[v.index()] = 1;
-    ctx.waiting_on[r.index()].push_back(s.workload(v).queue);
     ctx.result.evictions.push_back({v, action, r,
                                     std::string(EvictionActionName(action)) + " for " +
                                         s.workload(r).name + " (queue " +

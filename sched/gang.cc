@@ -123,7 +123,7 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
       }
       if (pipelining && placer.NeedsReleasing(w, *p)) {
         attempt.pipelined = true;
-        attempt.waiting_gpu += p->gpu_milli * static_cast<int64_t>(p->gpus.size());
+        for (int32_t d : p->gpus) attempt.waiting_gpu += ctx.state.device_releasing(p->node, d);
       }
       ctx.state.Bind(id, *p);
     }

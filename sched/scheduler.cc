@@ -91,16 +91,41 @@ std::vector<Queue> TimeAdjustedQueues(const Snapshot& s) {
 
 std::string GpuText(int64_t milli) { return FormatAmount(Resource::kGpu, milli); }
 
-std::string QueueNames(const Snapshot& s, const std::vector<QueueId>& queues) {
-  std::vector<std::string> names;
-  for (QueueId q : queues) {
-    if (std::find(names.begin(), names.end(), s.queue(q).name) == names.end()) {
-      names.push_back(s.queue(q).name);
+// " by reclaim from b", " by preempting t-3, t-2", " by moving f1": what
+// the evictions made for `w` in this cycle are, in words ("" when none).
+std::string WhoReleases(const Snapshot& s, const std::vector<EvictionDecision>& evictions,
+                        WorkloadId w) {
+  std::vector<std::string> from_queues, preempted, moved;
+  auto add = [](std::vector<std::string>* list, const std::string& name) {
+    if (std::find(list->begin(), list->end(), name) == list->end()) list->push_back(name);
+  };
+  for (const EvictionDecision& e : evictions) {
+    if (e.for_workload != w) continue;
+    const Workload& v = s.workload(e.workload);
+    switch (e.action) {
+      case EvictionAction::kReclaim:
+        add(&from_queues, s.queue(v.queue).name);
+        break;
+      case EvictionAction::kPreempt:
+        add(&preempted, v.name);
+        break;
+      case EvictionAction::kConsolidate:
+        add(&moved, v.name);
+        break;
+      case EvictionAction::kStaleGang:
+        break;
     }
   }
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
+  auto join = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+  };
+  std::vector<std::string> parts;
+  if (!from_queues.empty()) parts.push_back("reclaim from " + join(from_queues));
+  if (!preempted.empty()) parts.push_back("preempting " + join(preempted));
+  if (!moved.empty()) parts.push_back("moving " + join(moved));
+  return parts.empty() ? "" : " by " + join(parts);
 }
 
 }  // namespace
@@ -154,8 +179,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
                    result,
                    std::vector<uint8_t>(nw, 0),
                    {},
-                   std::vector<int64_t>(nw, 0),
-                   std::vector<std::vector<QueueId>>(nw)};
+                   std::vector<int64_t>(nw, 0)};
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty()) {
     const std::vector<std::vector<WorkloadId>> by_node = WorkloadsByNode(snapshot);
@@ -170,9 +194,8 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   for (const BindDecision& b : result.binds) bound[b.workload.index()] = true;
   for (const BindDecision& p : result.pipelined) {
     const size_t i = p.workload.index();
-    std::string by = QueueNames(snapshot, ctx.waiting_on[i]);
     result.reason[i] = "waiting for " + GpuText(ctx.waiting_gpu[i]) + " being released" +
-                       (by.empty() ? "" : " by reclaim from " + by);
+                       WhoReleases(snapshot, result.evictions, p.workload);
   }
   std::vector<std::vector<WorkloadId>> pending(snapshot.queues.size());
   for (size_t i = 0; i < nw; ++i) {
