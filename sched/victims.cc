@@ -89,7 +89,9 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::vector<N
 
 VictimSearch::~VictimSearch() { ctx_.state.RemoveObserver(this); }
 
-void VictimSearch::NodeChanged(NodeId n) {
+void VictimSearch::NodeChanged(NodeId n) { MarkDirty(n); }
+
+void VictimSearch::MarkDirty(NodeId n) {
   if (in_domain_.count(n.value()) != 0) dirty_.insert(n.value());
 }
 
@@ -121,7 +123,7 @@ void VictimSearch::Refuse(WorkloadId v, NodeId where, const std::string& why) {
   if (why_not_.empty() && !why.empty()) {
     why_not_ = "victims on " + ctx_.snapshot.node(where).name + " " + why;
   }
-  for (const PodPlacement& p : ctx_.state.placements(v)) NodeChanged(p.node);
+  for (const PodPlacement& p : ctx_.state.placements(v)) MarkDirty(p.node);
 }
 
 void VictimSearch::Flush() {

@@ -47,7 +47,7 @@ std::vector<std::vector<WorkloadId>> WorkloadsByNode(const Snapshot& s);
 // What a workload holds now of resource `r`.
 int64_t HeldAmount(const ClusterState& state, WorkloadId w, Resource r);
 
-class VictimSearch : public ClusterState::Observer {
+class VictimSearch final : public ClusterState::Observer {
  public:
   VictimSearch(CycleContext& ctx, WorkloadId id, const std::vector<NodeId>& nodes,
                const VictimPolicy& policy, const std::vector<std::vector<WorkloadId>>& by_node);
@@ -65,6 +65,7 @@ class VictimSearch : public ClusterState::Observer {
 
  private:
   using Cost = std::tuple<size_t, int64_t, PlacementScore>;
+  void MarkDirty(NodeId n);
   void Refuse(WorkloadId v, NodeId where, const std::string& why);
   void Flush();
   const VictimKey& KeyOf(WorkloadId v);
