@@ -117,6 +117,23 @@ workloads:
       << r.out;
 }
 
+TEST(CliTest, BenchPrintsMediansAndPeakMemory) {
+  Outcome r = Sluice("bench --filter kai --max-nodes 100 --repetitions 1 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc.size(), 2u) << r.out;
+  EXPECT_EQ(doc[0]["name"], "kai-allocate");
+  EXPECT_EQ(doc[1]["name"], "kai-reclaim-large");
+  for (const auto& row : doc) {
+    EXPECT_EQ(row["nodes"], 100);
+    EXPECT_GT(row["median_ms"].get<double>(), 0.0);
+    EXPECT_GT(row["peak_mib"].get<double>(), 0.0);
+  }
+  Outcome none = Sluice("bench --filter nothing-like-this");
+  EXPECT_EQ(none.status, 2) << none.out;
+  EXPECT_NE(none.out.find("no benchmark matches"), std::string::npos) << none.out;
+}
+
 TEST(CliTest, BadCommandLineExitsTwo) {
   EXPECT_EQ(Sluice("plan").status, 2);
   EXPECT_EQ(Sluice("plan -f /nonexistent.yaml").status, 2);

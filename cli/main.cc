@@ -1,6 +1,7 @@
 // The `sluice` command.
 #include <CLI/CLI.hpp>
 
+#include "cli/bench_command.h"
 #include "cli/plan_command.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sluice 0.1.0");
   app.require_subcommand(1);
   sluice::AddPlanCommand(app);
+  sluice::AddBenchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
