@@ -71,7 +71,10 @@ void PrintTables(const PlanResult& plan, std::ostream& out) {
       const Workload& w = s.workload(e.workload);
       evictions.AddRow({w.name, s.queue(w.queue).name, std::string(EvictionActionName(e.action)),
                         e.for_workload.valid() ? s.workload(e.for_workload).name : "-",
-                        w.releasing ? "releasing" : (w.running ? "moved" : "exited")});
+                        w.releasing                                ? "releasing"
+                        : e.action == EvictionAction::kConsolidate ? "moved"
+                        : w.running                                ? "running again"
+                                                                   : "exited"});
     }
     evictions.Print(out);
   }

@@ -44,17 +44,23 @@ bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
   return Int128{a} * d < Int128{c} * b;
 }
 
-// Reclaim is judged on the resources the reclaimer asks for. CPU and memory
-// have no quota unless configured, so their fair share follows demand and
-// only binds when they are oversubscribed.
+// Reclaim is judged on GPUs for a GPU workload, and on CPU and memory for a
+// CPU-only one. CPU and memory have no quota unless configured, so their
+// fair share follows demand: judging a GPU reclaim on them too would
+// refuse every victim that holds any CPU.
 class ReclaimPolicy : public VictimPolicy {
  public:
   ReclaimPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
+    for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
+      base_.emplace_back(q, ctx.state.allocated(q));
+    }
     eligible_ = true;
     for (Resource res : kAllResources) {
       if (demand[res] == 0) continue;
+      // A GPU workload is judged on GPUs alone; its CPU and memory ride along.
+      if (demand[Resource::kGpu] > 0 && res != Resource::kGpu) continue;
       judged_.push_back(res);
       const int64_t after = ctx.state.allocated(leaf)[res] + demand[res];
       const int64_t quota = s_.queue(leaf).resource(res).quota;
@@ -67,6 +73,13 @@ class ReclaimPolicy : public VictimPolicy {
                     (quota >= 0 ? " and its quota of " + FormatAmount(res, quota) : "");
       }
     }
+  }
+
+  const Resources& BaseAllocation(QueueId q) const {
+    for (const auto& [id, held] : base_) {
+      if (id == q) return held;
+    }
+    return ctx_.state.allocated(q);  // not on the reclaimer's path: unreachable
   }
 
   // Whether the reclaimer's queue is owed what it asks for, and if not, why.
@@ -93,17 +106,38 @@ class ReclaimPolicy : public VictimPolicy {
     }
     for (Resource res : judged_) {
       if (held[res] == 0) continue;
+      // The reclaimer must be owed it on its whole path up to the diverging
+      // level, not only in its project: a project within its quota inside
+      // a department above its share takes nothing from other departments.
+      bool within_quota = true;
+      for (const auto& [q, base] : base_) {
+        const int64_t after = base[res] + ctx_.demand[r_.index()][res];
+        const int64_t quota = s_.queue(q).resource(res).quota;
+        const int64_t fair = ctx_.fair_share[q.index()][res];
+        const bool in_quota = quota >= 0 && after <= quota;
+        within_quota = within_quota && in_quota;
+        if (!in_quota && after > fair) {
+          *why_not = "cannot be taken: queue " + s_.queue(q).name + " would hold " +
+                     FormatAmount(res, after) + ", above its fair share of " +
+                     FormatAmount(res, fair);
+          return false;
+        }
+        if (q == a) break;
+      }
       // Every queue from the diverging level down to the victim's project
-      // keeps its fair share (or its quota, when the reclaimer asks within
-      // its own quota).
+      // keeps its quota when the reclaimer asks within its own quota, and
+      // otherwise its fair share and its quota: a quota is never taken by
+      // a reclaimer that is above its own.
       for (QueueId q = wv.queue;; q = s_.queue(q).parent) {
         const int64_t after = ctx_.state.allocated(q)[res] - held[res];
         const int64_t quota = s_.queue(q).resource(res).quota;
-        const bool quota_only = within_quota_[static_cast<size_t>(res)] && quota >= 0;
-        const int64_t threshold = quota_only ? quota : ctx_.fair_share[q.index()][res];
+        const int64_t fair = ctx_.fair_share[q.index()][res];
+        const bool quota_only = within_quota && quota >= 0;
+        const int64_t threshold = quota_only ? quota : std::max(fair, std::max<int64_t>(quota, 0));
         if (after < threshold) {
           *why_not = "belong to " + s_.queue(q).name + ", which would drop below its " +
-                     (quota_only ? "quota" : "fair share") + " of " + FormatAmount(res, threshold);
+                     (quota_only || threshold != fair ? "quota" : "fair share") + " of " +
+                     FormatAmount(res, threshold);
           return false;
         }
         if (q == vq) break;
@@ -112,13 +146,15 @@ class ReclaimPolicy : public VictimPolicy {
       const int64_t v_after = ctx_.state.allocated(vq)[res] - held[res];
       const int64_t v_fair = ctx_.fair_share[vq.index()][res];
       const int64_t v_quota = victim_queue.resource(res).quota;
-      const bool keep_quota_only = within_quota_[static_cast<size_t>(res)] && v_quota >= 0;
+      const bool keep_quota_only = within_quota && v_quota >= 0;
       // Above its quota, the reclaimer never ends more saturated than its
       // victim. (Within quota it takes what is guaranteed to it; victims
       // come in whole workloads, so insisting on the ratio there could
       // deny a quota for good.)
       if (keep_quota_only) continue;
-      const int64_t a_after = ctx_.state.allocated(a)[res] + ctx_.demand[r_.index()][res];
+      // What A held when the attempt began (the pods placed since are part
+      // of the demand added here).
+      const int64_t a_after = BaseAllocation(a)[res] + ctx_.demand[r_.index()][res];
       const int64_t a_fair = ctx_.fair_share[a.index()][res];
       if (RatioLess(v_after, v_fair, a_after, a_fair)) {
         *why_not = "belong to " + victim_queue.name + ", which would end less saturated than " +
@@ -161,6 +197,7 @@ class ReclaimPolicy : public VictimPolicy {
   const Snapshot& s_;
   WorkloadId r_;
   std::vector<Resource> judged_;
+  std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
   std::array<bool, kNumResources> within_quota_{};
   bool eligible_ = false;
   std::string not_owed_;

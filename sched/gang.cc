@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "sched/pending_reason.h"
 
@@ -107,23 +108,42 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
     const std::vector<NodeId> nodes = pipelining ? DomainNodes(ctx, domain) : std::vector<NodeId>{};
     std::optional<VictimSearch> search;  // built on the first pod that needs it
     GangOutcome attempt;
+    std::set<std::pair<int32_t, int32_t>> waited_on;  // (node, device)
     int32_t count = 0;
     for (; count < missing; ++count) {
       std::optional<PodPlacement> p = pipelining ? FindBestPipelined(ctx, w, domain, nodes, placer)
                                                  : FindBest(ctx, w, domain, placer);
+      // Victims evicted for this pod are undone if the pod cannot stand,
+      // so that an elastic workload never keeps evictions it did not use.
+      const size_t before_victims = ctx.state.Checkpoint();
+      const size_t victims_so_far = attempt.victims.size();
+      auto undo_victims = [&] {
+        ctx.state.Rollback(before_victims);
+        attempt.victims.resize(victims_so_far);
+      };
       if (!p && mode.victims != nullptr) {
         if (!search) search.emplace(ctx, id, nodes, *mode.victims, *mode.by_node);
         std::optional<NodeId> n = search->EvictForOnePod(&attempt.victims);
-        if (n && placer.ScorePipelined(w, *n)) p = placer.PlaceOnPipelined(w, *n);
+        if (n && placer.ScorePipelined(w, *n)) {
+          p = placer.PlaceOnPipelined(w, *n);
+        } else {
+          undo_victims();
+        }
       }
       if (!p) break;
       if (std::optional<std::string> why = QueueRuleViolation(w, PodResources(w, *p), ctx.state)) {
         if (out.rule_violation.empty()) out.rule_violation = std::move(*why);
+        undo_victims();
         break;
       }
       if (pipelining && placer.NeedsReleasing(w, *p)) {
         attempt.pipelined = true;
-        for (int32_t d : p->gpus) attempt.waiting_gpu += ctx.state.device_releasing(p->node, d);
+        for (int32_t d : p->gpus) {
+          // Count each device's releasing GPU once, however many pods wait on it.
+          if (waited_on.insert({p->node.value(), d}).second) {
+            attempt.waiting_gpu += ctx.state.device_releasing(p->node, d);
+          }
+        }
       }
       ctx.state.Bind(id, *p);
     }

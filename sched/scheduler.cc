@@ -194,7 +194,9 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   for (const BindDecision& b : result.binds) bound[b.workload.index()] = true;
   for (const BindDecision& p : result.pipelined) {
     const size_t i = p.workload.index();
-    result.reason[i] = "waiting for " + GpuText(ctx.waiting_gpu[i]) + " being released" +
+    const std::string what =
+        ctx.waiting_gpu[i] > 0 ? GpuText(ctx.waiting_gpu[i]) : std::string("CPU and memory");
+    result.reason[i] = "waiting for " + what + " being released" +
                        WhoReleases(snapshot, result.evictions, p.workload);
   }
   std::vector<std::vector<WorkloadId>> pending(snapshot.queues.size());

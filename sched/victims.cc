@@ -101,20 +101,24 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
     if (order_.empty()) return std::nullopt;
     const NodeId n(order_.begin()->second);
     const std::vector<WorkloadId> chosen = plans_[n.value()];
+    // Each victim is judged after the ones before it are gone, so that
+    // together they cannot take a queue below what one alone may.
+    const size_t checkpoint = ctx_.state.Checkpoint();
+    const size_t before = victims->size();
     bool refused = false;
     for (WorkloadId v : chosen) {
       std::string why;
       if (!policy_.Allows(v, &why)) {
         Refuse(v, n, why);
         refused = true;
+        break;
       }
-    }
-    if (refused) continue;
-    for (WorkloadId v : chosen) {
       ctx_.state.Evict(v);
       victims->push_back(v);
     }
-    return n;
+    if (!refused) return n;
+    ctx_.state.Rollback(checkpoint);
+    victims->resize(before);
   }
 }
 
