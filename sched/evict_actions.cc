@@ -207,6 +207,10 @@ class PreemptPolicy : public VictimPolicy {
  public:
   PreemptPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {}
 
+  // Any workload may try to preempt; the victims decide.
+  bool eligible() const { return true; }
+  const std::string& not_owed() const { return none_; }
+
   bool Allows(WorkloadId v, std::string* why_not) const override {
     const Workload& wv = s_.workload(v);
     const Workload& wr = s_.workload(r_);
@@ -235,6 +239,7 @@ class PreemptPolicy : public VictimPolicy {
   const CycleContext& ctx_;
   const Snapshot& s_;
   WorkloadId r_;
+  std::string none_;
 };
 
 class ConsolidatePolicy : public VictimPolicy {
@@ -361,49 +366,46 @@ void ConsolidateAction::Run(CycleContext& ctx,
   }
 }
 
-void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+namespace {
+
+// Reclaim and preempt: each workload allocate left, in order, tries to fit
+// by evicting what `Policy` allows; a failure adds "<label>: why" to its
+// reason.
+template <typename Policy>
+void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node,
+              EvictionAction action, const std::string& label) {
   FailedTwins twins;
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     if (const std::string* why = twins.Find(ctx, r)) {
-      AppendReason(ctx, r, "cannot reclaim", *why);
+      AppendReason(ctx, r, label, *why);
       continue;
     }
-    ReclaimPolicy policy(ctx, r);
+    Policy policy(ctx, r);
     if (!policy.eligible()) {
-      AppendReason(ctx, r, "cannot reclaim", policy.not_owed());
+      AppendReason(ctx, r, label, policy.not_owed());
       twins.Failed(ctx, r, policy.not_owed());
       continue;
     }
     GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
     if (o.placed) {
-      Commit(ctx, r, o, EvictionAction::kReclaim);
+      Commit(ctx, r, o, action);
       twins.Succeeded();
     } else {
-      AppendReason(ctx, r, "cannot reclaim", o.why_not);
+      AppendReason(ctx, r, label, o.why_not);
       twins.Failed(ctx, r, o.why_not);
     }
   }
 }
 
+}  // namespace
+
+void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
+  EvictFor<ReclaimPolicy>(ctx, by_node, EvictionAction::kReclaim, "cannot reclaim");
+}
+
 void PreemptAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
-  FailedTwins twins;
-  for (WorkloadId r : ctx.failed) {
-    if (ctx.decided[r.index()]) continue;
-    if (const std::string* why = twins.Find(ctx, r)) {
-      AppendReason(ctx, r, "cannot preempt", *why);
-      continue;
-    }
-    PreemptPolicy policy(ctx, r);
-    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
-    if (o.placed) {
-      Commit(ctx, r, o, EvictionAction::kPreempt);
-      twins.Succeeded();
-    } else {
-      AppendReason(ctx, r, "cannot preempt", o.why_not);
-      twins.Failed(ctx, r, o.why_not);
-    }
-  }
+  EvictFor<PreemptPolicy>(ctx, by_node, EvictionAction::kPreempt, "cannot preempt");
 }
 
 void StaleGangAction::Run(CycleContext& ctx) {
