@@ -89,4 +89,51 @@ Resources PodResources(const Workload& w, const PodPlacement& p) {
   return res;
 }
 
+std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,
+                                             std::optional<int64_t> gpu_memory_mib,
+                                             std::optional<int64_t> devices, PodRequest* r) {
+  if (gpu && gpu_memory_mib) {
+    return GpuRequestError{"gpuMemory",
+                           "give either gpu (a count or fraction) or gpuMemory, not both"};
+  }
+  if (gpu) {
+    if (*gpu < 0) {
+      return GpuRequestError{"gpu", "expected a GPU request >= 0, got " + FormatMilli(*gpu)};
+    }
+    if (*gpu >= 1000 && *gpu % 1000 != 0) {
+      return GpuRequestError{
+          "gpu", "expected a whole number of GPUs (1, 2, 8) or a fraction between 0 and 1, got " +
+                     FormatMilli(*gpu) +
+                     "; for several devices at a fraction each use gpu: 0.5 with gpuDevices: N"};
+    }
+    if (*gpu > kMaxGpusPerNode * 1000) {
+      return GpuRequestError{"gpu", "at most " + std::to_string(kMaxGpusPerNode) + " GPUs per pod"};
+    }
+    if (*gpu >= 1000) {
+      if (devices) {
+        return GpuRequestError{"gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " +
+                                                 FormatMilli(*gpu) + " whole GPUs write gpu: " +
+                                                 FormatMilli(*gpu) + " alone"};
+      }
+      r->gpu_devices = static_cast<int32_t>(*gpu / 1000);
+      r->gpu_milli = 1000;
+      return std::nullopt;
+    }
+    if (*gpu > 0) {
+      r->gpu_devices = devices ? static_cast<int32_t>(*devices) : 1;
+      r->gpu_milli = *gpu;
+      return std::nullopt;
+    }
+  } else if (gpu_memory_mib) {
+    if (*gpu_memory_mib <= 0) {
+      return GpuRequestError{"gpuMemory", "expected a GPU memory request above 0"};
+    }
+    r->gpu_devices = devices ? static_cast<int32_t>(*devices) : 1;
+    r->gpu_memory_mib = *gpu_memory_mib;
+    return std::nullopt;
+  }
+  if (devices) return GpuRequestError{"gpuDevices", "gpuDevices needs a fraction (gpu) or gpuMemory"};
+  return std::nullopt;
+}
+
 }  // namespace sluice

@@ -95,6 +95,23 @@ struct PodRequest {
   int64_t MilliOn(int64_t device_memory_mib) const;
 };
 
+// The largest number of GPU devices on one node (and so per pod).
+inline constexpr int64_t kMaxGpusPerNode = 1024;
+
+// A refused GPU request: the field at fault and what was expected.
+struct GpuRequestError {
+  std::string_view field;
+  std::string message;
+};
+
+// Turns the GPU fields of a pod as people write them (`gpu` in milli-GPU,
+// `gpuMemory` in MiB, `gpuDevices`; each absent or given) into `r`'s GPU
+// part, or says which field is wrong. Shared by the snapshot reader and the
+// server's API so both accept exactly the same requests.
+std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,
+                                             std::optional<int64_t> gpu_memory_mib,
+                                             std::optional<int64_t> devices, PodRequest* r);
+
 // Where one pod of a running workload is: a node and the device indexes on
 // it, each holding `gpu_milli` (1000 for whole devices).
 struct PodPlacement {

@@ -20,7 +20,6 @@ using internal::FieldReader;
 // Bounds that no real cluster reaches and that keep every product of the
 // scheduler's arithmetic (pods x per-pod amount, sums over nodes) far from
 // int64 overflow.
-constexpr int64_t kMaxGpusPerNode = 1024;
 
 constexpr std::string_view kTopKeys[] = {
     "now",    "placement", "staleGangGracePeriod", "timeBasedFairShare", "nodes",
@@ -257,48 +256,11 @@ void SnapshotParser::LinkQueues(const std::vector<std::string>& parent_names) {
 }
 
 void SnapshotParser::ParseGpuRequest(FieldReader& f, Workload* w) {
-  PodRequest& r = w->request;
   std::optional<int64_t> gpu = f.Milli("gpu");
   std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
   std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
-  if (gpu && gpu_memory) {
-    f.Error("gpuMemory", "give either gpu (a count or fraction) or gpuMemory, not both");
-    return;
-  }
-  if (gpu) {
-    if (*gpu < 0) {
-      f.Error("gpu", "expected a GPU request >= 0, got " + FormatMilli(*gpu));
-    } else if (*gpu >= 1000 && *gpu % 1000 != 0) {
-      f.Error("gpu",
-              "expected a whole number of GPUs (1, 2, 8) or a fraction between 0 and 1, "
-              "got " +
-                  FormatMilli(*gpu) +
-                  "; for several devices at a fraction each use gpu: 0.5 with gpuDevices: N");
-    } else if (*gpu > kMaxGpusPerNode * 1000) {
-      f.Error("gpu", "at most " + std::to_string(kMaxGpusPerNode) + " GPUs per pod");
-    } else if (*gpu >= 1000) {
-      if (devices) {
-        f.Error("gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " +
-                                  FormatMilli(*gpu) +
-                                  " whole GPUs write gpu: " + FormatMilli(*gpu) + " alone");
-      }
-      r.gpu_devices = static_cast<int32_t>(*gpu / 1000);
-      r.gpu_milli = 1000;
-    } else if (*gpu > 0) {
-      r.gpu_devices = devices ? static_cast<int32_t>(*devices) : 1;
-      r.gpu_milli = *gpu;
-    } else if (devices) {
-      f.Error("gpuDevices", "gpuDevices needs a fraction (gpu) or gpuMemory");
-    }
-  } else if (gpu_memory) {
-    if (*gpu_memory <= 0) {
-      f.Error("gpuMemory", "expected a GPU memory request above 0");
-    } else {
-      r.gpu_devices = devices ? static_cast<int32_t>(*devices) : 1;
-      r.gpu_memory_mib = *gpu_memory;
-    }
-  } else if (devices) {
-    f.Error("gpuDevices", "gpuDevices needs a fraction (gpu) or gpuMemory");
+  if (auto error = SetGpuRequest(gpu, gpu_memory, devices, &w->request)) {
+    f.Error(error->field, error->message);
   }
 }
 

@@ -9,6 +9,9 @@ packages=(
   clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libboost-dev libsqlite3-dev libssl-dev
+  clang libclang-rt-14-dev
+  prometheus wrk
 )
 
 missing=()
