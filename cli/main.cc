@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/bench_command.h"
+#include "cli/client_context.h"
 #include "cli/plan_command.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sluice::AddPlanCommand(app);
   sluice::AddBenchCommand(app);
+  auto flags = sluice::AddClientFlags(app);
+  app.fallthrough();
+  sluice::AddWorkloadCommands(app, flags);
+  sluice::AddAdminCommands(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

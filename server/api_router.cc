@@ -1,0 +1,243 @@
+#include "server/api_router.h"
+
+#include <charconv>
+
+namespace sluice {
+namespace {
+
+using nlohmann::json;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool Decode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (in[i] == '+' && plus_is_space) {
+      *out += ' ';
+    } else {
+      *out += in[i];
+    }
+  }
+  return true;
+}
+
+ApiResponse MethodNotAllowed(const ApiRequest& req, const std::string& allowed) {
+  ApiResponse r = ApiResponse::Error(405, req.method + " is not allowed here; use " + allowed);
+  return r;
+}
+
+bool QueryFlag(const ApiRequest& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it != req.query.end() && (it->second.empty() || it->second == "true" || it->second == "1");
+}
+
+// Parses the body as JSON, or replies 400.
+bool Body(const ApiRequest& req, const Reply& reply, json* out) {
+  Result<json> j = ParseJsonText(req.body, "the request body");
+  if (!j.ok()) {
+    reply(ApiResponse::FromStatus(j.status()));
+    return false;
+  }
+  *out = std::move(j).value();
+  return true;
+}
+
+void Projects(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Reply& reply) {
+  const auto& s = req.segments;  // api v1 projects [name [members|workloads [x [events]]]]
+  json body;
+  if (s.size() == 3) {
+    if (req.method == "GET") return reply(cp.ListProjects(c));
+    if (req.method == "POST") {
+      if (Body(req, reply, &body)) cp.CreateProject(c, body, reply);
+      return;
+    }
+    return reply(MethodNotAllowed(req, "GET or POST"));
+  }
+  const std::string& name = s[3];
+  if (s.size() == 4) {
+    if (req.method == "GET") return reply(cp.GetProject(c, name));
+    if (req.method == "PATCH") {
+      if (Body(req, reply, &body)) cp.UpdateProject(c, name, body, reply);
+      return;
+    }
+    if (req.method == "DELETE") return cp.DeleteProject(c, name, reply);
+    return reply(MethodNotAllowed(req, "GET, PATCH or DELETE"));
+  }
+  if (s[4] == "members") {
+    if (s.size() == 5 && req.method == "POST") {
+      if (Body(req, reply, &body)) cp.SetMember(c, name, body, reply);
+      return;
+    }
+    if (s.size() == 6 && req.method == "DELETE") return cp.RemoveMember(c, name, s[5], reply);
+    return reply(MethodNotAllowed(req, "POST .../members or DELETE .../members/USER"));
+  }
+  if (s[4] == "workloads") {
+    if (s.size() == 5) {
+      if (req.method == "GET") return reply(cp.ListWorkloads(c, name, !QueryFlag(req, "active")));
+      if (req.method == "POST") {
+        if (Body(req, reply, &body)) cp.Submit(c, name, body, reply);
+        return;
+      }
+      return reply(MethodNotAllowed(req, "GET or POST"));
+    }
+    if (s.size() == 6) {
+      if (req.method == "GET") return reply(cp.GetWorkload(c, name, s[5]));
+      if (req.method == "DELETE") return cp.DeleteWorkload(c, name, s[5], reply);
+      return reply(MethodNotAllowed(req, "GET or DELETE"));
+    }
+    if (s.size() == 7 && s[6] == "events") {
+      if (req.method != "GET") return reply(MethodNotAllowed(req, "GET"));
+      return reply(cp.ListEvents(c, name, s[5], 1000));
+    }
+  }
+  reply(ApiResponse::Error(404, "no such API path; see docs/api.md"));
+}
+
+}  // namespace
+
+bool ParseTarget(const std::string& target, ApiRequest* req) {
+  std::string_view t = target;
+  std::string_view query;
+  if (size_t q = t.find('?'); q != std::string_view::npos) {
+    query = t.substr(q + 1);
+    t = t.substr(0, q);
+  }
+  req->segments.clear();
+  while (!t.empty()) {
+    if (t.front() == '/') {
+      t.remove_prefix(1);
+      continue;
+    }
+    size_t slash = t.find('/');
+    std::string seg;
+    if (!Decode(t.substr(0, slash), false, &seg)) return false;
+    req->segments.push_back(std::move(seg));
+    if (slash == std::string_view::npos) break;
+    t.remove_prefix(slash);
+  }
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string key;
+    std::string value;
+    if (!Decode(pair.substr(0, eq), true, &key)) return false;
+    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), true, &value)) return false;
+    if (!key.empty()) req->query[key] = value;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return true;
+}
+
+bool IsWatch(const ApiRequest& req, std::string* project) {
+  if (req.method != "GET" || !QueryFlag(req, "watch")) return false;
+  const auto& s = req.segments;
+  if (s.size() == 3 && s[0] == "api" && s[1] == "v1" && s[2] == "workloads") {
+    auto it = req.query.find("project");
+    *project = it == req.query.end() ? "" : it->second;
+    return true;
+  }
+  if (s.size() == 5 && s[0] == "api" && s[1] == "v1" && s[2] == "projects" &&
+      s[4] == "workloads") {
+    *project = s[3];
+    return true;
+  }
+  return false;
+}
+
+void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Reply& reply) {
+  const auto& s = req.segments;
+  if (s.size() == 1 && s[0] == "metrics") {
+    if (req.method != "GET") return reply(MethodNotAllowed(req, "GET"));
+    ApiResponse r;
+    r.text = cp.MetricsText();
+    r.content_type = "text/plain; version=0.0.4";
+    return reply(std::move(r));
+  }
+  if (s.size() < 3 || s[0] != "api" || s[1] != "v1") {
+    return reply(ApiResponse::Error(404, "no such path; the API is under /api/v1 (see docs/api.md)"));
+  }
+  const std::string& resource = s[2];
+  json body;
+  auto query = [&](const std::string& key) {
+    auto it = req.query.find(key);
+    return it == req.query.end() ? std::string() : it->second;
+  };
+  if (resource == "projects") return Projects(cp, req, c, reply);
+  if (resource == "departments") {
+    if (s.size() == 3) {
+      if (req.method == "GET") return reply(cp.ListDepartments(c));
+      if (req.method == "POST") {
+        if (Body(req, reply, &body)) cp.CreateDepartment(c, body, reply);
+        return;
+      }
+      return reply(MethodNotAllowed(req, "GET or POST"));
+    }
+    if (s.size() == 4) {
+      if (req.method == "GET") return reply(cp.GetDepartment(c, s[3]));
+      if (req.method == "PATCH") {
+        if (Body(req, reply, &body)) cp.UpdateDepartment(c, s[3], body, reply);
+        return;
+      }
+      if (req.method == "DELETE") return cp.DeleteDepartment(c, s[3], reply);
+      return reply(MethodNotAllowed(req, "GET, PATCH or DELETE"));
+    }
+  }
+  if (resource == "workloads" && s.size() == 3) {
+    if (req.method != "GET") {
+      return reply(MethodNotAllowed(req, "GET (submit with POST /api/v1/projects/P/workloads)"));
+    }
+    return reply(cp.ListWorkloads(c, query("project"), !QueryFlag(req, "active")));
+  }
+  if (resource == "tokens") {
+    if (s.size() == 3) {
+      if (req.method == "GET") return reply(cp.ListTokens(c));
+      if (req.method == "POST") {
+        if (Body(req, reply, &body)) cp.CreateToken(c, body, reply);
+        return;
+      }
+      return reply(MethodNotAllowed(req, "GET or POST"));
+    }
+    if (s.size() == 4) {
+      if (req.method == "DELETE") return cp.DeleteToken(c, s[3], reply);
+      return reply(MethodNotAllowed(req, "DELETE"));
+    }
+  }
+  if (s.size() == 3 && req.method == "GET") {
+    if (resource == "nodes") return reply(cp.ListNodes(c));
+    if (resource == "queues") return reply(cp.ListQueues(c));
+    if (resource == "whoami") return reply(cp.WhoAmI(c));
+    if (resource == "events") {
+      int limit = 200;
+      std::string l = query("limit");
+      if (!l.empty()) {
+        auto [ptr, ec] = std::from_chars(l.data(), l.data() + l.size(), limit);
+        if (ec != std::errc() || ptr != l.data() + l.size()) limit = -1;
+        if (limit < 1 || limit > 10000) {
+          return reply(ApiResponse::Error(400, "limit: expected a whole number from 1 to 10000, got \"" + l + "\""));
+        }
+      }
+      return reply(cp.ListEvents(c, query("project"), query("workload"), limit));
+    }
+  }
+  if (s.size() == 3 && (resource == "nodes" || resource == "queues" || resource == "whoami" ||
+                        resource == "events")) {
+    return reply(MethodNotAllowed(req, "GET"));
+  }
+  reply(ApiResponse::Error(404, "no such API path: /" + resource + "; see docs/api.md"));
+}
+
+}  // namespace sluice

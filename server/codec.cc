@@ -1,0 +1,410 @@
+#include "server/codec.h"
+
+#include "server/json_fields.h"
+
+namespace sluice {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 15> kSpecFields = {
+    "priorityClass", "preemptible", "pods",     "minAvailable", "gpu",
+    "gpuMemory",     "gpuDevices",  "cpu",      "memory",       "gpuModel",
+    "nodeSelector",  "topology",    "command",  "env",          "workingDir"};
+
+void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
+  if (auto s = f.String("priorityClass")) {
+    // "interactive" is what people call a notebook or build workload.
+    std::optional<PriorityClass> c =
+        *s == "interactive" ? std::optional(PriorityClass::kBuild) : ParsePriorityClass(*s);
+    if (c) {
+      spec->priority_class = *c;
+    } else {
+      f.Error("priorityClass",
+              "expected train, build, interactive, build-preemptible or inference, got \"" + *s +
+                  "\"");
+    }
+  }
+  spec->preemptible = f.Bool("preemptible").value_or(DefaultPreemptible(spec->priority_class));
+  if (auto n = f.Int("pods", 1, 100'000)) spec->pods = static_cast<int32_t>(*n);
+  spec->min_available = spec->pods;
+  if (auto m = f.Int("minAvailable", 1, 100'000)) {
+    if (*m > spec->pods) {
+      f.Error("minAvailable", "must not exceed pods (" + std::to_string(spec->pods) + "), got " +
+                                  std::to_string(*m));
+    } else {
+      spec->min_available = static_cast<int32_t>(*m);
+    }
+  }
+  std::optional<int64_t> gpu = f.Milli("gpu");
+  std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
+  std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
+  if (auto error = SetGpuRequest(gpu, gpu_memory, devices, &spec->request)) {
+    f.Error(error->field, error->message);
+  }
+  if (auto c = f.Cpu("cpu")) spec->request.cpu_milli = *c;
+  if (auto m = f.Memory("memory")) spec->request.memory_mib = *m;
+  if (auto models = f.StringList("gpuModel")) spec->gpu_models = *models;
+  if (auto sel = f.StringMap("nodeSelector")) spec->node_selector = *sel;
+  if (auto t = f.String("topology")) spec->topology = *t;
+  if (auto cmd = f.StringList("command")) spec->command = *cmd;
+  if (auto env = f.StringMap("env")) spec->env = *env;
+  if (auto wd = f.String("workingDir")) spec->working_dir = *wd;
+  if (!spec->gpu_models.empty() && spec->request.gpu_devices == 0) {
+    f.Error("gpuModel", "only workloads that request GPUs can ask for a GPU model");
+  }
+}
+
+void DecodeQueueResource(JsonFields& parent, std::string_view key, Resource r, QueueResource* qr) {
+  const json* v = parent.Get(key);
+  if (v == nullptr) return;
+  JsonErrors local;
+  JsonFields f(*v, parent.FieldPath(key), &local, {"quota", "limit", "overQuotaWeight"});
+  if (f.is_object()) {
+    if (auto q = f.QueueAmount("quota", r)) qr->quota = *q;
+    if (auto l = f.QueueAmount("limit", r)) qr->limit = *l;
+    if (auto w = f.Milli("overQuotaWeight")) {
+      if (*w < 0) {
+        f.Error("overQuotaWeight", "expected a weight >= 0");
+      } else {
+        qr->weight_milli = *w;
+      }
+    }
+    if (qr->limit >= 0 && qr->quota > qr->limit) {
+      f.Error("limit", "must not be below the quota; raise the limit or lower the quota");
+    }
+  }
+  if (!local.empty()) parent.Error(key, local.ToStatus().message());
+}
+
+void DecodeSettings(JsonFields& f, QueueSettings* s) {
+  if (auto p = f.Int("priority", -1'000'000, 1'000'000)) s->priority = static_cast<int32_t>(*p);
+  for (Resource r : kAllResources) {
+    DecodeQueueResource(f, ResourceName(r), r, &s->resources[static_cast<size_t>(r)]);
+  }
+  if (f.Get("reclaimMinRuntime") != nullptr) s->reclaim_min_runtime = f.Dur("reclaimMinRuntime");
+  if (f.Get("preemptMinRuntime") != nullptr) s->preempt_min_runtime = f.Dur("preemptMinRuntime");
+}
+
+Json EncodeQueueResource(const QueueResource& qr, Resource r) {
+  auto amount = [r](int64_t v) -> Json {
+    if (v < 0) return -1;
+    if (r == Resource::kMemory) return FormatMemoryMiB(v);
+    return MilliNumber(v);
+  };
+  return Json{{"quota", amount(qr.quota)},
+              {"limit", amount(qr.limit)},
+              {"overQuotaWeight", MilliNumber(qr.weight_milli)}};
+}
+
+Json EncodePlacement(const std::vector<PlacedPod>& pods) {
+  Json out = Json::array();
+  for (const PlacedPod& p : pods) {
+    Json pod{{"node", p.node}, {"gpus", p.gpus}};
+    if (!p.gpus.empty()) pod["gpuFraction"] = MilliNumber(p.gpu_milli);
+    out.push_back(std::move(pod));
+  }
+  return out;
+}
+
+}  // namespace
+
+Json MilliNumber(int64_t milli) {
+  if (milli % 1000 == 0) return milli / 1000;
+  return static_cast<double>(milli) / 1000.0;
+}
+
+Result<json> ParseJsonText(std::string_view text, std::string_view what) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
+    std::string message = e.what();
+    if (size_t p = message.find("] "); p != std::string::npos) message = message.substr(p + 2);
+    return Status::InvalidArgument(std::string(what) + " is not valid JSON: " + message);
+  }
+}
+
+std::string_view RoleName(Role r) { return r == Role::kMember ? "member" : "viewer"; }
+
+std::optional<Role> ParseRole(std::string_view s) {
+  if (s == "member") return Role::kMember;
+  if (s == "viewer") return Role::kViewer;
+  return std::nullopt;
+}
+
+std::string_view PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kPending:
+      return "Pending";
+    case Phase::kRunning:
+      return "Running";
+    case Phase::kSucceeded:
+      return "Succeeded";
+    case Phase::kFailed:
+      return "Failed";
+  }
+  return "?";
+}
+
+std::optional<Phase> ParsePhase(std::string_view s) {
+  for (Phase p : {Phase::kPending, Phase::kRunning, Phase::kSucceeded, Phase::kFailed}) {
+    if (PhaseName(p) == s) return p;
+  }
+  return std::nullopt;
+}
+
+int64_t WorkloadRecord::AllocatedGpuMilli() const {
+  int64_t total = 0;
+  for (const PlacedPod& p : placement) total += p.gpu_milli * static_cast<int64_t>(p.gpus.size());
+  return total;
+}
+
+Result<Submission> DecodeSubmission(const json& body) {
+  JsonErrors errors;
+  Submission out;
+  JsonFields f(body, "body", &errors,
+               {"name",        "priorityClass", "preemptible", "pods",     "minAvailable",
+                "gpu",         "gpuMemory",     "gpuDevices",  "cpu",      "memory",
+                "gpuModel",    "nodeSelector",  "topology",    "command",  "env",
+                "workingDir"});
+  if (f.is_object()) {
+    if (auto n = f.Name("name")) out.name = *n;
+    DecodeSpecFields(f, &out.spec);
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  return out;
+}
+
+Json EncodeSpec(const WorkloadSpec& spec) {
+  Json j;
+  j["priorityClass"] = PriorityClassName(spec.priority_class);
+  j["preemptible"] = spec.preemptible;
+  j["pods"] = spec.pods;
+  j["minAvailable"] = spec.min_available;
+  const PodRequest& r = spec.request;
+  if (r.gpu_memory_mib > 0) {
+    j["gpuMemory"] = FormatMemoryMiB(r.gpu_memory_mib);
+    j["gpuDevices"] = r.gpu_devices;
+  } else if (r.whole_gpus()) {
+    j["gpu"] = r.gpu_devices;
+  } else if (r.fractional()) {
+    j["gpu"] = MilliNumber(r.gpu_milli);
+    j["gpuDevices"] = r.gpu_devices;
+  }
+  if (r.cpu_milli > 0) j["cpu"] = MilliNumber(r.cpu_milli);
+  if (r.memory_mib > 0) j["memory"] = FormatMemoryMiB(r.memory_mib);
+  if (!spec.gpu_models.empty()) j["gpuModel"] = spec.gpu_models;
+  if (!spec.node_selector.empty()) {
+    Json sel = Json::object();
+    for (const auto& [k, v] : spec.node_selector) sel[k] = v;
+    j["nodeSelector"] = std::move(sel);
+  }
+  if (!spec.topology.empty()) j["topology"] = spec.topology;
+  j["command"] = spec.command;
+  Json env = Json::object();
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  j["env"] = std::move(env);
+  if (!spec.working_dir.empty()) j["workingDir"] = spec.working_dir;
+  return j;
+}
+
+Status DecodeDepartment(const json& body, bool create, Department* d) {
+  JsonErrors errors;
+  JsonFields f(body, "body", &errors,
+               {"name", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime",
+                "preemptMinRuntime"});
+  if (f.is_object()) {
+    if (create) {
+      if (auto n = f.Name("name")) d->name = *n;
+    } else if (auto n = f.String("name"); n && *n != d->name) {
+      f.Error("name", "cannot be changed; create a new department instead");
+    }
+    DecodeSettings(f, &d->settings);
+  }
+  return errors.ToStatus();
+}
+
+Status DecodeProject(const json& body, bool create, Project* p) {
+  JsonErrors errors;
+  JsonFields f(body, "body", &errors,
+               {"name", "department", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime",
+                "preemptMinRuntime", "members"});
+  if (f.is_object()) {
+    if (create) {
+      if (auto n = f.Name("name")) p->name = *n;
+    } else if (auto n = f.String("name"); n && *n != p->name) {
+      f.Error("name", "cannot be changed; create a new project instead");
+    }
+    if (auto dep = f.Name("department", /*required=*/false)) p->department = *dep;
+    DecodeSettings(f, &p->settings);
+    if (const json* members = f.Get("members")) {
+      if (!members->is_array()) {
+        f.Error("members", "expected a list of {\"user\", \"role\"}, got " + JsonTypeName(*members));
+      } else {
+        p->members.clear();
+        for (size_t i = 0; i < members->size(); ++i) {
+          JsonFields m((*members)[i], f.FieldPath("members") + "[" + std::to_string(i) + "]",
+                       &errors, {"user", "role"});
+          auto user = m.String("user", true);
+          auto role = m.String("role");
+          Role r = Role::kMember;
+          if (role && !ParseRole(*role)) {
+            m.Error("role", "expected member or viewer, got \"" + *role + "\"");
+          } else if (role) {
+            r = *ParseRole(*role);
+          }
+          if (user) p->members[*user] = r;
+        }
+      }
+    }
+  }
+  return errors.ToStatus();
+}
+
+Json EncodeQueueSettings(const QueueSettings& s) {
+  Json j;
+  j["priority"] = s.priority;
+  for (Resource r : kAllResources) {
+    j[std::string(ResourceName(r))] = EncodeQueueResource(s.resources[static_cast<size_t>(r)], r);
+  }
+  if (s.reclaim_min_runtime) j["reclaimMinRuntime"] = FormatDuration(*s.reclaim_min_runtime);
+  if (s.preempt_min_runtime) j["preemptMinRuntime"] = FormatDuration(*s.preempt_min_runtime);
+  return j;
+}
+
+Json EncodeDepartment(const Department& d) {
+  Json j{{"name", d.name}};
+  j.update(EncodeQueueSettings(d.settings));
+  return j;
+}
+
+Json EncodeProject(const Project& p) {
+  Json j{{"name", p.name}};
+  if (!p.department.empty()) j["department"] = p.department;
+  j.update(EncodeQueueSettings(p.settings));
+  Json members = Json::array();
+  for (const auto& [user, role] : p.members) members.push_back({{"user", user}, {"role", RoleName(role)}});
+  j["members"] = std::move(members);
+  return j;
+}
+
+Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
+  Json j{{"id", w.id}, {"name", w.name}, {"project", w.project}, {"user", w.user}};
+  if (!for_api) j["uid"] = w.uid;
+  j["spec"] = EncodeSpec(w.spec);
+  Json st;
+  st["phase"] = PhaseName(w.phase);
+  st["submitted"] = FormatTime(w.submitted);
+  if (w.started) st["started"] = FormatTime(*w.started);
+  if (w.ended) st["ended"] = FormatTime(*w.ended);
+  st["placement"] = EncodePlacement(w.placement);
+  st["releasing"] = w.releasing;
+  if (w.deleting) st["deleting"] = true;
+  if (w.stale_since) st["staleSince"] = FormatTime(*w.stale_since);
+  st["message"] = w.message;
+  st["evictions"] = w.evictions;
+  if (w.exit_code >= 0) st["exitCode"] = w.exit_code;
+  if (for_api) {
+    st["allocatedGpu"] = MilliNumber(w.AllocatedGpuMilli());
+    // Measured use comes from the executor's telemetry (not yet wired).
+    st["usedGpu"] = nullptr;
+    st["reason"] = w.reason;
+    st["queuePosition"] = w.position;
+  }
+  j["status"] = std::move(st);
+  return j;
+}
+
+Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
+  Result<json> parsed = ParseJsonText(doc, "stored workload");
+  if (!parsed.ok()) return parsed.status();
+  const json& j = *parsed;
+  WorkloadRecord w;
+  JsonErrors errors;
+  JsonFields f(j, "workload", &errors, {"id", "name", "project", "user", "uid", "spec", "status"});
+  if (auto id = f.Int("id", 1, INT64_MAX)) w.id = *id;
+  if (auto n = f.String("name", true)) w.name = *n;
+  if (auto p = f.String("project", true)) w.project = *p;
+  if (auto u = f.String("user", true)) w.user = *u;
+  if (auto uid = f.Int("uid", -1, INT64_MAX)) w.uid = *uid;
+  if (const json* spec = f.Get("spec")) {
+    JsonFields sf(*spec, "workload.spec", &errors, kSpecFields);
+    if (sf.is_object()) DecodeSpecFields(sf, &w.spec);
+  }
+  if (const json* st = f.Get("status")) {
+    JsonFields s(*st, "workload.status", &errors,
+                 {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting", "staleSince",
+                  "message", "evictions", "exitCode"});
+    if (auto ph = s.String("phase")) {
+      if (auto p = ParsePhase(*ph)) w.phase = *p;
+    }
+    if (auto t = s.TimeField("submitted")) w.submitted = *t;
+    w.started = s.TimeField("started");
+    w.ended = s.TimeField("ended");
+    w.stale_since = s.TimeField("staleSince");
+    w.releasing = s.Bool("releasing").value_or(false);
+    w.deleting = s.Bool("deleting").value_or(false);
+    w.message = s.String("message").value_or("");
+    w.evictions = static_cast<int32_t>(s.Int("evictions", 0, INT32_MAX).value_or(0));
+    w.exit_code = static_cast<int32_t>(s.Int("exitCode", 0, 255).value_or(-1));
+    if (const json* pl = s.Get("placement"); pl != nullptr && pl->is_array()) {
+      for (const json& p : *pl) {
+        PlacedPod pod;
+        JsonFields pf(p, "workload.status.placement", &errors, {"node", "gpus", "gpuFraction"});
+        pod.node = pf.String("node", true).value_or("");
+        if (const json* g = pf.Get("gpus"); g != nullptr && g->is_array()) {
+          for (const json& d : *g) pod.gpus.push_back(d.get<int32_t>());
+        }
+        pod.gpu_milli = pf.Milli("gpuFraction").value_or(0);
+        w.placement.push_back(std::move(pod));
+      }
+    }
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  return w;
+}
+
+Json EncodeToken(const Token& t, bool for_api) {
+  Json j{{"id", t.id},
+         {"user", t.user},
+         {"admin", t.admin},
+         {"created", FormatTime(t.created)},
+         {"description", t.description}};
+  if (!for_api) j["hash"] = t.hash;
+  return j;
+}
+
+Result<Token> DecodeStoredToken(const std::string& doc) {
+  Result<json> parsed = ParseJsonText(doc, "stored token");
+  if (!parsed.ok()) return parsed.status();
+  JsonErrors errors;
+  JsonFields f(*parsed, "token", &errors, {"id", "user", "admin", "created", "description", "hash"});
+  Token t;
+  t.id = f.String("id", true).value_or("");
+  t.user = f.String("user", true).value_or("");
+  t.admin = f.Bool("admin").value_or(false);
+  t.created = f.TimeField("created").value_or(Time{});
+  t.description = f.String("description").value_or("");
+  t.hash = f.String("hash", true).value_or("");
+  if (!errors.empty()) return errors.ToStatus();
+  return t;
+}
+
+Result<Department> DecodeStoredDepartment(const std::string& doc) {
+  Result<json> parsed = ParseJsonText(doc, "stored department");
+  if (!parsed.ok()) return parsed.status();
+  Department d;
+  if (Status s = DecodeDepartment(*parsed, true, &d); !s.ok()) return s;
+  return d;
+}
+
+Result<Project> DecodeStoredProject(const std::string& doc) {
+  Result<json> parsed = ParseJsonText(doc, "stored project");
+  if (!parsed.ok()) return parsed.status();
+  Project p;
+  if (Status s = DecodeProject(*parsed, true, &p); !s.ok()) return s;
+  return p;
+}
+
+}  // namespace sluice

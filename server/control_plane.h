@@ -1,0 +1,192 @@
+// The standalone server's state and the operations of its API.
+//
+// ControlPlane owns every department, project, workload and token in
+// memory, writes each change through to the Store, and replies to a
+// mutating request only once the change is durable. It runs the scheduler
+// core on a snapshot of itself after changes (debounced) and periodically,
+// and applies the decisions through the Executor. It is single-threaded: all
+// calls, store completions and executor callbacks arrive on one strand
+// (`post` queues work there), so it needs no locks.
+#ifndef SLUICE_SERVER_CONTROL_PLANE_H_
+#define SLUICE_SERVER_CONTROL_PLANE_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sched/scheduler.h"
+#include "server/auth.h"
+#include "server/codec.h"
+#include "server/executor.h"
+#include "server/metrics.h"
+#include "server/objects.h"
+#include "store/store.h"
+
+namespace sluice {
+
+// What an API operation answers: an HTTP status and a JSON body (errors
+// are {"error": {"code", "message"}}), or plain text (metrics).
+struct ApiResponse {
+  int status = 200;
+  Json body;
+  std::string text;  // sent instead of body when not empty
+  std::string content_type = "application/json";
+
+  static ApiResponse Error(int status, std::string message);
+  static ApiResponse FromStatus(const Status& s);  // InvalidArgument 400, NotFound 404, ...
+};
+using Reply = std::function<void(ApiResponse)>;
+
+struct ControlPlaneOptions {
+  std::vector<Node> nodes;
+  std::function<Time()> now;
+  // Queues a callback on the control plane's thread.
+  std::function<void(std::function<void()>)> post;
+  // Arms a one-shot timer on that thread.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
+  std::chrono::milliseconds debounce{2};
+  std::chrono::milliseconds period{1000};
+  bool time_based_fair_share = false;
+  int64_t time_based_k_milli = 1000;
+  // Half-life of the recorded GPU usage that feeds time-based fair share.
+  Duration usage_half_life{7LL * 24 * 3600 * 1000};
+  // Called when a change could not be made durable: the server must stop so
+  // that it restarts from what is on disk.
+  std::function<void(const Status&)> fatal;
+};
+
+// One change to a workload, for watchers.
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED
+  const WorkloadRecord* workload;
+};
+
+class ControlPlane {
+ public:
+  ControlPlane(Store* store, Executor* executor, Metrics* metrics, ControlPlaneOptions options);
+
+  // Loads everything from the store and adopts running workloads. Must be
+  // called once, before anything else.
+  Status Load();
+  // Creates the first admin token when there is none; returns its secret
+  // (empty when tokens already exist).
+  Result<std::string> EnsureAdminToken();
+
+  // Resolves a bearer token to its caller.
+  std::optional<Caller> Authenticate(const std::string& secret) const;
+
+  // Departments.
+  void CreateDepartment(const Caller& c, const nlohmann::json& body, const Reply& reply);
+  void UpdateDepartment(const Caller& c, const std::string& name, const nlohmann::json& body,
+                        const Reply& reply);
+  void DeleteDepartment(const Caller& c, const std::string& name, const Reply& reply);
+  ApiResponse ListDepartments(const Caller& c) const;
+  ApiResponse GetDepartment(const Caller& c, const std::string& name) const;
+
+  // Projects and members.
+  void CreateProject(const Caller& c, const nlohmann::json& body, const Reply& reply);
+  void UpdateProject(const Caller& c, const std::string& name, const nlohmann::json& body,
+                     const Reply& reply);
+  void DeleteProject(const Caller& c, const std::string& name, const Reply& reply);
+  void SetMember(const Caller& c, const std::string& project, const nlohmann::json& body,
+                 const Reply& reply);
+  void RemoveMember(const Caller& c, const std::string& project, const std::string& user,
+                    const Reply& reply);
+  ApiResponse ListProjects(const Caller& c) const;
+  ApiResponse GetProject(const Caller& c, const std::string& name) const;
+
+  // Workloads.
+  void Submit(const Caller& c, const std::string& project, const nlohmann::json& body,
+              const Reply& reply);
+  void DeleteWorkload(const Caller& c, const std::string& project, const std::string& name,
+                      const Reply& reply);
+  ApiResponse GetWorkload(const Caller& c, const std::string& project,
+                          const std::string& name) const;
+  // `project` empty: every project the caller may see.
+  ApiResponse ListWorkloads(const Caller& c, const std::string& project, bool include_ended) const;
+
+  // Nodes, queues (fair share), events, tokens, whoami.
+  ApiResponse ListNodes(const Caller& c) const;
+  ApiResponse ListQueues(const Caller& c) const;
+  ApiResponse ListEvents(const Caller& c, const std::string& project, const std::string& workload,
+                         int limit) const;
+  void CreateToken(const Caller& c, const nlohmann::json& body, const Reply& reply);
+  void DeleteToken(const Caller& c, const std::string& id, const Reply& reply);
+  ApiResponse ListTokens(const Caller& c) const;
+  ApiResponse WhoAmI(const Caller& c) const;
+
+  // Workload watchers: `send` gets each change the caller may see (first an
+  // ADDED for every current one) and returns false once the watcher is gone.
+  using WatchSink = std::function<bool(const std::string& type, const Json& workload)>;
+  ApiResponse Watch(const Caller& c, const std::string& project, WatchSink send);
+
+  // Prometheus text.
+  std::string MetricsText() const;
+
+  // Runs one scheduling cycle now (tests and the periodic timer).
+  void RunSchedulingCycle();
+
+ private:
+  struct QueueView;
+
+  bool CanSee(const Caller& c, const std::string& project) const;
+  bool CanSubmit(const Caller& c, const std::string& project) const;
+  // Writes `batch`; then runs `then` on success, or replies 503 and stops.
+  void Commit(std::vector<Mutation> batch, std::function<void()> then, const Reply& reply);
+  void CommitInBackground(std::vector<Mutation> batch);
+  Mutation PutWorkload(const WorkloadRecord& w) const;
+  Mutation EventFor(const WorkloadRecord& w, std::string kind, std::string message) const;
+  void Notify(const std::string& type, const WorkloadRecord& w);
+  void RequestCycle();
+  void SchedulePeriodic();
+  void OnExit(int64_t id, int exit_code, bool stopped);
+  Snapshot BuildSnapshot(std::vector<int64_t>* workload_ids) const;
+  void ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids, const CycleResult& r);
+  void AccrueUsage(Time now);
+  std::string NeverFitsWarning(const WorkloadSpec& spec) const;
+  WorkloadRecord* FindWorkload(const std::string& project, const std::string& name);
+  const WorkloadRecord* FindWorkload(const std::string& project, const std::string& name) const;
+
+  Store* store_;
+  Executor* executor_;
+  Metrics* metrics_;
+  ControlPlaneOptions opt_;
+
+  std::vector<Department> departments_;  // in creation order
+  std::vector<Project> projects_;
+  std::map<int64_t, WorkloadRecord> workloads_;  // by id; ids grow with submission
+  // project -> name -> id, for active and ended workloads.
+  std::unordered_map<std::string, std::unordered_map<std::string, int64_t>> by_name_;
+  std::vector<Token> tokens_;
+  int64_t next_id_ = 1;
+
+  // From the last cycle, for the queues view and metrics.
+  std::vector<std::string> last_queue_names_;
+  std::vector<Resources> last_fair_share_;
+  std::vector<Resources> last_allocated_;
+  // Decayed GPU usage per project, in milli GPU-hours, for time-based fair share.
+  std::map<std::string, double> usage_;
+  Time usage_updated_;
+
+  bool cycle_requested_ = false;
+  // Pending workloads per project and priority class at the last cycle plus
+  // submissions since, for the queue position a submission is told.
+  std::map<std::string, std::array<int32_t, 4>> pending_by_class_;
+  Time usage_persisted_;
+
+  struct Watcher {
+    Caller caller;
+    std::string project;
+    WatchSink send;
+  };
+  std::vector<Watcher> watchers_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_CONTROL_PLANE_H_

@@ -1,0 +1,58 @@
+// Where the server's decisions turn into running work.
+//
+// The control plane calls Start when the scheduler binds pods and Stop when
+// it evicts or a user deletes a workload; the executor reports each
+// workload's end through the exit callback, on the control plane's thread.
+// The local process executor (the executor issue) implements this; until
+// then SimulatedExecutor holds placements without running anything.
+#ifndef SLUICE_SERVER_EXECUTOR_H_
+#define SLUICE_SERVER_EXECUTOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "server/objects.h"
+
+namespace sluice {
+
+class Executor {
+ public:
+  // `stopped` is true when the workload ended because Stop asked it to.
+  using ExitCallback = std::function<void(int64_t workload_id, int exit_code, bool stopped)>;
+
+  virtual ~Executor() = default;
+  virtual void SetExitCallback(ExitCallback cb) = 0;
+  // Runs the pods `new_pods` of `w` (all of w.placement after a first bind,
+  // or the pods added to an elastic workload).
+  virtual void Start(const WorkloadRecord& w, const std::vector<PlacedPod>& new_pods) = 0;
+  // Moves a running workload (consolidation): stops its pods and starts
+  // them again at w.placement, without an exit callback.
+  virtual void Restart(const WorkloadRecord& w) = 0;
+  // Asks every pod of the workload to stop; the callback follows.
+  virtual void Stop(int64_t workload_id) = 0;
+};
+
+// Runs nothing: a started workload holds its GPUs until it is stopped, and
+// stops at once. `post` queues a callback on the control plane's thread.
+class SimulatedExecutor final : public Executor {
+ public:
+  explicit SimulatedExecutor(std::function<void(std::function<void()>)> post)
+      : post_(std::move(post)) {}
+  void SetExitCallback(ExitCallback cb) override { exit_ = std::move(cb); }
+  void Start(const WorkloadRecord&, const std::vector<PlacedPod>&) override {}
+  void Restart(const WorkloadRecord&) override {}
+  void Stop(int64_t workload_id) override {
+    post_([this, workload_id] {
+      if (exit_) exit_(workload_id, 143, true);
+    });
+  }
+
+ private:
+  std::function<void(std::function<void()>)> post_;
+  ExitCallback exit_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_EXECUTOR_H_

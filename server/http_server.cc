@@ -1,0 +1,288 @@
+#include "server/http_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <chrono>
+#include <deque>
+
+#include "server/api_router.h"
+
+namespace sluice {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using unix_socket = asio::local::stream_protocol;
+
+// The most SSE messages queued for one slow watcher before it is dropped.
+constexpr size_t kMaxQueuedEvents = 10'000;
+
+template <class Socket>
+class Session : public std::enable_shared_from_this<Session<Socket>> {
+ public:
+  Session(Socket socket, HttpServer::Shared* shared, std::optional<Caller> peer)
+      : socket_(std::move(socket)), shared_(shared), peer_(std::move(peer)) {}
+
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(kMaxRequestBody);
+    parser_->header_limit(64 * 1024);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return Write(ApiResponse::Error(
+          413, "the request body is larger than " + std::to_string(kMaxRequestBody / 1024) +
+                   " KiB; send less"));
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec) {
+      keep_alive_ = false;
+      return Write(ApiResponse::Error(400, "malformed HTTP request: " + ec.message()));
+    }
+    http::request<http::string_body> req = parser_->release();
+    started_ = std::chrono::steady_clock::now();
+    keep_alive_ = req.keep_alive();
+    ApiRequest api;
+    api.method = std::string(req.method_string());
+    method_ = api.method;
+    if (!ParseTarget(std::string(req.target()), &api)) {
+      return Write(ApiResponse::Error(400, "the request path is not valid percent-encoding"));
+    }
+    api.body = std::move(req.body());
+    if (api.segments.size() == 1 && api.segments[0] == "healthz") {
+      return Write(ApiResponse{200, Json{{"ok", true}}, "", "application/json"});
+    }
+    std::optional<Caller> caller = peer_;
+    const auto auth_header = req[http::field::authorization];
+    const std::string_view auth(auth_header.data(), auth_header.size());
+    if (!auth.empty()) {
+      constexpr std::string_view kBearer = "Bearer ";
+      if (auth.substr(0, kBearer.size()) != kBearer) {
+        return Write(ApiResponse::Error(401, "the Authorization header must be \"Bearer TOKEN\""));
+      }
+      caller = shared_->cp->Authenticate(std::string(auth.substr(kBearer.size())));
+      if (!caller) {
+        return Write(ApiResponse::Error(
+            401, "the token is not valid (mistyped or revoked); create one with `sluice token "
+                 "create`, or use the admin token in the server's data directory"));
+      }
+    }
+    if (!caller) {
+      return Write(ApiResponse::Error(
+          401, "no credentials: pass a bearer token (sluice --token T, or SLUICE_TOKEN); the "
+               "first admin token is in the server's DATA_DIR/admin-token"));
+    }
+    std::string watch_project;
+    if (IsWatch(api, &watch_project)) return StartWatch(*caller, watch_project);
+    HandleApi(*shared_->cp, api, *caller,
+              [self = this->shared_from_this()](ApiResponse r) { self->Write(std::move(r)); });
+  }
+
+  void Write(ApiResponse r) {
+    if (!method_.empty()) {
+      shared_->metrics->ObserveApi(
+          method_,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    }
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "sluice");
+    res->set(http::field::content_type, r.content_type);
+    res->keep_alive(keep_alive_);
+    res->body() = r.text.empty() ? r.body.dump() + "\n" : std::move(r.text);
+    res->prepare_payload();
+    http::async_write(socket_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !self->keep_alive_) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void StartWatch(const Caller& caller, const std::string& project) {
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    ApiResponse r = shared_->cp->Watch(caller, project, [weak](const std::string& type,
+                                                               const Json& workload) {
+      auto self = weak.lock();
+      if (!self || self->closed_) return false;
+      if (self->out_.size() >= kMaxQueuedEvents) {
+        self->Close();
+        return false;
+      }
+      self->SendHeaderOnce();
+      self->Queue("event: " + type + "\ndata: " + workload.dump() + "\n\n");
+      return true;
+    });
+    if (r.status != 200) {
+      keep_alive_ = false;
+      return Write(std::move(r));
+    }
+    SendHeaderOnce();
+    // The client never sends anything more; a read that ends means it left.
+    socket_.async_read_some(asio::buffer(probe_),
+                            [self = this->shared_from_this()](beast::error_code, size_t) {
+                              self->Close();
+                            });
+  }
+
+  void SendHeaderOnce() {
+    if (header_sent_) return;
+    header_sent_ = true;
+    Queue(
+        "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+  }
+
+  void Queue(std::string chunk) {
+    out_.push_back(std::move(chunk));
+    if (out_.size() == 1) WriteNext();
+  }
+
+  void WriteNext() {
+    asio::async_write(socket_, asio::buffer(out_.front()),
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->out_.pop_front();
+                        if (!self->out_.empty()) self->WriteNext();
+                      });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  Socket socket_;
+  HttpServer::Shared* shared_;
+  std::optional<Caller> peer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  bool header_sent_ = false;
+  std::string method_;
+  std::chrono::steady_clock::time_point started_;
+  std::deque<std::string> out_;
+  std::array<char, 64> probe_{};
+};
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, ControlPlane* cp, Metrics* metrics,
+                       int64_t server_uid)
+    : io_(io), shared_{cp, metrics, server_uid} {}
+
+Result<int> HttpServer::ListenTcp(const std::string& host_port) {
+  size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("--listen: expected HOST:PORT, e.g. 127.0.0.1:8080, got \"" +
+                                   host_port + "\"");
+  }
+  std::string host = host_port.substr(0, colon);
+  int port = 0;
+  std::string port_text = host_port.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return Status::InvalidArgument("--listen: the port must be a number from 0 to 65535, got \"" +
+                                   port_text + "\"");
+  }
+  beast::error_code error;
+  auto address = asio::ip::make_address(host, error);
+  if (error) {
+    return Status::InvalidArgument("--listen: \"" + host + "\" is not an IP address");
+  }
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  tcp_.emplace(io_);
+  tcp_->open(endpoint.protocol(), error);
+  if (!error) tcp_->set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) tcp_->bind(endpoint, error);
+  if (!error) tcp_->listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return Status::FailedPrecondition("cannot listen on " + host_port + ": " + error.message());
+  }
+  AcceptTcp();
+  return static_cast<int>(tcp_->local_endpoint().port());
+}
+
+Status HttpServer::ListenUnix(const std::string& path) {
+  beast::error_code error;
+  // A socket file left by a server that died is stale when nobody answers.
+  {
+    unix_socket::socket probe(io_);
+    probe.connect(unix_socket::endpoint(path), error);
+    if (!error) {
+      return Status::FailedPrecondition("another server is already listening on " + path);
+    }
+    ::unlink(path.c_str());
+  }
+  unix_.emplace(io_);
+  unix_socket::endpoint endpoint(path);
+  unix_->open(endpoint.protocol(), error);
+  if (!error) unix_->bind(endpoint, error);
+  if (!error) unix_->listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return Status::FailedPrecondition("cannot listen on the socket " + path + ": " +
+                                      error.message());
+  }
+  ::chmod(path.c_str(), 0666);
+  AcceptUnix();
+  return Status::OK();
+}
+
+void HttpServer::AcceptTcp() {
+  tcp_->async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session<tcp::socket>>(std::move(socket), &shared_, std::nullopt)->Start();
+    }
+    AcceptTcp();
+  });
+}
+
+void HttpServer::AcceptUnix() {
+  unix_->async_accept([this](beast::error_code ec, unix_socket::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      std::optional<Caller> peer;
+      if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        const int64_t uid = cred.uid;
+        peer = Caller{UserNameOf(uid), uid, uid == 0 || uid == shared_.server_uid};
+      }
+      std::make_shared<Session<unix_socket::socket>>(std::move(socket), &shared_, peer)->Start();
+    }
+    AcceptUnix();
+  });
+}
+
+void HttpServer::Close() {
+  beast::error_code ignored;
+  if (tcp_) tcp_->close(ignored);
+  if (unix_) unix_->close(ignored);
+}
+
+}  // namespace sluice

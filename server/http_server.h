@@ -1,0 +1,51 @@
+// The HTTP front of the control plane: HTTP/1.1 over TCP (bearer tokens)
+// and over a Unix socket (the peer's uid, or a bearer token), on one
+// Boost.Asio io_context whose single thread also runs the control plane.
+// Requests are read with a body limit (413 above it), authenticated, and
+// handed to HandleApi; watches stay open as Server-Sent Events streams.
+#ifndef SLUICE_SERVER_HTTP_SERVER_H_
+#define SLUICE_SERVER_HTTP_SERVER_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "server/control_plane.h"
+
+namespace sluice {
+
+class HttpServer {
+ public:
+  // Callers on the Unix socket with uid 0 or `server_uid` are admins.
+  HttpServer(boost::asio::io_context& io, ControlPlane* cp, Metrics* metrics, int64_t server_uid);
+
+  // Listens on "HOST:PORT" (port 0 picks a free one); returns the port.
+  Result<int> ListenTcp(const std::string& host_port);
+  // Listens on a Unix socket at `path` (replacing a stale one), mode 0666:
+  // anyone may connect, and each is known by their uid.
+  Status ListenUnix(const std::string& path);
+  void Close();
+
+  struct Shared {
+    ControlPlane* cp;
+    Metrics* metrics;
+    int64_t server_uid;
+  };
+
+ private:
+  void AcceptTcp();
+  void AcceptUnix();
+
+  boost::asio::io_context& io_;
+  Shared shared_;
+  std::optional<boost::asio::ip::tcp::acceptor> tcp_;
+  std::optional<boost::asio::local::stream_protocol::acceptor> unix_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_HTTP_SERVER_H_

@@ -1,0 +1,113 @@
+// The objects the server keeps: departments, projects, workloads and API
+// tokens, as plain values. The server holds all of them in memory (see
+// ServerState) and writes each change to the store as JSON (see codec.h).
+#ifndef SLUICE_SERVER_OBJECTS_H_
+#define SLUICE_SERVER_OBJECTS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/quantity.h"
+#include "core/model.h"
+
+namespace sluice {
+
+// What a department or project gets from the scheduler (a queue in the core).
+struct QueueSettings {
+  int32_t priority = 100;
+  std::array<QueueResource, kNumResources> resources;
+  std::optional<Duration> reclaim_min_runtime;
+  std::optional<Duration> preempt_min_runtime;
+
+  QueueSettings() {
+    resources[static_cast<size_t>(Resource::kCpu)].quota = -1;
+    resources[static_cast<size_t>(Resource::kMemory)].quota = -1;
+  }
+};
+
+struct Department {
+  std::string name;
+  QueueSettings settings;
+};
+
+// A project member's role. Admins are not members: they hold an admin token
+// or are the server's own user (or root) on the local socket.
+enum class Role : uint8_t { kViewer, kMember };
+std::string_view RoleName(Role r);
+
+struct Project {
+  std::string name;
+  std::string department;  // empty: a top-level project
+  QueueSettings settings;
+  std::map<std::string, Role> members;  // by user name
+};
+
+struct WorkloadSpec {
+  PriorityClass priority_class = PriorityClass::kTrain;
+  bool preemptible = true;
+  int32_t pods = 1;
+  int32_t min_available = 1;
+  PodRequest request;
+  std::vector<std::string> gpu_models;
+  Labels node_selector;
+  std::string topology;
+  std::vector<std::string> command;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string working_dir;
+};
+
+enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed };
+std::string_view PhaseName(Phase p);
+
+struct PlacedPod {
+  std::string node;
+  std::vector<int32_t> gpus;
+  int64_t gpu_milli = 0;
+};
+
+struct WorkloadRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string project;
+  std::string user;  // who submitted it; it runs as this user
+  int64_t uid = -1;  // that user's uid when known
+  WorkloadSpec spec;
+  Phase phase = Phase::kPending;
+  Time submitted;
+  std::optional<Time> started;
+  std::optional<Time> ended;
+  std::vector<PlacedPod> placement;
+  bool releasing = false;  // asked to stop; still holds its placement
+  bool deleting = false;   // deleted while running: removed once stopped
+  std::optional<Time> stale_since;
+  std::string message;     // why it ended, or why it was last evicted
+  int32_t evictions = 0;   // times it was evicted and went back to the queue
+  int32_t exit_code = -1;  // for Succeeded/Failed, when known
+
+  // From the last scheduling cycle; not stored.
+  std::string reason;
+  int32_t position = 0;
+
+  bool active() const { return phase == Phase::kPending || phase == Phase::kRunning; }
+  // The store key: unique for the life of the server.
+  std::string key() const { return std::to_string(id); }
+  int64_t AllocatedGpuMilli() const;
+};
+
+struct Token {
+  std::string id;    // public part, shown in lists ("tok-1a2b3c")
+  std::string hash;  // SHA-256 of the whole token, hex
+  std::string user;
+  bool admin = false;
+  Time created;
+  std::string description;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_OBJECTS_H_

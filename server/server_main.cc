@@ -1,0 +1,182 @@
+#include "server/server_main.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "server/control_plane.h"
+#include "server/http_server.h"
+#include "server/inventory.h"
+#include "store/sqlite_store.h"
+
+namespace sluice {
+namespace {
+
+namespace asio = boost::asio;
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+Time SystemNow() {
+  return Time{std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count()};
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+Status WriteSecretFile(const std::string& path, const std::string& secret) {
+  std::filesystem::remove(path);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status::FailedPrecondition("cannot write " + path + ": " + std::strerror(errno));
+  std::string text = secret + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok) return Status::FailedPrecondition("cannot write " + path);
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string DefaultDataDir() {
+  if (geteuid() == 0) return "/var/lib/sluice";
+  std::string home = EnvOr("HOME", "/tmp");
+  return EnvOr("XDG_DATA_HOME", home + "/.local/share") + "/sluice";
+}
+
+std::string DefaultSocketPath() {
+  if (geteuid() == 0) return "/run/sluice.sock";
+  std::string runtime = EnvOr("XDG_RUNTIME_DIR", "");
+  if (!runtime.empty()) return runtime + "/sluice.sock";
+  return "/tmp/sluice-" + std::to_string(geteuid()) + ".sock";
+}
+
+std::string ClientSocketPath() {
+  std::string env = EnvOr("SLUICE_SOCKET", "");
+  if (!env.empty()) return env;
+  std::string own = DefaultSocketPath();
+  if (std::filesystem::exists(own)) return own;
+  return "/run/sluice.sock";
+}
+
+int RunServer(const ServerOptions& options) {
+  const std::string data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    std::cerr << "sluice server: cannot create the data directory " << data_dir << ": "
+              << ec.message() << "\n";
+    return 1;
+  }
+  ::chmod(data_dir.c_str(), 0700);
+  Result<std::vector<Node>> nodes = ParseGpuInventory(options.gpus, HostName());
+  if (!nodes.ok()) {
+    std::cerr << "sluice server: " << nodes.status().message() << "\n";
+    return 2;
+  }
+  Result<int64_t> k = ParseMilli(options.time_based_k);
+  if (!k.ok() || *k < 0) {
+    std::cerr << "sluice server: --time-based-k: expected a decimal >= 0\n";
+    return 2;
+  }
+  const std::string db_path = data_dir + "/sluice.db";
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(db_path);
+  if (!store.ok()) {
+    std::cerr << "sluice server: " << store.status().message() << "\n";
+    return 1;
+  }
+
+  asio::io_context io(1);
+  auto post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); };
+  SimulatedExecutor executor(post);
+  Metrics metrics;
+  ControlPlaneOptions cpo;
+  cpo.nodes = *nodes;
+  cpo.now = &SystemNow;
+  cpo.post = post;
+  cpo.after = [&io](std::chrono::milliseconds delay, std::function<void()> f) {
+    auto timer = std::make_shared<asio::steady_timer>(io, delay);
+    timer->async_wait([timer, f = std::move(f)](const boost::system::error_code& e) {
+      if (!e) f();
+    });
+  };
+  cpo.debounce = std::chrono::milliseconds(options.debounce_ms);
+  cpo.time_based_fair_share = options.time_based_fair_share;
+  cpo.time_based_k_milli = *k;
+  cpo.fatal = [](const Status& s) {
+    std::cerr << "sluice server: FATAL: " << s.message()
+              << "; stopping so that a restart resumes from what is on disk\n";
+    std::cerr.flush();
+    _exit(70);
+  };
+  ControlPlane cp(store->get(), &executor, &metrics, cpo);
+  if (Status s = cp.Load(); !s.ok()) {
+    std::cerr << "sluice server: loading " << db_path << ": " << s.message() << "\n";
+    return 1;
+  }
+  Result<std::string> admin = cp.EnsureAdminToken();
+  if (!admin.ok()) {
+    std::cerr << "sluice server: " << admin.status().message() << "\n";
+    return 1;
+  }
+  const std::string token_path = data_dir + "/admin-token";
+  if (!admin->empty()) {
+    if (Status s = WriteSecretFile(token_path, *admin); !s.ok()) {
+      std::cerr << "sluice server: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "sluice server: created the first admin token; it is in " << token_path
+              << " (mode 0600)\n";
+  }
+
+  HttpServer http(io, &cp, &metrics, static_cast<int64_t>(geteuid()));
+  if (!options.listen.empty()) {
+    Result<int> port = http.ListenTcp(options.listen);
+    if (!port.ok()) {
+      std::cerr << "sluice server: " << port.status().message() << "\n";
+      return 1;
+    }
+    std::string host = options.listen.substr(0, options.listen.rfind(':'));
+    std::cout << "sluice server: listening on http://" << host << ":" << *port << "\n";
+  }
+  if (!options.socket.empty()) {
+    if (Status s = http.ListenUnix(options.socket); !s.ok()) {
+      std::cerr << "sluice server: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "sluice server: listening on unix:" << options.socket << "\n";
+  }
+  int32_t gpus = 0;
+  for (const Node& n : *nodes) gpus += n.gpus;
+  std::cout << "sluice server: " << nodes->size() << (nodes->size() == 1 ? " node" : " nodes")
+            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); data in "
+            << data_dir << std::endl;
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    std::cout << "sluice server: stopping on signal " << sig << std::endl;
+    http.Close();
+    io.stop();
+  });
+  io.run();
+  if (!options.socket.empty()) ::unlink(options.socket.c_str());
+  return 0;
+}
+
+}  // namespace sluice

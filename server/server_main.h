@@ -1,0 +1,34 @@
+// `sluice server`: opens the data directory, loads the state, and serves
+// the API until SIGINT or SIGTERM.
+#ifndef SLUICE_SERVER_SERVER_MAIN_H_
+#define SLUICE_SERVER_SERVER_MAIN_H_
+
+#include <string>
+
+namespace sluice {
+
+struct ServerOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";  // empty: no TCP listener
+  std::string socket;                     // empty: no Unix socket
+  std::string gpus = "auto";
+  bool time_based_fair_share = false;
+  std::string time_based_k = "1";
+  int debounce_ms = 2;
+};
+
+// The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;
+// others a directory under $XDG_DATA_HOME (or ~/.local/share) and a socket
+// in $XDG_RUNTIME_DIR (or /tmp/sluice-UID.sock).
+std::string DefaultDataDir();
+std::string DefaultSocketPath();
+// Where the CLI looks for a local server: SLUICE_SOCKET, else this user's
+// own default socket when it exists, else the system one.
+std::string ClientSocketPath();
+
+// Returns the process exit code.
+int RunServer(const ServerOptions& options);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_SERVER_MAIN_H_
