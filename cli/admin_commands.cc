@@ -36,11 +36,14 @@ struct QueueFlags {
                         std::string(r == std::string("gpu") ? "GPUs" : r) + " " + f +
                             " (-1 or unlimited: none)");
       }
-      cmd->add_option("--" + std::string(r) + "-weight", values[std::string(r) + ".overQuotaWeight"],
+      cmd->add_option("--" + std::string(r) + "-weight",
+                      values[std::string(r) + ".overQuotaWeight"],
                       std::string("Over-quota weight for ") + r + " (default 1)");
     }
-    cmd->add_option("--reclaim-min-runtime", reclaim_min_runtime, "Workloads younger than this are not reclaimed (10m)");
-    cmd->add_option("--preempt-min-runtime", preempt_min_runtime, "Workloads younger than this are not preempted");
+    cmd->add_option("--reclaim-min-runtime", reclaim_min_runtime,
+                    "Workloads younger than this are not reclaimed (10m)");
+    cmd->add_option("--preempt-min-runtime", preempt_min_runtime,
+                    "Workloads younger than this are not preempted");
   }
 
   json Body() const {
@@ -75,24 +78,28 @@ std::string Amount(const json& r, const char* field) {
 }
 
 void PrintQueues(const json& items, bool projects) {
-  std::vector<std::string> header{"NAME", "PRIORITY", "GPU QUOTA", "GPU LIMIT", "GPU WEIGHT",
-                                  "CPU QUOTA", "MEMORY QUOTA"};
+  std::vector<std::string> header{"NAME",       "PRIORITY",  "GPU QUOTA",   "GPU LIMIT",
+                                  "GPU WEIGHT", "CPU QUOTA", "MEMORY QUOTA"};
   if (projects) {
     header.insert(header.begin() + 1, "DEPARTMENT");
     header.push_back("MEMBERS");
   }
   Table t(header);
   for (const json& q : items) {
-    std::vector<std::string> row{q["name"], Str(q["priority"]),
-                                 q["gpu"]["quota"] == -1 ? "unlimited" : Str(q["gpu"]["quota"]),
-                                 Amount(q["gpu"], "limit"), Str(q["gpu"]["overQuotaWeight"]),
-                                 q["cpu"]["quota"] == -1 ? "unlimited" : Str(q["cpu"]["quota"]),
-                                 q["memory"]["quota"] == -1 ? "unlimited" : Str(q["memory"]["quota"])};
+    std::vector<std::string> row{
+        q["name"],
+        Str(q["priority"]),
+        q["gpu"]["quota"] == -1 ? "unlimited" : Str(q["gpu"]["quota"]),
+        Amount(q["gpu"], "limit"),
+        Str(q["gpu"]["overQuotaWeight"]),
+        q["cpu"]["quota"] == -1 ? "unlimited" : Str(q["cpu"]["quota"]),
+        q["memory"]["quota"] == -1 ? "unlimited" : Str(q["memory"]["quota"])};
     if (projects) {
       row.insert(row.begin() + 1, q.value("department", "-"));
       std::string members;
       for (const json& m : q["members"]) {
-        members += (members.empty() ? "" : ",") + Str(m["user"]) + (m["role"] == "viewer" ? "(viewer)" : "");
+        members += (members.empty() ? "" : ",") + Str(m["user"]) +
+                   (m["role"] == "viewer" ? "(viewer)" : "");
       }
       row.push_back(members.empty() ? "-" : members);
     }
@@ -131,16 +138,19 @@ void AddQueueCommands(CLI::App* parent, const std::shared_ptr<ClientFlags>& flag
 
   auto s_name = std::make_shared<std::string>();
   auto s_flags = std::make_shared<QueueFlags>();
-  CLI::App* set = parent->add_subcommand("set-quota", "Change a " + kind + "'s quotas, limits, weights or priority (admins)");
+  CLI::App* set = parent->add_subcommand(
+      "set-quota", "Change a " + kind + "'s quotas, limits, weights or priority (admins)");
   set->add_option("name", *s_name, "Name")->required();
   s_flags->Add(set, project);
   set->callback([=] {
     ClientContext ctx(*flags);
     json body = s_flags->Body();
-    if (body.empty()) ClientContext::Fail("nothing to change; give at least one of the flags (see --help)");
+    if (body.empty())
+      ClientContext::Fail("nothing to change; give at least one of the flags (see --help)");
     json r = ctx.Call("PATCH", path + "/" + UrlEncode(*s_name), body);
     std::cout << "updated " << kind << " " << *s_name << ": GPU quota " << Str(r["gpu"]["quota"])
-              << ", limit " << Str(r["gpu"]["limit"]) << ", weight " << Str(r["gpu"]["overQuotaWeight"]) << "\n";
+              << ", limit " << Str(r["gpu"]["limit"]) << ", weight "
+              << Str(r["gpu"]["overQuotaWeight"]) << "\n";
   });
 
   auto l_json = std::make_shared<bool>(false);
@@ -157,7 +167,8 @@ void AddQueueCommands(CLI::App* parent, const std::shared_ptr<ClientFlags>& flag
   });
 
   auto d_name = std::make_shared<std::string>();
-  CLI::App* del = parent->add_subcommand("delete", "Delete a " + kind + " (admins; it must be empty)");
+  CLI::App* del =
+      parent->add_subcommand("delete", "Delete a " + kind + " (admins; it must be empty)");
   del->add_option("name", *d_name, "Name")->required();
   del->callback([=] {
     ClientContext ctx(*flags);
@@ -188,16 +199,19 @@ void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   });
   auto r_project = std::make_shared<std::string>();
   auto r_user = std::make_shared<std::string>();
-  CLI::App* remove = project->add_subcommand("remove-member", "Remove a user from a project (admins)");
+  CLI::App* remove =
+      project->add_subcommand("remove-member", "Remove a user from a project (admins)");
   remove->add_option("project", *r_project, "Project")->required();
   remove->add_option("user", *r_user, "User name")->required();
   remove->callback([=] {
     ClientContext ctx(*flags);
-    ctx.Call("DELETE", "/api/v1/projects/" + UrlEncode(*r_project) + "/members/" + UrlEncode(*r_user));
+    ctx.Call("DELETE",
+             "/api/v1/projects/" + UrlEncode(*r_project) + "/members/" + UrlEncode(*r_user));
     std::cout << *r_user << " is no longer in " << *r_project << "\n";
   });
   auto u_project = std::make_shared<std::string>();
-  CLI::App* use = project->add_subcommand("use", "Make a project your default for submit, list, describe, delete");
+  CLI::App* use = project->add_subcommand(
+      "use", "Make a project your default for submit, list, describe, delete");
   use->add_option("project", *u_project, "Project")->required();
   use->callback([=] {
     ClientContext ctx(*flags);
@@ -206,7 +220,8 @@ void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
     std::cout << "default project: " << *u_project << "\n";
   });
 
-  CLI::App* department = app.add_subcommand("department", "Departments: groups of projects with their own quota");
+  CLI::App* department =
+      app.add_subcommand("department", "Departments: groups of projects with their own quota");
   department->require_subcommand(1);
   AddQueueCommands(department, flags, false);
 
@@ -247,7 +262,8 @@ void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
     }
     Table t({"ID", "USER", "ADMIN", "CREATED", "DESCRIPTION"});
     for (const json& k : r["items"]) {
-      t.AddRow({k["id"], k["user"], k["admin"].get<bool>() ? "yes" : "no", k["created"], Str(k["description"])});
+      t.AddRow({k["id"], k["user"], k["admin"].get<bool>() ? "yes" : "no", k["created"],
+                Str(k["description"])});
     }
     t.Print(std::cout);
   });
@@ -263,15 +279,24 @@ void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   auto so = std::make_shared<ServerOptions>();
   auto no_listen = std::make_shared<bool>(false);
   auto tbfs = std::make_shared<std::string>();
-  CLI::App* server = app.add_subcommand("server", "Run the sluice server (API, scheduler, state in SQLite)");
-  server->add_option("--data-dir", so->data_dir, "Where the database and the admin token live (default: " + DefaultDataDir() + ")");
-  server->add_option("--listen", so->listen, "HTTP address (default 127.0.0.1:8080; port 0 picks one)");
+  CLI::App* server =
+      app.add_subcommand("server", "Run the sluice server (API, scheduler, state in SQLite)");
+  server->add_option(
+      "--data-dir", so->data_dir,
+      "Where the database and the admin token live (default: " + DefaultDataDir() + ")");
+  server->add_option("--listen", so->listen,
+                     "HTTP address (default 127.0.0.1:8080; port 0 picks one)");
   server->add_flag("--no-listen", *no_listen, "No HTTP listener, only the Unix socket");
   so->socket = DefaultSocketPath();
-  server->add_option("--socket", so->socket, "Unix socket for local users (default " + DefaultSocketPath() + ")");
-  server->add_option("--gpus", so->gpus, "auto, or simulated GPUs: sim:8xH100-80GB[,4xA100:40Gi...] (one node per group)");
-  server->add_option("--time-based-fair-share", *tbfs, "Turn on time-based fair share with this k (e.g. 1)");
-  server->add_option("--debounce-ms", so->debounce_ms, "Delay between a change and the scheduling cycle it triggers (default 2)");
+  server->add_option("--socket", so->socket,
+                     "Unix socket for local users (default " + DefaultSocketPath() + ")");
+  server->add_option(
+      "--gpus", so->gpus,
+      "auto, or simulated GPUs: sim:8xH100-80GB[,4xA100:40Gi...] (one node per group)");
+  server->add_option("--time-based-fair-share", *tbfs,
+                     "Turn on time-based fair share with this k (e.g. 1)");
+  server->add_option("--debounce-ms", so->debounce_ms,
+                     "Delay between a change and the scheduling cycle it triggers (default 2)");
   server->callback([=] {
     ServerOptions o = *so;
     if (*no_listen) o.listen.clear();

@@ -29,8 +29,9 @@ Result<Endpoint> ParseServer(const std::string& url) {
   if (rest.rfind("http://", 0) == 0) {
     rest = rest.substr(7);
   } else if (rest.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("--server: https is not supported yet; use http://HOST:PORT "
-                                   "(behind a TLS proxy if needed)");
+    return Status::InvalidArgument(
+        "--server: https is not supported yet; use http://HOST:PORT "
+        "(behind a TLS proxy if needed)");
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   size_t colon = rest.rfind(':');
@@ -66,11 +67,16 @@ Result<HttpResult> Exchange(Socket& socket, const ClientConfig& config, const st
   beast::error_code ec;
   auto req = MakeRequest<Socket>(config, method, target, body);
   http::write(socket, req, ec);
-  if (ec) return Status::FailedPrecondition("sending the request failed: " + ec.message());
+  // A server may answer before reading the whole body (413); read its reply
+  // even when sending failed.
+  const beast::error_code write_error = ec;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ULL << 30);
   http::read(socket, buffer, parser, ec);
+  if (ec && write_error) {
+    return Status::FailedPrecondition("sending the request failed: " + write_error.message());
+  }
   if (ec) return Status::FailedPrecondition("reading the reply failed: " + ec.message());
   HttpResult out;
   out.status = static_cast<int>(parser.get().result_int());
@@ -128,7 +134,8 @@ Status ReadEvents(Socket& socket, const ClientConfig& config, const std::string&
 }
 
 template <class F>
-auto WithSocket(const ClientConfig& config, F&& f) -> decltype(f(std::declval<asio::ip::tcp::socket&>())) {
+auto WithSocket(const ClientConfig& config, F&& f)
+    -> decltype(f(std::declval<asio::ip::tcp::socket&>())) {
   asio::io_context io;
   beast::error_code ec;
   if (!config.server.empty()) {

@@ -64,21 +64,24 @@ std::string TimeColumn(const json& st) {
 }
 
 void PrintWorkloads(const json& items, bool show_project) {
-  std::vector<std::string> header{"NAME", "PHASE", "GPU (REQ/ALLOC/USED)", "PODS", "TIME",
-                                  "REASON"};
+  std::vector<std::string> header{"NAME", "PHASE", "GPU (REQ/ALLOC/USED)",
+                                  "PODS", "TIME",  "REASON"};
   if (show_project) header.insert(header.begin(), "PROJECT");
   Table t(header);
   for (const json& w : items) {
     const json& st = w["status"];
     std::string phase = st["phase"];
     if (st["releasing"].get<bool>()) phase += " (stopping)";
-    std::string reason = phase == "Pending" ? "#" + Str(st["queuePosition"]) + " " + Str(st["reason"])
-                                            : Str(st["message"]);
+    std::string reason = phase == "Pending"
+                             ? "#" + Str(st["queuePosition"]) + " " + Str(st["reason"])
+                             : Str(st["message"]);
     std::vector<std::string> row{
-        w["name"], phase,
+        w["name"],
+        phase,
         GpuRequest(w["spec"]) + " / " + Str(st["allocatedGpu"]) + " / " +
             (st["usedGpu"].is_null() ? "-" : Str(st["usedGpu"])),
-        std::to_string(st["placement"].size()) + "/" + Str(w["spec"]["pods"]), TimeColumn(st),
+        std::to_string(st["placement"].size()) + "/" + Str(w["spec"]["pods"]),
+        TimeColumn(st),
         reason.empty() ? "-" : reason};
     if (show_project) row.insert(row.begin(), w["project"].get<std::string>());
     t.AddRow(row);
@@ -159,8 +162,8 @@ void RunSubmit(const ClientFlags& flags, const SubmitOptions& o) {
     std::cout << w.dump(2) << "\n";
     return;
   }
-  std::cout << "submitted " << Str(w["project"]) << "/" << Str(w["name"]) << " (id "
-            << Str(w["id"]) << "), queue position " << Str(w["status"]["queuePosition"]) << "\n";
+  std::cout << "submitted " << Str(w["project"]) << "/" << Str(w["name"]) << " (id " << Str(w["id"])
+            << "), queue position " << Str(w["status"]["queuePosition"]) << "\n";
   for (const json& warning : w["warnings"]) std::cerr << "warning: " << Str(warning) << "\n";
   std::cout << "follow it with: sluice describe " << Str(w["name"]) << " -p " << Str(w["project"])
             << "\n";
@@ -216,7 +219,8 @@ void RunDescribe(const ClientFlags& flags, const std::string& name, const std::s
   }
   std::cout << "Events:\n";
   Table t({"  TIME", "KIND", "MESSAGE"});
-  for (const json& e : events["items"]) t.AddRow({"  " + Str(e["time"]), Str(e["kind"]), Str(e["message"])});
+  for (const json& e : events["items"])
+    t.AddRow({"  " + Str(e["time"]), Str(e["kind"]), Str(e["message"])});
   t.Print(std::cout);
 }
 
@@ -227,23 +231,34 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   CLI::App* submit = app.add_subcommand(
       "submit", "Submit a workload: sluice submit NAME [-p PROJECT] [--gpu 0.5] -- CMD ARGS...");
   submit->add_option("name", submit_opts->name, "Workload name, unique in its project")->required();
-  submit->add_option("-p,--project", submit_opts->project, "Project (default: `sluice project use`)");
+  submit->add_option("-p,--project", submit_opts->project,
+                     "Project (default: `sluice project use`)");
   submit->add_option("--gpu", submit_opts->gpu, "GPUs per pod: a whole number or a fraction (0.5)");
-  submit->add_option("--gpu-memory", submit_opts->gpu_memory, "GPU memory per pod instead of --gpu (20Gi)");
-  submit->add_option("--gpu-devices", submit_opts->gpu_devices, "Devices per pod with a fraction or --gpu-memory");
+  submit->add_option("--gpu-memory", submit_opts->gpu_memory,
+                     "GPU memory per pod instead of --gpu (20Gi)");
+  submit->add_option("--gpu-devices", submit_opts->gpu_devices,
+                     "Devices per pod with a fraction or --gpu-memory");
   submit->add_option("--cpu", submit_opts->cpu, "CPU per pod (8, 500m)");
   submit->add_option("--memory", submit_opts->memory, "Host memory per pod (64Gi)");
   submit->add_option("--pods", submit_opts->pods, "Replicas (default 1)");
-  submit->add_option("--min-available", submit_opts->min_available, "Gang size: fewest pods that may run (default: all)");
-  submit->add_flag("--interactive", submit_opts->interactive, "An interactive or build workload (priority class build, not preemptible)");
-  submit->add_flag("--inference", submit_opts->inference, "An inference service (priority class inference)");
-  submit->add_option("--priority", submit_opts->priority, "Priority class: train, build, build-preemptible, inference");
-  submit->add_flag("--preemptible", submit_opts->preemptible, "May be preempted (may run over quota)");
-  submit->add_flag("--non-preemptible", submit_opts->non_preemptible, "Never preempted (runs only within quota)");
+  submit->add_option("--min-available", submit_opts->min_available,
+                     "Gang size: fewest pods that may run (default: all)");
+  submit->add_flag("--interactive", submit_opts->interactive,
+                   "An interactive or build workload (priority class build, not preemptible)");
+  submit->add_flag("--inference", submit_opts->inference,
+                   "An inference service (priority class inference)");
+  submit->add_option("--priority", submit_opts->priority,
+                     "Priority class: train, build, build-preemptible, inference");
+  submit->add_flag("--preemptible", submit_opts->preemptible,
+                   "May be preempted (may run over quota)");
+  submit->add_flag("--non-preemptible", submit_opts->non_preemptible,
+                   "Never preempted (runs only within quota)");
   submit->add_option("--gpu-model", submit_opts->gpu_models, "Acceptable GPU model (repeatable)");
-  submit->add_option("--node-selector", submit_opts->selectors, "Node label KEY=VALUE (repeatable)");
+  submit->add_option("--node-selector", submit_opts->selectors,
+                     "Node label KEY=VALUE (repeatable)");
   submit->add_option("-e,--env", submit_opts->env, "Environment variable KEY=VALUE (repeatable)");
-  submit->add_option("--workdir", submit_opts->workdir, "Working directory (default: the current one)");
+  submit->add_option("--workdir", submit_opts->workdir,
+                     "Working directory (default: the current one)");
   submit->add_flag("--json", submit_opts->json_out, "Print the workload as JSON");
   submit->add_option("command", submit_opts->command, "The command to run, after --");
   submit->callback([flags, submit_opts] { RunSubmit(*flags, *submit_opts); });
@@ -254,7 +269,8 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   auto list_active = std::make_shared<bool>(false);
   CLI::App* list = app.add_subcommand("list", "List workloads: status, GPUs, wait, reason");
   list->add_option("-p,--project", *list_project, "Only this project");
-  list->add_flag("-A,--all-projects", *list_all, "Every project you can see (default: your default project if set)");
+  list->add_flag("-A,--all-projects", *list_all,
+                 "Every project you can see (default: your default project if set)");
   list->add_flag("--active", *list_active, "Only pending and running workloads");
   list->add_flag("--json", *list_json, "Print a JSON list of {name, project, phase, reason, ...}");
   list->callback([=] {
@@ -293,13 +309,15 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
     const std::string project = ctx.Project(*del_project);
     for (const std::string& n : *del_names) {
       json r = ctx.Call("DELETE", WorkloadPath(project, n));
-      std::cout << (r.contains("deleted") ? "deleted " : "stopping ") << project << "/" << n << "\n";
+      std::cout << (r.contains("deleted") ? "deleted " : "stopping ") << project << "/" << n
+                << "\n";
     }
   });
 
   auto q_project = std::make_shared<std::string>();
   auto q_json = std::make_shared<bool>(false);
-  CLI::App* queue = app.add_subcommand("queue", "Pending workloads in queue order, with why they wait");
+  CLI::App* queue =
+      app.add_subcommand("queue", "Pending workloads in queue order, with why they wait");
   queue->add_option("-p,--project", *q_project, "Only this project");
   queue->add_flag("--json", *q_json, "Print JSON");
   queue->callback([=] {
@@ -312,7 +330,8 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
       if (w["status"]["phase"] == "Pending") pending.push_back(w);
     }
     std::stable_sort(pending.begin(), pending.end(), [](const json& a, const json& b) {
-      if (a["project"] != b["project"]) return a["project"].get<std::string>() < b["project"].get<std::string>();
+      if (a["project"] != b["project"])
+        return a["project"].get<std::string>() < b["project"].get<std::string>();
       return a["status"]["queuePosition"].get<int>() < b["status"]["queuePosition"].get<int>();
     });
     if (*q_json) {
@@ -335,7 +354,8 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   });
 
   auto s_json = std::make_shared<bool>(false);
-  CLI::App* share = app.add_subcommand("share", "Fair share vs quota vs allocation per queue (like sshare)");
+  CLI::App* share =
+      app.add_subcommand("share", "Fair share vs quota vs allocation per queue (like sshare)");
   share->add_flag("--json", *s_json, "Print JSON");
   share->callback([=] {
     ClientContext ctx(*flags);
@@ -344,19 +364,20 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
       std::cout << r["items"].dump(2) << "\n";
       return;
     }
-    Table t({"QUEUE", "KIND", "PRIORITY", "GPU QUOTA", "LIMIT", "WEIGHT", "FAIR SHARE",
-             "ALLOCATED", "RUNNING", "PENDING"});
+    Table t({"QUEUE", "KIND", "PRIORITY", "GPU QUOTA", "LIMIT", "WEIGHT", "FAIR SHARE", "ALLOCATED",
+             "RUNNING", "PENDING"});
     for (const json& q : r["items"]) {
       std::string name = q["parent"].is_null() ? Str(q["name"]) : "  " + Str(q["name"]);
       auto amount = [](const json& v) { return v == -1 ? std::string("-") : Str(v); };
       t.AddRow({name, Str(q["kind"]), Str(q["priority"]),
                 q["gpuQuota"] == -1 ? "unlimited" : Str(q["gpuQuota"]), amount(q["gpuLimit"]),
                 Str(q["gpuOverQuotaWeight"]),
-                q["fairShare"].is_null() ? "-" : Str(q["fairShare"]["gpu"]),
-                Str(q["allocatedGpu"]), Str(q["running"]), Str(q["pending"])});
+                q["fairShare"].is_null() ? "-" : Str(q["fairShare"]["gpu"]), Str(q["allocatedGpu"]),
+                Str(q["running"]), Str(q["pending"])});
     }
     if (t.empty()) {
-      std::cout << "No departments or projects yet; an admin creates them with `sluice project create`.\n";
+      std::cout << "No departments or projects yet; an admin creates them with `sluice project "
+                   "create`.\n";
       return;
     }
     t.Print(std::cout);
@@ -365,7 +386,9 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   auto top_what = std::make_shared<std::string>();
   auto top_json = std::make_shared<bool>(false);
   CLI::App* top = app.add_subcommand("top", "GPU allocation by node or by project");
-  top->add_option("what", *top_what, "nodes or projects")->required()->check(CLI::IsMember({"nodes", "projects"}));
+  top->add_option("what", *top_what, "nodes or projects")
+      ->required()
+      ->check(CLI::IsMember({"nodes", "projects"}));
   top->add_flag("--json", *top_json, "Print JSON");
   top->callback([=] {
     ClientContext ctx(*flags);
@@ -381,8 +404,7 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
           std::string holders;
           for (const json& h : g["workloads"]) holders += (holders.empty() ? "" : ",") + Str(h);
           t.AddRow({n["name"], Str(g["index"]), Str(g["model"]), Str(g["memory"]),
-                    Str(g["allocated"]),
-                    g["utilization"].is_null() ? "-" : Str(g["utilization"]),
+                    Str(g["allocated"]), g["utilization"].is_null() ? "-" : Str(g["utilization"]),
                     holders.empty() ? "-" : holders});
         }
       }
@@ -409,7 +431,8 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
   });
 
   auto w_json = std::make_shared<bool>(false);
-  CLI::App* whoami = app.add_subcommand("whoami", "Who the server thinks you are, and your projects");
+  CLI::App* whoami =
+      app.add_subcommand("whoami", "Who the server thinks you are, and your projects");
   whoami->add_flag("--json", *w_json, "Print JSON");
   whoami->callback([=] {
     ClientContext ctx(*flags);
@@ -420,7 +443,8 @@ void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
     }
     std::cout << Str(me["user"]) << (me["admin"].get<bool>() ? " (admin)" : "") << " on "
               << ctx.client().Where() << "\n";
-    for (const json& p : me["projects"]) std::cout << "  " << Str(p["project"]) << ": " << Str(p["role"]) << "\n";
+    for (const json& p : me["projects"])
+      std::cout << "  " << Str(p["project"]) << ": " << Str(p["role"]) << "\n";
   });
 }
 

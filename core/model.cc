@@ -111,9 +111,9 @@ std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,
     }
     if (*gpu >= 1000) {
       if (devices) {
-        return GpuRequestError{"gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " +
-                                                 FormatMilli(*gpu) + " whole GPUs write gpu: " +
-                                                 FormatMilli(*gpu) + " alone"};
+        return GpuRequestError{
+            "gpuDevices", "gpuDevices goes with a fraction or gpuMemory; for " + FormatMilli(*gpu) +
+                              " whole GPUs write gpu: " + FormatMilli(*gpu) + " alone"};
       }
       r->gpu_devices = static_cast<int32_t>(*gpu / 1000);
       r->gpu_milli = 1000;
@@ -132,7 +132,8 @@ std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,
     r->gpu_memory_mib = *gpu_memory_mib;
     return std::nullopt;
   }
-  if (devices) return GpuRequestError{"gpuDevices", "gpuDevices needs a fraction (gpu) or gpuMemory"};
+  if (devices)
+    return GpuRequestError{"gpuDevices", "gpuDevices needs a fraction (gpu) or gpuMemory"};
   return std::nullopt;
 }
 

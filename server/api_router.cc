@@ -150,8 +150,7 @@ bool IsWatch(const ApiRequest& req, std::string* project) {
     *project = it == req.query.end() ? "" : it->second;
     return true;
   }
-  if (s.size() == 5 && s[0] == "api" && s[1] == "v1" && s[2] == "projects" &&
-      s[4] == "workloads") {
+  if (s.size() == 5 && s[0] == "api" && s[1] == "v1" && s[2] == "projects" && s[4] == "workloads") {
     *project = s[3];
     return true;
   }
@@ -168,7 +167,8 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
     return reply(std::move(r));
   }
   if (s.size() < 3 || s[0] != "api" || s[1] != "v1") {
-    return reply(ApiResponse::Error(404, "no such path; the API is under /api/v1 (see docs/api.md)"));
+    return reply(
+        ApiResponse::Error(404, "no such path; the API is under /api/v1 (see docs/api.md)"));
   }
   const std::string& resource = s[2];
   json body;
@@ -227,7 +227,8 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
         auto [ptr, ec] = std::from_chars(l.data(), l.data() + l.size(), limit);
         if (ec != std::errc() || ptr != l.data() + l.size()) limit = -1;
         if (limit < 1 || limit > 10000) {
-          return reply(ApiResponse::Error(400, "limit: expected a whole number from 1 to 10000, got \"" + l + "\""));
+          return reply(ApiResponse::Error(
+              400, "limit: expected a whole number from 1 to 10000, got \"" + l + "\""));
         }
       }
       return reply(cp.ListEvents(c, query("project"), query("workload"), limit));

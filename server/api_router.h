@@ -13,7 +13,7 @@
 namespace sluice {
 
 struct ApiRequest {
-  std::string method;  // GET, POST, PATCH, DELETE
+  std::string method;                 // GET, POST, PATCH, DELETE
   std::vector<std::string> segments;  // decoded path segments: {"api", "v1", "projects"}
   std::map<std::string, std::string> query;
   std::string body;

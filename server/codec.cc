@@ -8,9 +8,9 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, 15> kSpecFields = {
-    "priorityClass", "preemptible", "pods",     "minAvailable", "gpu",
-    "gpuMemory",     "gpuDevices",  "cpu",      "memory",       "gpuModel",
-    "nodeSelector",  "topology",    "command",  "env",          "workingDir"};
+    "priorityClass", "preemptible", "pods",    "minAvailable", "gpu",
+    "gpuMemory",     "gpuDevices",  "cpu",     "memory",       "gpuModel",
+    "nodeSelector",  "topology",    "command", "env",          "workingDir"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -20,9 +20,9 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
     if (c) {
       spec->priority_class = *c;
     } else {
-      f.Error("priorityClass",
-              "expected train, build, interactive, build-preemptible or inference, got \"" + *s +
-                  "\"");
+      f.Error(
+          "priorityClass",
+          "expected train, build, interactive, build-preemptible or inference, got \"" + *s + "\"");
     }
   }
   spec->preemptible = f.Bool("preemptible").value_or(DefaultPreemptible(spec->priority_class));
@@ -164,10 +164,9 @@ Result<Submission> DecodeSubmission(const json& body) {
   JsonErrors errors;
   Submission out;
   JsonFields f(body, "body", &errors,
-               {"name",        "priorityClass", "preemptible", "pods",     "minAvailable",
-                "gpu",         "gpuMemory",     "gpuDevices",  "cpu",      "memory",
-                "gpuModel",    "nodeSelector",  "topology",    "command",  "env",
-                "workingDir"});
+               {"name", "priorityClass", "preemptible", "pods", "minAvailable", "gpu", "gpuMemory",
+                "gpuDevices", "cpu", "memory", "gpuModel", "nodeSelector", "topology", "command",
+                "env", "workingDir"});
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
@@ -211,9 +210,9 @@ Json EncodeSpec(const WorkloadSpec& spec) {
 
 Status DecodeDepartment(const json& body, bool create, Department* d) {
   JsonErrors errors;
-  JsonFields f(body, "body", &errors,
-               {"name", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime",
-                "preemptMinRuntime"});
+  JsonFields f(
+      body, "body", &errors,
+      {"name", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime", "preemptMinRuntime"});
   if (f.is_object()) {
     if (create) {
       if (auto n = f.Name("name")) d->name = *n;
@@ -240,7 +239,8 @@ Status DecodeProject(const json& body, bool create, Project* p) {
     DecodeSettings(f, &p->settings);
     if (const json* members = f.Get("members")) {
       if (!members->is_array()) {
-        f.Error("members", "expected a list of {\"user\", \"role\"}, got " + JsonTypeName(*members));
+        f.Error("members",
+                "expected a list of {\"user\", \"role\"}, got " + JsonTypeName(*members));
       } else {
         p->members.clear();
         for (size_t i = 0; i < members->size(); ++i) {
@@ -284,7 +284,8 @@ Json EncodeProject(const Project& p) {
   if (!p.department.empty()) j["department"] = p.department;
   j.update(EncodeQueueSettings(p.settings));
   Json members = Json::array();
-  for (const auto& [user, role] : p.members) members.push_back({{"user", user}, {"role", RoleName(role)}});
+  for (const auto& [user, role] : p.members)
+    members.push_back({{"user", user}, {"role", RoleName(role)}});
   j["members"] = std::move(members);
   return j;
 }
@@ -334,8 +335,8 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   }
   if (const json* st = f.Get("status")) {
     JsonFields s(*st, "workload.status", &errors,
-                 {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting", "staleSince",
-                  "message", "evictions", "exitCode"});
+                 {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting",
+                  "staleSince", "message", "evictions", "exitCode"});
     if (auto ph = s.String("phase")) {
       if (auto p = ParsePhase(*ph)) w.phase = *p;
     }
@@ -379,7 +380,8 @@ Result<Token> DecodeStoredToken(const std::string& doc) {
   Result<json> parsed = ParseJsonText(doc, "stored token");
   if (!parsed.ok()) return parsed.status();
   JsonErrors errors;
-  JsonFields f(*parsed, "token", &errors, {"id", "user", "admin", "created", "description", "hash"});
+  JsonFields f(*parsed, "token", &errors,
+               {"id", "user", "admin", "created", "description", "hash"});
   Token t;
   t.id = f.String("id", true).value_or("");
   t.user = f.String("user", true).value_or("");

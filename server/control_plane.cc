@@ -23,8 +23,8 @@ ApiResponse Ok(Json body, int status = 200) {
 }
 
 ApiResponse AdminOnly(const std::string& what) {
-  return ApiResponse::Error(403, "only admins can " + what +
-                                     "; ask an admin, or use an admin token (--token)");
+  return ApiResponse::Error(
+      403, "only admins can " + what + "; ask an admin, or use an admin token (--token)");
 }
 
 }  // namespace
@@ -64,8 +64,8 @@ Status ControlPlane::Load() {
   if (!all.ok()) return all.status();
   for (const StoredObject& o : *all) {
     auto bad = [&](const Status& s) {
-      return Status::Internal("stored " + o.kind + " \"" + o.key + "\" is unreadable: " +
-                              s.message());
+      return Status::Internal("stored " + o.kind + " \"" + o.key +
+                              "\" is unreadable: " + s.message());
     };
     if (o.kind == kDepartment) {
       Result<Department> d = DecodeStoredDepartment(o.doc);
@@ -202,7 +202,8 @@ void ControlPlane::Notify(const std::string& type, const WorkloadRecord& w) {
 void ControlPlane::CreateDepartment(const Caller& c, const json& body, const Reply& reply) {
   if (!c.admin) return reply(AdminOnly("create departments"));
   Department d;
-  if (Status s = DecodeDepartment(body, true, &d); !s.ok()) return reply(ApiResponse::FromStatus(s));
+  if (Status s = DecodeDepartment(body, true, &d); !s.ok())
+    return reply(ApiResponse::FromStatus(s));
   for (const Department& other : departments_) {
     if (other.name == d.name) {
       return reply(ApiResponse::Error(409, "department \"" + d.name + "\" already exists"));
@@ -215,12 +216,13 @@ void ControlPlane::CreateDepartment(const Caller& c, const json& body, const Rep
     }
   }
   departments_.push_back(d);
-  Commit({Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
-         [this, d, reply] {
-           reply(Ok(EncodeDepartment(d), 201));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
+      [this, d, reply] {
+        reply(Ok(EncodeDepartment(d), 201));
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::UpdateDepartment(const Caller& c, const std::string& name, const json& body,
@@ -229,24 +231,28 @@ void ControlPlane::UpdateDepartment(const Caller& c, const std::string& name, co
   auto it = std::find_if(departments_.begin(), departments_.end(),
                          [&](const Department& d) { return d.name == name; });
   if (it == departments_.end()) {
-    return reply(ApiResponse::Error(404, "no department \"" + name + "\"; `sluice department list` shows them"));
+    return reply(ApiResponse::Error(
+        404, "no department \"" + name + "\"; `sluice department list` shows them"));
   }
   Department d = *it;
-  if (Status s = DecodeDepartment(body, false, &d); !s.ok()) return reply(ApiResponse::FromStatus(s));
+  if (Status s = DecodeDepartment(body, false, &d); !s.ok())
+    return reply(ApiResponse::FromStatus(s));
   *it = d;
-  Commit({Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
-         [this, d, reply] {
-           reply(Ok(EncodeDepartment(d)));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
+      [this, d, reply] {
+        reply(Ok(EncodeDepartment(d)));
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::DeleteDepartment(const Caller& c, const std::string& name, const Reply& reply) {
   if (!c.admin) return reply(AdminOnly("delete departments"));
   auto it = std::find_if(departments_.begin(), departments_.end(),
                          [&](const Department& d) { return d.name == name; });
-  if (it == departments_.end()) return reply(ApiResponse::Error(404, "no department \"" + name + "\""));
+  if (it == departments_.end())
+    return reply(ApiResponse::Error(404, "no department \"" + name + "\""));
   for (const Project& p : projects_) {
     if (p.department == name) {
       return reply(ApiResponse::Error(409, "department \"" + name + "\" still has project \"" +
@@ -254,12 +260,13 @@ void ControlPlane::DeleteDepartment(const Caller& c, const std::string& name, co
     }
   }
   departments_.erase(it);
-  Commit({Mutation::Delete(kDepartment, name)},
-         [this, name, reply] {
-           reply(Ok(Json{{"deleted", name}}));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Delete(kDepartment, name)},
+      [this, name, reply] {
+        reply(Ok(Json{{"deleted", name}}));
+        RequestCycle();
+      },
+      reply);
 }
 
 ApiResponse ControlPlane::ListDepartments(const Caller&) const {
@@ -299,12 +306,13 @@ void ControlPlane::CreateProject(const Caller& c, const json& body, const Reply&
                                              "\"; create it first (sluice department create)"));
   }
   projects_.push_back(p);
-  Commit({Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
-         [this, p, reply] {
-           reply(Ok(EncodeProject(p), 201));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      [this, p, reply] {
+        reply(Ok(EncodeProject(p), 201));
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::UpdateProject(const Caller& c, const std::string& name, const json& body,
@@ -313,22 +321,25 @@ void ControlPlane::UpdateProject(const Caller& c, const std::string& name, const
   auto it = std::find_if(projects_.begin(), projects_.end(),
                          [&](const Project& p) { return p.name == name; });
   if (it == projects_.end()) {
-    return reply(ApiResponse::Error(404, "no project \"" + name + "\"; `sluice project list` shows them"));
+    return reply(
+        ApiResponse::Error(404, "no project \"" + name + "\"; `sluice project list` shows them"));
   }
   Project p = *it;
   if (Status s = DecodeProject(body, false, &p); !s.ok()) return reply(ApiResponse::FromStatus(s));
   if (!p.department.empty() &&
       std::none_of(departments_.begin(), departments_.end(),
                    [&](const Department& d) { return d.name == p.department; })) {
-    return reply(ApiResponse::Error(404, "body.department: no department \"" + p.department + "\""));
+    return reply(
+        ApiResponse::Error(404, "body.department: no department \"" + p.department + "\""));
   }
   *it = p;
-  Commit({Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
-         [this, p, reply] {
-           reply(Ok(EncodeProject(p)));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      [this, p, reply] {
+        reply(Ok(EncodeProject(p)));
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::DeleteProject(const Caller& c, const std::string& name, const Reply& reply) {
@@ -354,12 +365,13 @@ void ControlPlane::DeleteProject(const Caller& c, const std::string& name, const
     }
   }
   by_name_.erase(name);
-  Commit(std::move(batch),
-         [this, name, reply] {
-           reply(Ok(Json{{"deleted", name}}));
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      std::move(batch),
+      [this, name, reply] {
+        reply(Ok(Json{{"deleted", name}}));
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::SetMember(const Caller& c, const std::string& project, const json& body,
@@ -367,7 +379,8 @@ void ControlPlane::SetMember(const Caller& c, const std::string& project, const 
   if (!c.admin) return reply(AdminOnly("add project members"));
   auto it = std::find_if(projects_.begin(), projects_.end(),
                          [&](const Project& p) { return p.name == project; });
-  if (it == projects_.end()) return reply(ApiResponse::Error(404, "no project \"" + project + "\""));
+  if (it == projects_.end())
+    return reply(ApiResponse::Error(404, "no project \"" + project + "\""));
   JsonErrors errors;
   JsonFields f(body, "body", &errors, {"user", "role"});
   std::optional<std::string> user = f.Name("user");
@@ -382,8 +395,9 @@ void ControlPlane::SetMember(const Caller& c, const std::string& project, const 
   if (!errors.empty()) return reply(ApiResponse::FromStatus(errors.ToStatus()));
   it->members[*user] = role;
   Project p = *it;
-  Commit({Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
-         [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
+  Commit(
+      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
 }
 
 void ControlPlane::RemoveMember(const Caller& c, const std::string& project,
@@ -391,13 +405,15 @@ void ControlPlane::RemoveMember(const Caller& c, const std::string& project,
   if (!c.admin) return reply(AdminOnly("remove project members"));
   auto it = std::find_if(projects_.begin(), projects_.end(),
                          [&](const Project& p) { return p.name == project; });
-  if (it == projects_.end()) return reply(ApiResponse::Error(404, "no project \"" + project + "\""));
+  if (it == projects_.end())
+    return reply(ApiResponse::Error(404, "no project \"" + project + "\""));
   if (it->members.erase(user) == 0) {
     return reply(ApiResponse::Error(404, "\"" + user + "\" is not a member of " + project));
   }
   Project p = *it;
-  Commit({Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
-         [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
+  Commit(
+      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
 }
 
 ApiResponse ControlPlane::ListProjects(const Caller& c) const {
@@ -411,7 +427,8 @@ ApiResponse ControlPlane::ListProjects(const Caller& c) const {
 ApiResponse ControlPlane::GetProject(const Caller& c, const std::string& name) const {
   for (const Project& p : projects_) {
     if (p.name != name) continue;
-    if (!CanSee(c, name)) return ApiResponse::Error(403, "you are not a member of project \"" + name + "\"");
+    if (!CanSee(c, name))
+      return ApiResponse::Error(403, "you are not a member of project \"" + name + "\"");
     return Ok(EncodeProject(p));
   }
   return ApiResponse::Error(404, "no project \"" + name + "\"");
@@ -440,10 +457,10 @@ std::string ControlPlane::NeverFitsWarning(const WorkloadSpec& spec) const {
     bool model_ok = spec.gpu_models.empty() ||
                     std::find(spec.gpu_models.begin(), spec.gpu_models.end(), n.gpu_model) !=
                         spec.gpu_models.end();
-    bool memory_ok = r.gpu_memory_mib == 0 ||
-                     (n.gpu_memory_mib > 0 && r.gpu_memory_mib <= n.gpu_memory_mib);
-    bool fits = model_ok && memory_ok && r.gpu_devices <= n.gpus &&
-                r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib;
+    bool memory_ok =
+        r.gpu_memory_mib == 0 || (n.gpu_memory_mib > 0 && r.gpu_memory_mib <= n.gpu_memory_mib);
+    bool fits = model_ok && memory_ok && r.gpu_devices <= n.gpus && r.cpu_milli <= n.cpu_milli &&
+                r.memory_mib <= n.memory_mib;
     if (fits) return "";
     if (model_ok) most_gpus = std::max(most_gpus, n.gpus);
   }
@@ -462,7 +479,8 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
                           [&](const Project& p) { return p.name == project; });
   if (pit == projects_.end()) {
     return reply(ApiResponse::Error(
-        404, "no project \"" + project + "\"; `sluice project list` shows the projects you are in"));
+        404,
+        "no project \"" + project + "\"; `sluice project list` shows the projects you are in"));
   }
   if (!CanSee(c, project)) {
     return reply(ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" +
@@ -476,10 +494,10 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
   Result<Submission> sub = DecodeSubmission(body);
   if (!sub.ok()) return reply(ApiResponse::FromStatus(sub.status()));
   if (const WorkloadRecord* existing = FindWorkload(project, sub->name)) {
-    return reply(ApiResponse::Error(
-        409, "project \"" + project + "\" already has a workload named \"" + sub->name + "\" (" +
-                 std::string(PhaseName(existing->phase)) +
-                 "); pick another name or delete it first"));
+    return reply(ApiResponse::Error(409, "project \"" + project +
+                                             "\" already has a workload named \"" + sub->name +
+                                             "\" (" + std::string(PhaseName(existing->phase)) +
+                                             "); pick another name or delete it first"));
   }
   WorkloadRecord w;
   w.id = next_id_++;
@@ -506,19 +524,20 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
   const WorkloadRecord& rec = it->second;
   ++metrics_->submissions;
   const int64_t id = rec.id;
-  Commit({PutWorkload(rec), EventFor(rec, "Submitted", "submitted by " + c.user)},
-         [this, id, warning, reply] {
-           auto found = workloads_.find(id);
-           if (found == workloads_.end()) return reply(ApiResponse::Error(410, "deleted meanwhile"));
-           Json out = EncodeWorkload(found->second, true);
-           Json warnings = Json::array();
-           if (!warning.empty()) warnings.push_back(warning);
-           out["warnings"] = std::move(warnings);
-           reply(Ok(std::move(out), 201));
-           Notify("ADDED", found->second);
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {PutWorkload(rec), EventFor(rec, "Submitted", "submitted by " + c.user)},
+      [this, id, warning, reply] {
+        auto found = workloads_.find(id);
+        if (found == workloads_.end()) return reply(ApiResponse::Error(410, "deleted meanwhile"));
+        Json out = EncodeWorkload(found->second, true);
+        Json warnings = Json::array();
+        if (!warning.empty()) warnings.push_back(warning);
+        out["warnings"] = std::move(warnings);
+        reply(Ok(std::move(out), 201));
+        Notify("ADDED", found->second);
+        RequestCycle();
+      },
+      reply);
 }
 
 void ControlPlane::DeleteWorkload(const Caller& c, const std::string& project,
@@ -528,8 +547,8 @@ void ControlPlane::DeleteWorkload(const Caller& c, const std::string& project,
     if (w != nullptr || (std::any_of(projects_.begin(), projects_.end(),
                                      [&](const Project& p) { return p.name == project; }) &&
                          !CanSee(c, project))) {
-      return reply(ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" +
-                                               project + "\""));
+      return reply(ApiResponse::Error(
+          403, "you (" + c.user + ") are not a member of project \"" + project + "\""));
     }
     return reply(ApiResponse::Error(404, "no workload \"" + name + "\" in project \"" + project +
                                              "\"; `sluice list` shows yours"));
@@ -547,29 +566,31 @@ void ControlPlane::DeleteWorkload(const Caller& c, const std::string& project,
       }
     }
     Json out = EncodeWorkload(*w, true);
-    Commit({PutWorkload(*w), EventFor(*w, "Deleting", "deleted by " + c.user + "; stopping")},
-           [out, reply] { reply(Ok(out, 202)); }, reply);
+    Commit(
+        {PutWorkload(*w), EventFor(*w, "Deleting", "deleted by " + c.user + "; stopping")},
+        [out, reply] { reply(Ok(out, 202)); }, reply);
     Notify("MODIFIED", *w);
     return;
   }
   WorkloadRecord gone = *w;
   by_name_[project].erase(name);
   workloads_.erase(gone.id);
-  Commit({Mutation::Delete(kWorkload, gone.key()),
-          EventFor(gone, "Deleted", "deleted by " + c.user)},
-         [this, gone, reply] {
-           reply(Ok(Json{{"deleted", gone.name}, {"project", gone.project}}));
-           Notify("DELETED", gone);
-           RequestCycle();
-         },
-         reply);
+  Commit(
+      {Mutation::Delete(kWorkload, gone.key()), EventFor(gone, "Deleted", "deleted by " + c.user)},
+      [this, gone, reply] {
+        reply(Ok(Json{{"deleted", gone.name}, {"project", gone.project}}));
+        Notify("DELETED", gone);
+        RequestCycle();
+      },
+      reply);
 }
 
 ApiResponse ControlPlane::GetWorkload(const Caller& c, const std::string& project,
                                       const std::string& name) const {
   const WorkloadRecord* w = FindWorkload(project, name);
   if (w != nullptr && !CanSee(c, project)) {
-    return ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
+    return ApiResponse::Error(
+        403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
   }
   if (w == nullptr) {
     return ApiResponse::Error(404, "no workload \"" + name + "\" in project \"" + project + "\"");
@@ -584,7 +605,8 @@ ApiResponse ControlPlane::ListWorkloads(const Caller& c, const std::string& proj
                               [&](const Project& p) { return p.name == project; });
     if (!exists) return ApiResponse::Error(404, "no project \"" + project + "\"");
     if (!CanSee(c, project)) {
-      return ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
+      return ApiResponse::Error(
+          403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
     }
   }
   Json items = Json::array();
@@ -599,7 +621,8 @@ ApiResponse ControlPlane::ListWorkloads(const Caller& c, const std::string& proj
 
 ApiResponse ControlPlane::Watch(const Caller& c, const std::string& project, WatchSink send) {
   if (!project.empty() && !CanSee(c, project)) {
-    return ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
+    return ApiResponse::Error(
+        403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
   }
   for (const auto& [id, w] : workloads_) {
     if ((project.empty() || w.project == project) && CanSee(c, w.project)) {
@@ -631,12 +654,13 @@ ApiResponse ControlPlane::ListNodes(const Caller&) const {
     int64_t total = 0;
     for (int32_t g = 0; g < n.gpus; ++g) {
       total += used[static_cast<size_t>(g)];
-      gpus.push_back({{"index", g},
-                      {"model", n.gpu_model},
-                      {"memory", n.gpu_memory_mib > 0 ? Json(FormatMemoryMiB(n.gpu_memory_mib)) : Json()},
-                      {"allocated", MilliNumber(used[static_cast<size_t>(g)])},
-                      {"utilization", nullptr},
-                      {"workloads", holders[static_cast<size_t>(g)]}});
+      gpus.push_back(
+          {{"index", g},
+           {"model", n.gpu_model},
+           {"memory", n.gpu_memory_mib > 0 ? Json(FormatMemoryMiB(n.gpu_memory_mib)) : Json()},
+           {"allocated", MilliNumber(used[static_cast<size_t>(g)])},
+           {"utilization", nullptr},
+           {"workloads", holders[static_cast<size_t>(g)]}});
     }
     items.push_back({{"name", n.name},
                      {"gpuCount", n.gpus},
@@ -654,12 +678,15 @@ ApiResponse ControlPlane::ListEvents(const Caller& c, const std::string& project
   std::string key;
   if (!project.empty()) {
     if (!CanSee(c, project)) {
-      return ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
+      return ApiResponse::Error(
+          403, "you (" + c.user + ") are not a member of project \"" + project + "\"");
     }
     projects.push_back(project);
     if (!workload.empty()) {
       const WorkloadRecord* w = FindWorkload(project, workload);
-      if (w == nullptr) return ApiResponse::Error(404, "no workload \"" + workload + "\" in project \"" + project + "\"");
+      if (w == nullptr)
+        return ApiResponse::Error(
+            404, "no workload \"" + workload + "\" in project \"" + project + "\"");
       key = w->key();
     }
   } else if (!c.admin) {
@@ -698,17 +725,25 @@ void ControlPlane::CreateToken(const Caller& c, const json& body, const Reply& r
   tokens_.push_back(t);
   Json out = EncodeToken(t, true);
   out["token"] = nt->secret;
-  Commit({Mutation::Put(kToken, t.id, EncodeToken(t, false).dump())},
-         [out, reply] { reply(Ok(out, 201)); }, reply);
+  Commit(
+      {Mutation::Put(kToken, t.id, EncodeToken(t, false).dump())},
+      [out, reply] { reply(Ok(out, 201)); }, reply);
 }
 
 void ControlPlane::DeleteToken(const Caller& c, const std::string& id, const Reply& reply) {
-  auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) { return t.id == id; });
+  auto it =
+      std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) { return t.id == id; });
   if (it == tokens_.end() || (!c.admin && it->user != c.user)) {
-    return reply(ApiResponse::Error(404, "no token \"" + id + "\" of yours; `sluice token list` shows them"));
+    return reply(ApiResponse::Error(
+        404, "no token \"" + id + "\" of yours; `sluice token list` shows them"));
   }
   tokens_.erase(it);
-  Commit({Mutation::Delete(kToken, id)}, [id, reply] { reply(Ok(Json{{"deleted", id}})); }, reply);
+  Commit(
+      {Mutation::Delete(kToken, id)},
+      [id, reply] {
+        reply(Ok(Json{{"deleted", id}}));
+      },
+      reply);
 }
 
 ApiResponse ControlPlane::ListTokens(const Caller& c) const {

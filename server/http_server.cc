@@ -38,18 +38,18 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     parser_.emplace();
     parser_->body_limit(kMaxRequestBody);
     parser_->header_limit(64 * 1024);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return Write(ApiResponse::Error(
-          413, "the request body is larger than " + std::to_string(kMaxRequestBody / 1024) +
-                   " KiB; send less"));
+      drain_ = true;
+      return Write(ApiResponse::Error(413, "the request body is larger than " +
+                                               std::to_string(kMaxRequestBody / 1024) +
+                                               " KiB; send less"));
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -83,14 +83,16 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
       caller = shared_->cp->Authenticate(std::string(auth.substr(kBearer.size())));
       if (!caller) {
         return Write(ApiResponse::Error(
-            401, "the token is not valid (mistyped or revoked); create one with `sluice token "
-                 "create`, or use the admin token in the server's data directory"));
+            401,
+            "the token is not valid (mistyped or revoked); create one with `sluice token "
+            "create`, or use the admin token in the server's data directory"));
       }
     }
     if (!caller) {
       return Write(ApiResponse::Error(
-          401, "no credentials: pass a bearer token (sluice --token T, or SLUICE_TOKEN); the "
-               "first admin token is in the server's DATA_DIR/admin-token"));
+          401,
+          "no credentials: pass a bearer token (sluice --token T, or SLUICE_TOKEN); the "
+          "first admin token is in the server's DATA_DIR/admin-token"));
     }
     std::string watch_project;
     if (IsWatch(api, &watch_project)) return StartWatch(*caller, watch_project);
@@ -113,35 +115,50 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     res->prepare_payload();
     http::async_write(socket_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (!ec && self->drain_) return self->Drain();
                         if (ec || !self->keep_alive_) return self->Close();
                         self->Read();
                       });
   }
 
+  // After refusing an oversized body: stop sending, and read what the
+  // client is still sending (up to kMaxDrain) so that closing does not reset
+  // the connection before the client has read the refusal.
+  void Drain() {
+    beast::error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    constexpr size_t kMaxDrain = 64 << 20;
+    socket_.async_read_some(asio::buffer(discard_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kMaxDrain) return self->Close();
+                              self->Drain();
+                            });
+  }
+
   void StartWatch(const Caller& caller, const std::string& project) {
     std::weak_ptr<Session> weak = this->shared_from_this();
-    ApiResponse r = shared_->cp->Watch(caller, project, [weak](const std::string& type,
-                                                               const Json& workload) {
-      auto self = weak.lock();
-      if (!self || self->closed_) return false;
-      if (self->out_.size() >= kMaxQueuedEvents) {
-        self->Close();
-        return false;
-      }
-      self->SendHeaderOnce();
-      self->Queue("event: " + type + "\ndata: " + workload.dump() + "\n\n");
-      return true;
-    });
+    ApiResponse r =
+        shared_->cp->Watch(caller, project, [weak](const std::string& type, const Json& workload) {
+          auto self = weak.lock();
+          if (!self || self->closed_) return false;
+          if (self->out_.size() >= kMaxQueuedEvents) {
+            self->Close();
+            return false;
+          }
+          self->SendHeaderOnce();
+          self->Queue("event: " + type + "\ndata: " + workload.dump() + "\n\n");
+          return true;
+        });
     if (r.status != 200) {
       keep_alive_ = false;
       return Write(std::move(r));
     }
     SendHeaderOnce();
     // The client never sends anything more; a read that ends means it left.
-    socket_.async_read_some(asio::buffer(probe_),
-                            [self = this->shared_from_this()](beast::error_code, size_t) {
-                              self->Close();
-                            });
+    socket_.async_read_some(
+        asio::buffer(probe_),
+        [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
   }
 
   void SendHeaderOnce() {
@@ -186,12 +203,14 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
   std::chrono::steady_clock::time_point started_;
   std::deque<std::string> out_;
   std::array<char, 64> probe_{};
+  bool drain_ = false;
+  size_t drained_ = 0;
+  std::array<char, 16384> discard_{};
 };
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, ControlPlane* cp, Metrics* metrics,
-                       int64_t server_uid)
+HttpServer::HttpServer(asio::io_context& io, ControlPlane* cp, Metrics* metrics, int64_t server_uid)
     : io_(io), shared_{cp, metrics, server_uid} {}
 
 Result<int> HttpServer::ListenTcp(const std::string& host_port) {

@@ -170,7 +170,8 @@ std::optional<int64_t> JsonFields::Cpu(std::string_view key) {
 }
 
 std::optional<int64_t> JsonFields::Memory(std::string_view key) {
-  std::optional<int64_t> v = Parsed<int64_t>(key, "a memory size such as \"64Gi\"", &ParseMemoryMiB);
+  std::optional<int64_t> v =
+      Parsed<int64_t>(key, "a memory size such as \"64Gi\"", &ParseMemoryMiB);
   if (v && *v > kMaxAmount) {
     Error(key, "is too large; at most " + FormatMemoryMiB(kMaxAmount));
     return std::nullopt;

@@ -31,8 +31,7 @@ void Histogram::Observe(double value) {
   sum_ += value;
 }
 
-void Histogram::Render(const std::string& name, const std::string& labels,
-                       std::string* out) const {
+void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
   const std::string sep = labels.empty() ? "" : ",";
   int64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
@@ -58,7 +57,8 @@ void Metrics::Render(std::string* out) const {
   *out += "# HELP sluice_scheduling_cycle_duration_seconds Time one scheduling cycle took.\n";
   *out += "# TYPE sluice_scheduling_cycle_duration_seconds histogram\n";
   cycle_seconds.Render("sluice_scheduling_cycle_duration_seconds", "", out);
-  *out += "# HELP sluice_api_request_duration_seconds Time from a request's arrival to its reply.\n";
+  *out +=
+      "# HELP sluice_api_request_duration_seconds Time from a request's arrival to its reply.\n";
   *out += "# TYPE sluice_api_request_duration_seconds histogram\n";
   for (const auto& [method, h] : api_seconds) {
     h.Render("sluice_api_request_duration_seconds", "method=\"" + PromLabel(method) + "\"", out);

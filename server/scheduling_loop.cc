@@ -131,8 +131,8 @@ void ControlPlane::AccrueUsage(Time now) {
   const double hours = static_cast<double>((now - usage_updated_).ms) / 3.6e6;
   usage_updated_ = now;
   if (hours <= 0) return;
-  const double decay =
-      std::pow(0.5, hours * 3.6e6 / static_cast<double>(std::max<int64_t>(1, opt_.usage_half_life.ms)));
+  const double decay = std::pow(
+      0.5, hours * 3.6e6 / static_cast<double>(std::max<int64_t>(1, opt_.usage_half_life.ms)));
   std::map<std::string, int64_t> allocated;
   for (const auto& [id, w] : workloads_) {
     if (w.phase == Phase::kRunning) allocated[w.project] += w.AllocatedGpuMilli();
@@ -264,7 +264,8 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped) {
     rec.started.reset();
     rec.stale_since.reset();
     ++rec.evictions;
-    CommitInBackground({PutWorkload(rec), EventFor(rec, "Requeued", "stopped; waiting to run again")});
+    CommitInBackground(
+        {PutWorkload(rec), EventFor(rec, "Requeued", "stopped; waiting to run again")});
   } else {
     rec.phase = exit_code == 0 ? Phase::kSucceeded : Phase::kFailed;
     rec.exit_code = exit_code;
@@ -272,8 +273,9 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped) {
     rec.placement.clear();
     rec.releasing = false;
     if (rec.message.empty()) rec.message = "exited with code " + std::to_string(exit_code);
-    CommitInBackground({PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)),
-                                                   "exited with code " + std::to_string(exit_code))});
+    CommitInBackground(
+        {PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)),
+                                    "exited with code " + std::to_string(exit_code))});
   }
   Notify("MODIFIED", rec);
   RequestCycle();
@@ -301,7 +303,8 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
                    const QueueSettings& settings, const Totals& t) {
     const QueueResource& gpu = settings.resources[static_cast<size_t>(Resource::kGpu)];
     Json fair = nullptr;
-    if (auto it = fs_index.find(name); it != fs_index.end() && it->second < last_fair_share_.size()) {
+    if (auto it = fs_index.find(name);
+        it != fs_index.end() && it->second < last_fair_share_.size()) {
       const Resources& r = last_fair_share_[it->second];
       fair = Json{{"gpu", MilliNumber(r[Resource::kGpu])},
                   {"cpu", MilliNumber(r[Resource::kCpu])},
@@ -347,7 +350,8 @@ std::string ControlPlane::MetricsText() const {
     out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
   };
   auto number = [](const Json& j) { return j.is_null() ? std::string("NaN") : j.dump(); };
-  gauge("sluice_queue_gpu_fair_share", "GPUs the queue deserves now (quota plus its over-quota share).");
+  gauge("sluice_queue_gpu_fair_share",
+        "GPUs the queue deserves now (quota plus its over-quota share).");
   for (const Json& q : queues.body["items"]) {
     if (q["fairShare"].is_null()) continue;
     out += "sluice_queue_gpu_fair_share{queue=\"" + PromLabel(q["name"]) + "\",kind=\"" +

@@ -43,7 +43,8 @@ std::string HostName() {
 Status WriteSecretFile(const std::string& path, const std::string& secret) {
   std::filesystem::remove(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return Status::FailedPrecondition("cannot write " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status::FailedPrecondition("cannot write " + path + ": " + std::strerror(errno));
   std::string text = secret + "\n";
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ok = ::fsync(fd) == 0 && ok;
@@ -165,8 +166,8 @@ int RunServer(const ServerOptions& options) {
   int32_t gpus = 0;
   for (const Node& n : *nodes) gpus += n.gpus;
   std::cout << "sluice server: " << nodes->size() << (nodes->size() == 1 ? " node" : " nodes")
-            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); data in "
-            << data_dir << std::endl;
+            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); data in " << data_dir
+            << std::endl;
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {

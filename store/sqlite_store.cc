@@ -80,8 +80,8 @@ Result<sqlite3*> OpenConnection(const std::string& path) {
     return Status::FailedPrecondition("cannot open the database " + path + ": " + message);
   }
   sqlite3_busy_timeout(db, 10'000);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;",
-                             "PRAGMA foreign_keys=ON;"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;", "PRAGMA foreign_keys=ON;"}) {
     if (Status s = Exec(db, pragma); !s.ok()) {
       sqlite3_close(db);
       return Status::FailedPrecondition("cannot use the database " + path + ": " + s.message());

@@ -64,8 +64,9 @@ TEST_F(SqliteStoreTest, EventsFilterByWorkloadAndProject) {
   ASSERT_TRUE((*store)->LoadAll().ok());
   std::vector<Mutation> batch;
   for (int i = 0; i < 5; ++i) {
-    batch.push_back(Mutation::Event({0, 1000 + i, i % 2 == 0 ? "p1" : "p2",
-                                     "w" + std::to_string(i % 3), "Kind", "m" + std::to_string(i)}));
+    batch.push_back(
+        Mutation::Event({0, 1000 + i, i % 2 == 0 ? "p1" : "p2", "w" + std::to_string(i % 3), "Kind",
+                         "m" + std::to_string(i)}));
   }
   ASSERT_TRUE(WriteAndWait(**store, std::move(batch)).ok());
   auto w0 = (*store)->Events("w0", {}, 0, 100);
