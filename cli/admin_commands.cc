@@ -82,7 +82,7 @@ void PrintQueues(const json& items, bool projects) {
                                   "GPU WEIGHT", "CPU QUOTA", "MEMORY QUOTA"};
   if (projects) {
     header.insert(header.begin() + 1, "DEPARTMENT");
-    header.push_back("MEMBERS");
+    header.emplace_back("MEMBERS");
   }
   Table t(header);
   for (const json& q : items) {
@@ -179,7 +179,7 @@ void AddQueueCommands(CLI::App* parent, const std::shared_ptr<ClientFlags>& flag
 
 }  // namespace
 
-void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
+void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) {
   CLI::App* project = app.add_subcommand("project", "Projects: quotas, members, your default");
   project->require_subcommand(1);
   AddQueueCommands(project, flags, true);

@@ -49,7 +49,12 @@ http::request<http::string_body> MakeRequest(const ClientConfig& config, const s
   req.method_string(method);
   req.target(target);
   req.version(11);
-  req.set(http::field::host, config.server.empty() ? "localhost" : config.server);
+  std::string host = "localhost";
+  if (!config.server.empty()) {
+    Result<Endpoint> ep = ParseServer(config.server);
+    if (ep.ok()) host = ep->host + ":" + ep->port;
+  }
+  req.set(http::field::host, host);
   req.set(http::field::user_agent, "sluice-cli");
   if (!config.token.empty()) req.set(http::field::authorization, "Bearer " + config.token);
   if (!body.empty()) {

@@ -52,8 +52,8 @@ std::string Ago(int64_t ms);
 // Milliseconds between an RFC 3339 time and now (0 when unparsable).
 int64_t MillisSince(const std::string& rfc3339);
 
-void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags);
-void AddAdminCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags);
+void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
+void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
 
 }  // namespace sluice
 

@@ -226,7 +226,7 @@ void RunDescribe(const ClientFlags& flags, const std::string& name, const std::s
 
 }  // namespace
 
-void AddWorkloadCommands(CLI::App& app, std::shared_ptr<ClientFlags> flags) {
+void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) {
   auto submit_opts = std::make_shared<SubmitOptions>();
   CLI::App* submit = app.add_subcommand(
       "submit", "Submit a workload: sluice submit NAME [-p PROJECT] [--gpu 0.5] -- CMD ARGS...");

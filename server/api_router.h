@@ -23,6 +23,9 @@ struct ApiRequest {
 // Returns false for a target that cannot be decoded.
 bool ParseTarget(const std::string& target, ApiRequest* req);
 
+// True when query parameter `key` is present as "", "true" or "1".
+bool QueryFlag(const ApiRequest& req, const std::string& key);
+
 // True for GET /api/v1/workloads?watch=true and
 // GET /api/v1/projects/P/workloads?watch=true: the HTTP layer keeps those
 // connections open as Server-Sent Events streams.

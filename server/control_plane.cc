@@ -79,8 +79,9 @@ Status ControlPlane::Load() {
       Result<WorkloadRecord> w = DecodeStoredWorkload(o.doc);
       if (!w.ok()) return bad(w.status());
       next_id_ = std::max(next_id_, w->id + 1);
-      by_name_[w->project][w->name] = w->id;
-      workloads_.emplace(w->id, std::move(w).value());
+      const int64_t id = w->id;
+      by_name_[w->project][w->name] = id;
+      workloads_.emplace(id, std::move(w).value());
     } else if (o.kind == kToken) {
       Result<Token> t = DecodeStoredToken(o.doc);
       if (!t.ok()) return bad(t.status());
@@ -491,21 +492,22 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
         403, "you (" + c.user + ") are a viewer of project \"" + project +
                  "\" and viewers cannot submit; ask an admin to make you a member"));
   }
-  Result<Submission> sub = DecodeSubmission(body);
-  if (!sub.ok()) return reply(ApiResponse::FromStatus(sub.status()));
-  if (const WorkloadRecord* existing = FindWorkload(project, sub->name)) {
+  Result<Submission> decoded = DecodeSubmission(body);
+  if (!decoded.ok()) return reply(ApiResponse::FromStatus(decoded.status()));
+  Submission sub = std::move(decoded).value();
+  if (const WorkloadRecord* existing = FindWorkload(project, sub.name)) {
     return reply(ApiResponse::Error(409, "project \"" + project +
-                                             "\" already has a workload named \"" + sub->name +
+                                             "\" already has a workload named \"" + sub.name +
                                              "\" (" + std::string(PhaseName(existing->phase)) +
                                              "); pick another name or delete it first"));
   }
   WorkloadRecord w;
   w.id = next_id_++;
-  w.name = sub->name;
+  w.name = sub.name;
   w.project = project;
   w.user = c.user;
   w.uid = c.uid;
-  w.spec = std::move(sub->spec);
+  w.spec = std::move(sub.spec);
   w.submitted = opt_.now();
   // Estimated until the next cycle: behind every pending workload of this
   // project with the same or a higher priority class.

@@ -63,9 +63,11 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     started_ = std::chrono::steady_clock::now();
     keep_alive_ = req.keep_alive();
     ApiRequest api;
-    api.method = std::string(req.method_string());
+    const auto method = req.method_string();
+    api.method.assign(method.data(), method.size());
     method_ = api.method;
-    if (!ParseTarget(std::string(req.target()), &api)) {
+    const auto target = req.target();
+    if (!ParseTarget(std::string(target.data(), target.size()), &api)) {
       return Write(ApiResponse::Error(400, "the request path is not valid percent-encoding"));
     }
     api.body = std::move(req.body());
@@ -102,9 +104,10 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
 
   void Write(ApiResponse r) {
     if (!method_.empty()) {
-      shared_->metrics->ObserveApi(
-          method_,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+      shared_->metrics->ObserveApi(method_,
+                                   std::chrono::duration_cast<std::chrono::duration<double>>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count());
     }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), 11);

@@ -64,7 +64,7 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
     const auto id = static_cast<int32_t>(s.queues.size());
     if (parent.valid()) {
       q.depth = s.queues[parent.index()].depth + 1;
-      s.queues[parent.index()].children.push_back(QueueId(id));
+      s.queues[parent.index()].children.emplace_back(id);
       s.queues[parent.index()].usage_milli_gpu_hours += q.usage_milli_gpu_hours;
     }
     queue_ids[name] = id;

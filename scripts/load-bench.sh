@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Load benchmark of durable submissions: starts a server on a fresh data
+# directory (simulated GPUs), creates project "load", and drives
+# POST /api/v1/projects/load/workloads with wrk; every 201 was committed to
+# SQLite (synchronous=FULL) before it was sent.
+# Usage: scripts/load-bench.sh [seconds, default 20] [connections, default 32] [wrk threads, default 2]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+connections=${2:-32}
+threads=${3:-2}
+dir=$(mktemp -d /tmp/sluice-load.XXXXXX)
+log="$dir/server.log"
+./build/sluice server --data-dir "$dir/data" --listen 127.0.0.1:0 \
+  --socket "$dir/sluice.sock" --gpus sim:8xH100-80GB >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on http" "$log" && [ -s "$dir/data/admin-token" ] && break
+  sleep 0.1
+done
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1)
+token=$(cat "$dir/data/admin-token")
+./build/sluice --server "$url" --token "$token" project create load --gpu-quota 8 >/dev/null
+echo "wrk: $threads threads, $connections connections, ${seconds}s against $url"
+wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s bench/load/submit.lua "$url" -- "$token" |
+  grep -E "requests:|latency ms:|unexpected"
+accepted=$(./build/sluice --server "$url" --token "$token" list -p load --json | grep -c '"phase"')
+echo "workloads stored: $accepted"
