@@ -25,5 +25,6 @@ token=$(cat "$dir/data/admin-token")
 echo "wrk: $threads threads, $connections connections, ${seconds}s against $url"
 wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s bench/load/submit.lua "$url" -- "$token" |
   grep -E "requests:|latency ms:|unexpected"
+curl -s -H "Authorization: Bearer $token" "$url/metrics" | grep -E "^sluice_scheduling_cycle_duration_seconds_(sum|count)|^sluice_api_request_duration_seconds_(sum|count)" || true
 accepted=$(./build/sluice --server "$url" --token "$token" list -p load --json | grep -c '"phase"')
 echo "workloads stored: $accepted"

@@ -1,15 +1,37 @@
 #!/usr/bin/env bash
-# Installs what sluice needs, builds it, and runs its main job on the
-# defaults: `sluice plan` on the example cluster in examples/.
-# Usage: scripts/run.sh [snapshot.yaml] [more sluice plan options]
+# Installs what sluice needs, builds it, and starts the server on its
+# embedded defaults: state in SQLite under the data directory, the API on
+# http://127.0.0.1:8080 and on a local Unix socket, and simulated GPUs where
+# the machine has none. Prints how to submit a first workload, then serves
+# until Ctrl-C.
+# Usage: scripts/run.sh [more `sluice server` options, e.g. --gpus sim:4xA100:40Gi]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-snapshot=${1:-examples/three-departments.yaml}
-shift || true
-echo
-echo "== sluice plan -f $snapshot $* =="
-./build/sluice plan -f "$snapshot" "$@"
-echo
-echo "Next: ./build/sluice plan -f $snapshot --settle --json   (see docs/cli.md)"
+./build/sluice server "$@" &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' INT TERM EXIT
+for _ in $(seq 100); do
+  ./build/sluice whoami >/dev/null 2>&1 && break
+  if ! kill -0 $server 2>/dev/null; then
+    echo "run: the server stopped; see its messages above" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+./build/sluice project list --json | grep -q '"name"' ||
+  ./build/sluice project create demo --gpu-quota 4 >/dev/null
+cat <<'MSG'
+
+sluice is running (Ctrl-C stops it). In another terminal, try:
+
+  ./build/sluice submit hello -p demo --gpu 0.5 -- python3 train.py   # prints the id and queue position
+  ./build/sluice list                                                 # status, GPUs, wait, why it waits
+  ./build/sluice share                                                # fair share vs quota vs allocation
+  ./build/sluice top nodes                                            # who holds which GPU
+
+Over HTTP: curl -H "Authorization: Bearer $(cat DATA_DIR/admin-token)" http://127.0.0.1:8080/api/v1/workloads
+(the server printed DATA_DIR above; docs/api.md lists the API, docs/cli.md every command).
+MSG
+wait $server

@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libboost-dev libsqlite3-dev libssl-dev
   clang libclang-rt-14-dev
-  prometheus wrk
+  prometheus wrk curl
 )
 
 missing=()

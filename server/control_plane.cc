@@ -95,6 +95,22 @@ Status ControlPlane::Load() {
     }
   }
   usage_updated_ = opt_.now();
+  // Pods on nodes or devices the inventory no longer has are gone; a
+  // workload left with none waits again.
+  for (auto& [id, w] : workloads_) {
+    if (w.phase != Phase::kRunning) continue;
+    std::erase_if(w.placement, [&](const PlacedPod& p) {
+      auto n = std::find_if(opt_.nodes.begin(), opt_.nodes.end(),
+                            [&](const Node& node) { return node.name == p.node; });
+      return n == opt_.nodes.end() || std::any_of(p.gpus.begin(), p.gpus.end(),
+                                                  [&](int32_t g) { return g < 0 || g >= n->gpus; });
+    });
+    if (w.placement.empty()) {
+      w.phase = Phase::kPending;
+      w.releasing = false;
+      w.started.reset();
+    }
+  }
   // Adopt what was running: the executor takes the placements over again,
   // and stops what was being stopped when the server went down.
   for (auto& [id, w] : workloads_) {

@@ -55,6 +55,10 @@ struct ControlPlaneOptions {
   int64_t time_based_k_milli = 1000;
   // Half-life of the recorded GPU usage that feeds time-based fair share.
   Duration usage_half_life{7LL * 24 * 3600 * 1000};
+  // Runs a scheduling cycle's pure computation (RunCycle) elsewhere, so the
+  // API keeps answering while it runs; null runs it inline. Results come
+  // back through `post`.
+  std::function<void(std::function<void()>)> offload;
   // Called when a change could not be made durable: the server must stop so
   // that it restarts from what is on disk.
   std::function<void(const Status&)> fatal;
@@ -128,7 +132,7 @@ class ControlPlane {
   // Prometheus text.
   std::string MetricsText() const;
 
-  // Runs one scheduling cycle now (tests and the periodic timer).
+  // Starts a scheduling cycle now, or right after the one in flight.
   void RunSchedulingCycle();
 
  private:
@@ -174,6 +178,9 @@ class ControlPlane {
   Time usage_updated_;
 
   bool cycle_requested_ = false;
+  bool cycle_running_ = false;
+  bool cycle_again_ = false;
+  std::chrono::milliseconds last_cycle_{0};
   // Pending workloads per project and priority class at the last cycle plus
   // submissions since, for the queue position a submission is told.
   std::map<std::string, std::array<int32_t, 4>> pending_by_class_;

@@ -152,15 +152,38 @@ void ControlPlane::AccrueUsage(Time now) {
 }
 
 void ControlPlane::RunSchedulingCycle() {
+  if (cycle_running_) {
+    cycle_again_ = true;
+    return;
+  }
+  cycle_running_ = true;
   const auto started = std::chrono::steady_clock::now();
   AccrueUsage(opt_.now());
-  std::vector<int64_t> ids;
-  Snapshot s = BuildSnapshot(&ids);
-  CycleResult r = RunCycle(s);
-  ApplyCycle(s, ids, r);
-  metrics_->cycle_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  ++metrics_->cycles;
+  auto ids = std::make_shared<std::vector<int64_t>>();
+  auto snapshot = std::make_shared<const Snapshot>(BuildSnapshot(ids.get()));
+  auto compute = [this, ids, snapshot, started] {
+    auto result = std::make_shared<const CycleResult>(RunCycle(*snapshot));
+    opt_.post([this, ids, snapshot, result, started] {
+      ApplyCycle(*snapshot, *ids, *result);
+      const auto took = std::chrono::steady_clock::now() - started;
+      metrics_->cycle_seconds.Observe(
+          std::chrono::duration_cast<std::chrono::duration<double>>(took).count());
+      ++metrics_->cycles;
+      last_cycle_ = std::chrono::duration_cast<std::chrono::milliseconds>(took);
+      cycle_running_ = false;
+      if (cycle_again_) {
+        // Under a stream of changes, leave at least as long as a cycle takes
+        // between cycles, so scheduling never takes more than half the time.
+        cycle_again_ = false;
+        opt_.after(std::max(opt_.debounce, last_cycle_), [this] { RunSchedulingCycle(); });
+      }
+    });
+  };
+  if (opt_.offload) {
+    opt_.offload(std::move(compute));
+  } else {
+    compute();
+  }
 }
 
 void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids,
@@ -176,8 +199,22 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
     return out;
   };
 
+  // The state changed while the cycle ran? Then its decisions about that
+  // workload are stale: skip them; the next cycle decides again.
+  std::vector<WorkloadRecord*> recs(ids.size(), nullptr);
   for (size_t i = 0; i < ids.size(); ++i) {
-    WorkloadRecord& rec = workloads_.at(ids[i]);
+    auto it = workloads_.find(ids[i]);
+    if (it == workloads_.end()) continue;
+    const Workload& seen = s.workloads[i];
+    WorkloadRecord& rec = it->second;
+    const bool same = !rec.deleting && rec.releasing == seen.releasing &&
+                      (rec.phase == Phase::kRunning) == seen.running &&
+                      rec.placement.size() == seen.placement.size();
+    if (same) recs[i] = &rec;
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (recs[i] == nullptr) continue;
+    WorkloadRecord& rec = *recs[i];
     const std::string& reason = r.reason[i];
     if (rec.phase == Phase::kPending) {
       ++pending_by_class_[rec.project][static_cast<size_t>(rec.spec.priority_class)];
@@ -191,7 +228,8 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   }
 
   for (const EvictionDecision& e : r.evictions) {
-    WorkloadRecord& rec = workloads_.at(ids[e.workload.index()]);
+    if (recs[e.workload.index()] == nullptr) continue;
+    WorkloadRecord& rec = *recs[e.workload.index()];
     const std::string action(EvictionActionName(e.action));
     std::string why = action;
     if (e.for_workload.valid()) why += " for " + s.workload(e.for_workload).name;
@@ -212,7 +250,8 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   }
 
   for (const BindDecision& b : r.binds) {
-    WorkloadRecord& rec = workloads_.at(ids[b.workload.index()]);
+    if (recs[b.workload.index()] == nullptr) continue;
+    WorkloadRecord& rec = *recs[b.workload.index()];
     std::vector<PlacedPod> pods = pods_of(b.pods);
     ++metrics_->binds;
     if (rec.phase == Phase::kPending) {

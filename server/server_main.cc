@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "server/control_plane.h"
 #include "server/http_server.h"
@@ -105,6 +107,20 @@ int RunServer(const ServerOptions& options) {
 
   asio::io_context io(1);
   auto post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); };
+  // Scheduling cycles compute on a thread of their own.
+  asio::io_context sched_io(1);
+  auto sched_work = asio::make_work_guard(sched_io);
+  std::thread sched_thread([&sched_io] { sched_io.run(); });
+  struct JoinOnExit {
+    asio::io_context& io;
+    decltype(sched_work)& guard;
+    std::thread& thread;
+    ~JoinOnExit() {
+      guard.reset();
+      io.stop();
+      thread.join();
+    }
+  } join_on_exit{sched_io, sched_work, sched_thread};
   SimulatedExecutor executor(post);
   Metrics metrics;
   ControlPlaneOptions cpo;
@@ -118,6 +134,7 @@ int RunServer(const ServerOptions& options) {
     });
   };
   cpo.debounce = std::chrono::milliseconds(options.debounce_ms);
+  cpo.offload = [&sched_io](std::function<void()> f) { asio::post(sched_io, std::move(f)); };
   cpo.time_based_fair_share = options.time_based_fair_share;
   cpo.time_based_k_milli = *k;
   cpo.fatal = [](const Status& s) {
