@@ -1,6 +1,7 @@
 // Commands for researchers: submit, list, describe, delete, queue, share,
 // top and whoami.
 #include <iostream>
+#include <set>
 
 #include "cli/client_context.h"
 #include "cli/table.h"
@@ -91,6 +92,36 @@ void PrintWorkloads(const json& items, bool show_project) {
     return;
   }
   t.Print(std::cout);
+}
+
+// Prints each change of the watch stream; the stream starts with an ADDED
+// for every current workload, which the list above already showed.
+void Follow(const ClientContext& ctx, const std::string& project, const json& listed,
+            bool json_lines) {
+  std::string target = "/api/v1/workloads?watch=true";
+  if (!project.empty()) target += "&project=" + UrlEncode(project);
+  std::set<int64_t> known;
+  for (const json& w : listed) known.insert(w["id"].get<int64_t>());
+  Status s = ctx.client().Stream(target, [&](const std::string& type, const std::string& data) {
+    json w = json::parse(data, nullptr, false);
+    if (!w.is_object()) return true;
+    const int64_t id = w["id"].get<int64_t>();
+    if (type == "ADDED" && known.erase(id) > 0) return true;
+    if (json_lines) {
+      json line = Flat(w);
+      line["event"] = type;
+      std::cout << line.dump() << std::endl;
+      return true;
+    }
+    const json& st = w["status"];
+    std::string what = Str(st["phase"]);
+    if (st["releasing"].get<bool>()) what += " (stopping)";
+    if (what == "Pending") what += " #" + Str(st["queuePosition"]) + " " + Str(st["reason"]);
+    std::cout << type << " " << Str(w["project"]) << "/" << Str(w["name"]) << ": " << what
+              << std::endl;
+    return true;
+  });
+  if (!s.ok()) ClientContext::Fail(s.message());
 }
 
 struct SubmitOptions {
@@ -267,12 +298,16 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
   auto list_all = std::make_shared<bool>(false);
   auto list_json = std::make_shared<bool>(false);
   auto list_active = std::make_shared<bool>(false);
+  auto list_watch = std::make_shared<bool>(false);
   CLI::App* list = app.add_subcommand("list", "List workloads: status, GPUs, wait, reason");
   list->add_option("-p,--project", *list_project, "Only this project");
   list->add_flag("-A,--all-projects", *list_all,
                  "Every project you can see (default: your default project if set)");
   list->add_flag("--active", *list_active, "Only pending and running workloads");
   list->add_flag("--json", *list_json, "Print a JSON list of {name, project, phase, reason, ...}");
+  list->add_flag("-w,--watch", *list_watch,
+                 "After the list, print each change as it happens (one line, or one JSON "
+                 "object per line with --json) until interrupted");
   list->callback([=] {
     ClientContext ctx(*flags);
     std::string project = *list_project;
@@ -285,9 +320,11 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
       json out = json::array();
       for (const json& w : r["items"]) out.push_back(Flat(w));
       std::cout << out.dump(2) << "\n";
+      if (*list_watch) Follow(ctx, project, r["items"], true);
       return;
     }
     PrintWorkloads(r["items"], project.empty());
+    if (*list_watch) Follow(ctx, project, r["items"], false);
   });
 
   auto d_name = std::make_shared<std::string>();

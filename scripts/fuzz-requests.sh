@@ -13,4 +13,5 @@ clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   server/request_target.cc core/model.cc core/snapshot_errors.cc common/quantity.cc \
   common/status.cc common/check.cc -lyaml-cpp -o "$work/request_fuzzer"
 "$work/request_fuzzer" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  -artifact_prefix="$work/" \
   -print_final_stats=1 "$work/corpus" 2>&1 | tail -20

@@ -114,10 +114,15 @@ Json MilliNumber(int64_t milli) {
   return static_cast<double>(milli) / 1000.0;
 }
 
+std::string DumpJson(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 Result<json> ParseJsonText(std::string_view text, std::string_view what) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Syntax errors, and numbers too large for a double (out_of_range).
     // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
     std::string message = e.what();
     if (size_t p = message.find("] "); p != std::string::npos) message = message.substr(p + 2);
@@ -355,7 +360,15 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
         JsonFields pf(p, "workload.status.placement", &errors, {"node", "gpus", "gpuFraction"});
         pod.node = pf.String("node", true).value_or("");
         if (const json* g = pf.Get("gpus"); g != nullptr && g->is_array()) {
-          for (const json& d : *g) pod.gpus.push_back(d.get<int32_t>());
+          for (const json& d : *g) {
+            if (!d.is_number_integer() || d.get<int64_t>() < 0 ||
+                d.get<int64_t>() >= kMaxGpusPerNode) {
+              pf.Error("gpus",
+                       "expected device indexes from 0 to " + std::to_string(kMaxGpusPerNode - 1));
+              break;
+            }
+            pod.gpus.push_back(static_cast<int32_t>(d.get<int64_t>()));
+          }
         }
         pod.gpu_milli = pf.Milli("gpuFraction").value_or(0);
         w.placement.push_back(std::move(pod));

@@ -19,6 +19,11 @@ using Json = nlohmann::ordered_json;
 // A fixed-point amount as a JSON number: an integer when whole.
 Json MilliNumber(int64_t milli);
 
+// Serializes without ever throwing: bytes that are not UTF-8 (a percent-
+// decoded path echoed in an error, a user name from the system) become
+// U+FFFD instead of an exception.
+std::string DumpJson(const Json& j);
+
 // Parses request or document text; errors say where the JSON broke.
 Result<nlohmann::json> ParseJsonText(std::string_view text, std::string_view what);
 

@@ -134,7 +134,7 @@ Result<std::string> ControlPlane::EnsureAdminToken() {
   if (!nt.ok()) return nt.status();
   Token t{nt->id, nt->hash, "admin", true, opt_.now(), "created at first start"};
   std::promise<Status> done;
-  store_->Write({Mutation::Put(kToken, t.id, EncodeToken(t, false).dump())},
+  store_->Write({Mutation::Put(kToken, t.id, DumpJson(EncodeToken(t, false)))},
                 [&done](const Status& s) { done.set_value(s); });
   Status s = done.get_future().get();
   if (!s.ok()) return s;
@@ -195,7 +195,7 @@ void ControlPlane::CommitInBackground(std::vector<Mutation> batch) {
 }
 
 Mutation ControlPlane::PutWorkload(const WorkloadRecord& w) const {
-  return Mutation::Put(kWorkload, w.key(), EncodeWorkload(w, false).dump());
+  return Mutation::Put(kWorkload, w.key(), DumpJson(EncodeWorkload(w, false)));
 }
 
 Mutation ControlPlane::EventFor(const WorkloadRecord& w, std::string kind,
@@ -234,7 +234,7 @@ void ControlPlane::CreateDepartment(const Caller& c, const json& body, const Rep
   }
   departments_.push_back(d);
   Commit(
-      {Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
+      {Mutation::Put(kDepartment, d.name, DumpJson(EncodeDepartment(d)))},
       [this, d, reply] {
         reply(Ok(EncodeDepartment(d), 201));
         RequestCycle();
@@ -256,7 +256,7 @@ void ControlPlane::UpdateDepartment(const Caller& c, const std::string& name, co
     return reply(ApiResponse::FromStatus(s));
   *it = d;
   Commit(
-      {Mutation::Put(kDepartment, d.name, EncodeDepartment(d).dump())},
+      {Mutation::Put(kDepartment, d.name, DumpJson(EncodeDepartment(d)))},
       [this, d, reply] {
         reply(Ok(EncodeDepartment(d)));
         RequestCycle();
@@ -324,7 +324,7 @@ void ControlPlane::CreateProject(const Caller& c, const json& body, const Reply&
   }
   projects_.push_back(p);
   Commit(
-      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      {Mutation::Put(kProject, p.name, DumpJson(EncodeProject(p)))},
       [this, p, reply] {
         reply(Ok(EncodeProject(p), 201));
         RequestCycle();
@@ -351,7 +351,7 @@ void ControlPlane::UpdateProject(const Caller& c, const std::string& name, const
   }
   *it = p;
   Commit(
-      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      {Mutation::Put(kProject, p.name, DumpJson(EncodeProject(p)))},
       [this, p, reply] {
         reply(Ok(EncodeProject(p)));
         RequestCycle();
@@ -413,7 +413,7 @@ void ControlPlane::SetMember(const Caller& c, const std::string& project, const 
   it->members[*user] = role;
   Project p = *it;
   Commit(
-      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      {Mutation::Put(kProject, p.name, DumpJson(EncodeProject(p)))},
       [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
 }
 
@@ -429,7 +429,7 @@ void ControlPlane::RemoveMember(const Caller& c, const std::string& project,
   }
   Project p = *it;
   Commit(
-      {Mutation::Put(kProject, p.name, EncodeProject(p).dump())},
+      {Mutation::Put(kProject, p.name, DumpJson(EncodeProject(p)))},
       [p, reply] { reply(Ok(EncodeProject(p))); }, reply);
 }
 
@@ -744,7 +744,7 @@ void ControlPlane::CreateToken(const Caller& c, const json& body, const Reply& r
   Json out = EncodeToken(t, true);
   out["token"] = nt->secret;
   Commit(
-      {Mutation::Put(kToken, t.id, EncodeToken(t, false).dump())},
+      {Mutation::Put(kToken, t.id, DumpJson(EncodeToken(t, false)))},
       [out, reply] { reply(Ok(out, 201)); }, reply);
 }
 

@@ -114,7 +114,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     res->set(http::field::server, "sluice");
     res->set(http::field::content_type, r.content_type);
     res->keep_alive(keep_alive_);
-    res->body() = r.text.empty() ? r.body.dump() + "\n" : std::move(r.text);
+    res->body() = r.text.empty() ? DumpJson(r.body) + "\n" : std::move(r.text);
     res->prepare_payload();
     http::async_write(socket_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
@@ -150,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
             return false;
           }
           self->SendHeaderOnce();
-          self->Queue("event: " + type + "\ndata: " + workload.dump() + "\n\n");
+          self->Queue("event: " + type + "\ndata: " + DumpJson(workload) + "\n\n");
           return true;
         });
     if (r.status != 200) {

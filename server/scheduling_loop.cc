@@ -145,7 +145,7 @@ void ControlPlane::AccrueUsage(Time now) {
     usage_persisted_ = now;
     std::vector<Mutation> batch;
     for (const auto& [project, u] : usage_) {
-      batch.push_back(Mutation::Put("usage", project, Json(u).dump()));
+      batch.push_back(Mutation::Put("usage", project, DumpJson(Json(u))));
     }
     CommitInBackground(std::move(batch));
   }
@@ -388,7 +388,7 @@ std::string ControlPlane::MetricsText() const {
   auto gauge = [&out](const std::string& name, const std::string& help) {
     out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
   };
-  auto number = [](const Json& j) { return j.is_null() ? std::string("NaN") : j.dump(); };
+  auto number = [](const Json& j) { return j.is_null() ? std::string("NaN") : DumpJson(j); };
   gauge("sluice_queue_gpu_fair_share",
         "GPUs the queue deserves now (quota plus its over-quota share).");
   for (const Json& q : queues.body["items"]) {
@@ -416,7 +416,7 @@ std::string ControlPlane::MetricsText() const {
   for (const Json& n : nodes.body["items"]) {
     for (const Json& g : n["gpus"]) {
       out += "sluice_gpu_allocated{node=\"" + PromLabel(n["name"]) + "\",gpu=\"" +
-             g["index"].dump() + "\",model=\"" + PromLabel(g["model"]) + "\"} " +
+             DumpJson(g["index"]) + "\",model=\"" + PromLabel(g["model"]) + "\"} " +
              number(g["allocated"]) + "\n";
     }
   }

@@ -369,9 +369,23 @@ TEST_F(ServerTest, WatchStreamsChanges) {
   }));
   Expect(admin, 202, "DELETE", "/api/v1/projects/p/workloads/w");
   watcher.join();
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(seen.front().first, "ADDED");
-  EXPECT_EQ(seen.back().first, "DELETED");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen.front().first, "ADDED");
+    EXPECT_EQ(seen.back().first, "DELETED");
+  }
+
+  // The CLI follows the same stream: `sluice list --watch`.
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "old"}, {"gpu", 1}});
+  testing::CommandResult follow;
+  std::thread cli([&] { follow = server_->Cli("list -p p --watch & sleep 2; kill $!"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "new"}, {"gpu", 1}});
+  cli.join();
+  EXPECT_NE(follow.out.find("NAME"), std::string::npos) << follow.out;  // the table first
+  EXPECT_NE(follow.out.find("ADDED p/new: Pending"), std::string::npos) << follow.out;
+  EXPECT_NE(follow.out.find("MODIFIED p/new: Running"), std::string::npos) << follow.out;
+  EXPECT_EQ(follow.out.find("ADDED p/old"), std::string::npos) << follow.out;
 }
 
 TEST_F(ServerTest, RestartKeepsEverythingAndAdoptsRunningWork) {

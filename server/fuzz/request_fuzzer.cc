@@ -31,7 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice;  // NOLINT(google-build-using-namespace)
   const std::string text(reinterpret_cast<const char*>(data), size);
   ApiRequest req;
-  (void)ParseTarget(text, &req);
+  if (ParseTarget(text, &req)) {
+    // Decoded path segments end up in error messages; serializing them must not throw.
+    for (const std::string& segment : req.segments) (void)DumpJson(Json{{"error", segment}});
+  }
   Result<nlohmann::json> body = ParseJsonText(text, "the request body");
   if (!body.ok()) return 0;
   Result<Submission> sub = DecodeSubmission(*body);
