@@ -39,8 +39,10 @@ std::pair<QueueId, QueueId> DivergingSiblings(const Snapshot& s, QueueId a, Queu
 bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
   const bool inf_ab = b == 0 && a > 0, inf_cd = d == 0 && c > 0;
   if (inf_ab || inf_cd) return !inf_ab && inf_cd;
-  if (b == 0) return c > 0 && d != 0;  // 0 < c/d
-  if (d == 0) return false;            // c/d is 0
+  // 0/0 holds exactly its share (nothing of nothing): saturation 1, not 0,
+  // so a queue whose fair share is 0 can be reclaimed down to nothing.
+  if (b == 0) return c > d;  // 1 < c/d
+  if (d == 0) return a < b;  // a/b < 1
   return Int128{a} * d < Int128{c} * b;
 }
 
