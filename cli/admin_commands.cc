@@ -4,6 +4,7 @@
 
 #include "cli/client_context.h"
 #include "cli/table.h"
+#include "exec/pod_shim.h"
 #include "server/server_main.h"
 
 namespace sluice {
@@ -297,6 +298,26 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
                      "Turn on time-based fair share with this k (e.g. 1)");
   server->add_option("--debounce-ms", so->debounce_ms,
                      "Delay between a change and the scheduling cycle it triggers (default 2)");
+  server
+      ->add_option("--executor", so->executor,
+                   "local: run workloads as processes (default); sim: hold their GPUs, run nothing")
+      ->check(CLI::IsMember({"local", "sim"}));
+  server->add_option("--grace-period", so->grace_seconds,
+                     "Seconds between SIGTERM and SIGKILL when a pod is stopped (default 30)");
+
+  // The pod shim the local executor starts for each pod (not for people).
+  auto shim = std::make_shared<ShimOptions>();
+  CLI::App* pod_shim = app.add_subcommand("pod-shim", "");
+  pod_shim->group("");
+  pod_shim->add_option("--log", shim->log_path)->required();
+  pod_shim->add_option("--exit", shim->exit_path)->required();
+  pod_shim->add_option("--uid", shim->uid);
+  pod_shim->add_option("--workdir", shim->workdir);
+  pod_shim->add_option("command", shim->command)->required();
+  pod_shim->callback([shim] {
+    int code = RunPodShim(*shim);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
   server->callback([=] {
     ServerOptions o = *so;
     if (*no_listen) o.listen.clear();

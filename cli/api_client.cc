@@ -1,5 +1,7 @@
 #include "cli/api_client.h"
 
+#include <array>
+#include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -91,15 +93,16 @@ Result<HttpResult> Exchange(Socket& socket, const ClientConfig& config, const st
   return out;
 }
 
+// Sends a GET for a stream and reads up to the end of the reply's header;
+// an error reply becomes the Status with the server's message.
 template <class Socket>
-Status ReadEvents(Socket& socket, const ClientConfig& config, const std::string& target,
-                  const std::function<bool(const std::string&, const std::string&)>& on_event) {
+Status OpenStream(Socket& socket, const ClientConfig& config, const std::string& target,
+                  asio::streambuf& buf) {
   beast::error_code ec;
   auto req = MakeRequest<Socket>(config, "GET", target, "");
   req.keep_alive(true);
   http::write(socket, req, ec);
   if (ec) return Status::FailedPrecondition("sending the request failed: " + ec.message());
-  asio::streambuf buf;
   asio::read_until(socket, buf, "\r\n\r\n", ec);
   if (ec) return Status::FailedPrecondition("reading the reply failed: " + ec.message());
   std::istream in(&buf);
@@ -119,6 +122,17 @@ Status ReadEvents(Socket& socket, const ClientConfig& config, const std::string&
   std::string line;
   while (std::getline(in, line) && line != "\r") {
   }
+  return Status::OK();
+}
+
+template <class Socket>
+Status ReadEvents(Socket& socket, const ClientConfig& config, const std::string& target,
+                  const std::function<bool(const std::string&, const std::string&)>& on_event) {
+  asio::streambuf buf;
+  if (Status s = OpenStream(socket, config, target, buf); !s.ok()) return s;
+  beast::error_code ec;
+  std::istream in(&buf);
+  std::string line;
   std::string type;
   std::string data;
   while (true) {
@@ -135,6 +149,25 @@ Status ReadEvents(Socket& socket, const ClientConfig& config, const std::string&
       type.clear();
       data.clear();
     }
+  }
+}
+
+template <class Socket>
+Status ReadRaw(Socket& socket, const ClientConfig& config, const std::string& target,
+               const std::function<bool(const std::string&)>& on_chunk) {
+  asio::streambuf buf;
+  if (Status s = OpenStream(socket, config, target, buf); !s.ok()) return s;
+  if (buf.size() > 0) {
+    std::string first(asio::buffers_begin(buf.data()), asio::buffers_end(buf.data()));
+    buf.consume(buf.size());
+    if (!on_chunk(first)) return Status::OK();
+  }
+  std::array<char, 16384> chunk{};
+  while (true) {
+    beast::error_code ec;
+    size_t n = socket.read_some(asio::buffer(chunk), ec);
+    if (n > 0 && !on_chunk(std::string(chunk.data(), n))) return Status::OK();
+    if (ec) return Status::OK();  // the stream ended
   }
 }
 
@@ -191,6 +224,16 @@ Status ApiClient::Stream(
     const std::function<bool(const std::string&, const std::string&)>& on_event) const {
   Result<int> r = WithSocket(config_, [&](auto& socket) -> Result<int> {
     Status s = ReadEvents(socket, config_, target, on_event);
+    if (!s.ok()) return s;
+    return 0;
+  });
+  return r.ok() ? Status::OK() : r.status();
+}
+
+Status ApiClient::StreamRaw(const std::string& target,
+                            const std::function<bool(const std::string&)>& on_chunk) const {
+  Result<int> r = WithSocket(config_, [&](auto& socket) -> Result<int> {
+    Status s = ReadRaw(socket, config_, target, on_chunk);
     if (!s.ok()) return s;
     return 0;
   });

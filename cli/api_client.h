@@ -40,6 +40,11 @@ class ApiClient {
   Status Stream(const std::string& target,
                 const std::function<bool(const std::string&, const std::string&)>& on_event) const;
 
+  // Follows a plain streamed body (a log with follow=true): `on_chunk` gets
+  // each piece as it arrives until it returns false or the server closes.
+  Status StreamRaw(const std::string& target,
+                   const std::function<bool(const std::string&)>& on_chunk) const;
+
   // "http://127.0.0.1:8080" or "unix:/run/sluice.sock", for messages.
   std::string Where() const;
 

@@ -351,6 +351,36 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
     }
   });
 
+  auto l_name = std::make_shared<std::string>();
+  auto l_project = std::make_shared<std::string>();
+  auto l_pod = std::make_shared<int>(0);
+  auto l_follow = std::make_shared<bool>(false);
+  CLI::App* logs = app.add_subcommand("logs", "Print a workload's output (stdout and stderr)");
+  logs->add_option("name", *l_name, "Workload name")->required();
+  logs->add_option("-p,--project", *l_project, "Project");
+  logs->add_option("--pod", *l_pod, "Pod index for multi-pod workloads (default 0)");
+  logs->add_flag("-f,--follow", *l_follow,
+                 "Keep printing output as it comes, until the workload ends");
+  logs->callback([=] {
+    ClientContext ctx(*flags);
+    const std::string project = ctx.Project(*l_project);
+    const std::string target = WorkloadPath(project, *l_name) +
+                               "/logs?pod=" + std::to_string(*l_pod) +
+                               (*l_follow ? "&follow=true" : "");
+    if (!*l_follow) {
+      Result<HttpResult> r = ctx.client().Call("GET", target);
+      if (!r.ok()) ClientContext::Fail(r.status().message());
+      if (r->status >= 400) ClientContext::Fail(r->ErrorMessage());
+      std::cout << r->body << std::flush;
+      return;
+    }
+    Status s = ctx.client().StreamRaw(target, [](const std::string& chunk) {
+      std::cout << chunk << std::flush;
+      return true;
+    });
+    if (!s.ok()) ClientContext::Fail(s.message());
+  });
+
   auto q_project = std::make_shared<std::string>();
   auto q_json = std::make_shared<bool>(false);
   CLI::App* queue =

@@ -22,6 +22,18 @@ done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1)
 token=$(cat "$dir/data/admin-token")
 ./build/sluice --server "$url" --token "$token" project create load --gpu-quota 8 >/dev/null
+./build/sluice --server "$url" --token "$token" project create idle --gpu-quota 8 >/dev/null
+# On the idle server: how long from a submission to its bind (the debounced
+# cycle), over 20 submissions one at a time.
+for i in $(seq 20); do
+  ./build/sluice --server "$url" --token "$token" submit "w$i" -p idle --gpu 0.125 -- true >/dev/null
+  sleep 0.05
+done
+./build/sluice --server "$url" --token "$token" list -p idle --json |
+  grep -oE '"(submitted|started)": "[^"]*"' | cut -d'"' -f4 |
+  while read -r started && read -r submitted; do
+    echo $(( $(date -d "$started" +%s%3N) - $(date -d "$submitted" +%s%3N) ))
+  done | sort -n | awk '{a[NR]=$1} END {print "idle server, submit to bind: median " a[int((NR+1)/2)] " ms, max " a[NR] " ms over " NR}'
 echo "wrk: $threads threads, $connections connections, ${seconds}s against $url"
 wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s bench/load/submit.lua "$url" -- "$token" |
   grep -E "requests:|latency ms:|unexpected"

@@ -31,6 +31,10 @@ bool QueryFlag(const ApiRequest& req, const std::string& key);
 // connections open as Server-Sent Events streams.
 bool IsWatch(const ApiRequest& req, std::string* project);
 
+// True for GET /api/v1/projects/P/workloads/W/logs: the HTTP layer serves
+// the file itself (and follows it with ?follow=true).
+bool IsLogs(const ApiRequest& req, std::string* project, std::string* name);
+
 void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& caller, const Reply& reply);
 
 // The largest request body accepted (413 above it).

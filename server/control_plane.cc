@@ -56,7 +56,9 @@ ControlPlane::ControlPlane(Store* store, Executor* executor, Metrics* metrics,
                            ControlPlaneOptions options)
     : store_(store), executor_(executor), metrics_(metrics), opt_(std::move(options)) {
   executor_->SetExitCallback(
-      [this](int64_t id, int code, bool stopped) { OnExit(id, code, stopped); });
+      [this](int64_t id, int code, bool stopped, const std::string& message) {
+        OnExit(id, code, stopped, message);
+      });
 }
 
 Status ControlPlane::Load() {
@@ -114,12 +116,7 @@ Status ControlPlane::Load() {
   // Adopt what was running: the executor takes the placements over again,
   // and stops what was being stopped when the server went down.
   for (auto& [id, w] : workloads_) {
-    if (w.phase != Phase::kRunning) continue;
-    if (w.releasing) {
-      executor_->Stop(id);
-    } else {
-      executor_->Start(w, w.placement);
-    }
+    if (w.phase == Phase::kRunning) executor_->Adopt(w);
   }
   SchedulePeriodic();
   RequestCycle();
@@ -613,7 +610,9 @@ ApiResponse ControlPlane::GetWorkload(const Caller& c, const std::string& projec
   if (w == nullptr) {
     return ApiResponse::Error(404, "no workload \"" + name + "\" in project \"" + project + "\"");
   }
-  return Ok(EncodeWorkload(*w, true));
+  Json out = EncodeWorkload(*w, true);
+  out["status"]["isolation"] = executor_->Isolation();
+  return Ok(std::move(out));
 }
 
 ApiResponse ControlPlane::ListWorkloads(const Caller& c, const std::string& project,
@@ -649,6 +648,29 @@ ApiResponse ControlPlane::Watch(const Caller& c, const std::string& project, Wat
   }
   watchers_.push_back({c, project, std::move(send)});
   return Ok(Json::object());
+}
+
+ApiResponse ControlPlane::LogFile(const Caller& c, const std::string& project,
+                                  const std::string& name, int32_t pod, std::string* path,
+                                  int64_t* id) const {
+  ApiResponse found = GetWorkload(c, project, name);
+  if (found.status != 200) return found;
+  const WorkloadRecord* w = FindWorkload(project, name);
+  if (pod < 0 || pod >= w->spec.pods) {
+    return ApiResponse::Error(400, "pod: expected 0 to " + std::to_string(w->spec.pods - 1) +
+                                       ", got " + std::to_string(pod));
+  }
+  *path = executor_->LogPath(w->id, pod);
+  *id = w->id;
+  if (path->empty()) {
+    return ApiResponse::Error(404, "no logs: this server simulates workloads (--executor sim)");
+  }
+  return found;
+}
+
+bool ControlPlane::IsActive(int64_t id) const {
+  auto it = workloads_.find(id);
+  return it != workloads_.end() && it->second.active();
 }
 
 // ---- nodes, events, tokens ----

@@ -114,6 +114,13 @@ class ControlPlane {
   // `project` empty: every project the caller may see.
   ApiResponse ListWorkloads(const Caller& c, const std::string& project, bool include_ended) const;
 
+  // The log file of pod `pod` of a workload the caller may see; sets
+  // `path` and `id`, or returns the refusal.
+  ApiResponse LogFile(const Caller& c, const std::string& project, const std::string& name,
+                      int32_t pod, std::string* path, int64_t* id) const;
+  // True while the workload exists and has not ended.
+  bool IsActive(int64_t id) const;
+
   // Nodes, queues (fair share), events, tokens, whoami.
   ApiResponse ListNodes(const Caller& c) const;
   ApiResponse ListQueues(const Caller& c) const;
@@ -148,7 +155,7 @@ class ControlPlane {
   void Notify(const std::string& type, const WorkloadRecord& w);
   void RequestCycle();
   void SchedulePeriodic();
-  void OnExit(int64_t id, int exit_code, bool stopped);
+  void OnExit(int64_t id, int exit_code, bool stopped, const std::string& message);
   Snapshot BuildSnapshot(std::vector<int64_t>* workload_ids) const;
   void ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids, const CycleResult& r);
   void AccrueUsage(Time now);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "server/objects.h"
@@ -18,8 +19,10 @@ namespace sluice {
 
 class Executor {
  public:
-  // `stopped` is true when the workload ended because Stop asked it to.
-  using ExitCallback = std::function<void(int64_t workload_id, int exit_code, bool stopped)>;
+  // `stopped` is true when the workload ended because Stop asked it to;
+  // `exit_code` is 0 for success; `message` says how it ended in words.
+  using ExitCallback = std::function<void(int64_t workload_id, int exit_code, bool stopped,
+                                          const std::string& message)>;
 
   virtual ~Executor() = default;
   virtual void SetExitCallback(ExitCallback cb) = 0;
@@ -31,6 +34,13 @@ class Executor {
   virtual void Restart(const WorkloadRecord& w) = 0;
   // Asks every pod of the workload to stop; the callback follows.
   virtual void Stop(int64_t workload_id) = 0;
+  // After a server restart: takes over a workload that was running, or
+  // reports through the callback that it ended meanwhile.
+  virtual void Adopt(const WorkloadRecord& w) = 0;
+  // The log file of one pod, or "" when this executor keeps none.
+  virtual std::string LogPath(int64_t workload_id, int32_t pod) const = 0;
+  // How pods are isolated, for `sluice describe`.
+  virtual std::string Isolation() const = 0;
 };
 
 // Runs nothing: a started workload holds its GPUs until it is stopped, and
@@ -44,9 +54,12 @@ class SimulatedExecutor final : public Executor {
   void Restart(const WorkloadRecord&) override {}
   void Stop(int64_t workload_id) override {
     post_([this, workload_id] {
-      if (exit_) exit_(workload_id, 143, true);
+      if (exit_) exit_(workload_id, 143, true, "stopped");
     });
   }
+  void Adopt(const WorkloadRecord&) override {}
+  std::string LogPath(int64_t, int32_t) const override { return ""; }
+  std::string Isolation() const override { return "none (simulated: nothing runs)"; }
 
  private:
   std::function<void(std::function<void()>)> post_;

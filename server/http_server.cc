@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <chrono>
 #include <deque>
+#include <fstream>
 
 #include "server/api_router.h"
 
@@ -98,6 +100,9 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     }
     std::string watch_project;
     if (IsWatch(api, &watch_project)) return StartWatch(*caller, watch_project);
+    std::string log_project;
+    std::string log_name;
+    if (IsLogs(api, &log_project, &log_name)) return StartLogs(*caller, api, log_project, log_name);
     HandleApi(*shared_->cp, api, *caller,
               [self = this->shared_from_this()](ApiResponse r) { self->Write(std::move(r)); });
   }
@@ -114,7 +119,8 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     res->set(http::field::server, "sluice");
     res->set(http::field::content_type, r.content_type);
     res->keep_alive(keep_alive_);
-    res->body() = r.text.empty() ? DumpJson(r.body) + "\n" : std::move(r.text);
+    res->body() = r.text.empty() && r.content_type == "application/json" ? DumpJson(r.body) + "\n"
+                                                                         : std::move(r.text);
     res->prepare_payload();
     http::async_write(socket_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
@@ -164,12 +170,85 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
         [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
   }
 
-  void SendHeaderOnce() {
+  void SendHeaderOnce(const std::string& content_type = "text/event-stream") {
     if (header_sent_) return;
     header_sent_ = true;
-    Queue(
-        "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+    Queue("HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: " + content_type +
+          "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+  }
+
+  // A pod's log: the last `limitBytes` (default 1 MiB), and with
+  // ?follow=true whatever is appended, until the workload ends.
+  void StartLogs(const Caller& caller, const ApiRequest& api, const std::string& project,
+                 const std::string& name) {
+    keep_alive_ = false;
+    int32_t pod = 0;
+    int64_t limit = 1 << 20;
+    auto number = [&](const char* key, auto* out, int64_t max) {
+      auto it = api.query.find(key);
+      if (it == api.query.end()) return true;
+      const std::string& v = it->second;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+      return ec == std::errc() && ptr == v.data() + v.size() && *out >= 0 && *out <= max;
+    };
+    if (!number("pod", &pod, 100'000)) {
+      return Write(ApiResponse::Error(400, "pod: expected a pod index (0, 1, ...)"));
+    }
+    if (!number("limitBytes", &limit, int64_t{1} << 30)) {
+      return Write(ApiResponse::Error(400, "limitBytes: expected a whole number of bytes"));
+    }
+    std::string path;
+    int64_t id = 0;
+    ApiResponse r = shared_->cp->LogFile(caller, project, name, pod, &path, &id);
+    if (r.status != 200) return Write(std::move(r));
+    log_path_ = path;
+    log_id_ = id;
+    std::string text = ReadLogFrom(-limit);
+    if (!QueryFlag(api, "follow")) {
+      ApiResponse t;
+      t.text = std::move(text);
+      t.content_type = "text/plain; charset=utf-8";
+      return Write(std::move(t));
+    }
+    SendHeaderOnce("text/plain; charset=utf-8");
+    if (!text.empty()) Queue(std::move(text));
+    socket_.async_read_some(
+        asio::buffer(probe_),
+        [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
+    FollowLog();
+  }
+
+  // Reads the log from `log_offset_` (or, for a negative `from`, its last
+  // -from bytes); a file shorter than the offset was rotated: start over.
+  std::string ReadLogFrom(int64_t from) {
+    std::ifstream in(log_path_, std::ios::binary);
+    if (!in) return "";
+    in.seekg(0, std::ios::end);
+    const int64_t size = in.tellg();
+    int64_t start = from < 0 ? std::max<int64_t>(0, size + from) : log_offset_;
+    if (start > size) start = 0;
+    in.seekg(start);
+    std::string text(static_cast<size_t>(size - start), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    log_offset_ = size;
+    return text;
+  }
+
+  void FollowLog() {
+    auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(),
+                                                      std::chrono::milliseconds(200));
+    timer->async_wait([self = this->shared_from_this(), timer](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      std::string more = self->ReadLogFrom(0);
+      if (!more.empty()) {
+        self->Queue(std::move(more));
+      } else if (!self->shared_->cp->IsActive(self->log_id_)) {
+        self->close_when_drained_ = true;
+        if (self->out_.empty()) self->Close();
+        return;
+      }
+      self->FollowLog();
+    });
   }
 
   void Queue(std::string chunk) {
@@ -182,7 +261,11 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
                         self->out_.pop_front();
-                        if (!self->out_.empty()) self->WriteNext();
+                        if (!self->out_.empty()) {
+                          self->WriteNext();
+                        } else if (self->close_when_drained_) {
+                          self->Close();
+                        }
                       });
   }
 
@@ -207,6 +290,10 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
   std::deque<std::string> out_;
   std::array<char, 64> probe_{};
   bool drain_ = false;
+  bool close_when_drained_ = false;
+  std::string log_path_;
+  int64_t log_id_ = 0;
+  int64_t log_offset_ = 0;
   size_t drained_ = 0;
   std::array<char, 16384> discard_{};
 };

@@ -72,6 +72,17 @@ bool ParseTarget(const std::string& target, ApiRequest* req) {
   return true;
 }
 
+bool IsLogs(const ApiRequest& req, std::string* project, std::string* name) {
+  const auto& s = req.segments;
+  if (req.method != "GET" || s.size() != 7 || s[0] != "api" || s[1] != "v1" || s[2] != "projects" ||
+      s[4] != "workloads" || s[6] != "logs") {
+    return false;
+  }
+  *project = s[3];
+  *name = s[5];
+  return true;
+}
+
 bool IsWatch(const ApiRequest& req, std::string* project) {
   if (req.method != "GET" || !QueryFlag(req, "watch")) return false;
   const auto& s = req.segments;

@@ -280,7 +280,7 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   CommitInBackground(std::move(batch));
 }
 
-void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped) {
+void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::string& message) {
   auto it = workloads_.find(id);
   if (it == workloads_.end()) return;
   WorkloadRecord& rec = it->second;
@@ -290,7 +290,7 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped) {
     by_name_[gone.project].erase(gone.name);
     workloads_.erase(it);
     CommitInBackground({Mutation::Delete("workload", gone.key()),
-                        EventFor(gone, "Deleted", "stopped and deleted")});
+                        EventFor(gone, "Deleted", message + "; deleted")});
     Notify("DELETED", gone);
     RequestCycle();
     return;
@@ -304,17 +304,16 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped) {
     rec.stale_since.reset();
     ++rec.evictions;
     CommitInBackground(
-        {PutWorkload(rec), EventFor(rec, "Requeued", "stopped; waiting to run again")});
+        {PutWorkload(rec), EventFor(rec, "Requeued", message + "; waiting to run again")});
   } else {
     rec.phase = exit_code == 0 ? Phase::kSucceeded : Phase::kFailed;
     rec.exit_code = exit_code;
     rec.ended = now;
     rec.placement.clear();
     rec.releasing = false;
-    if (rec.message.empty()) rec.message = "exited with code " + std::to_string(exit_code);
+    rec.message = message;
     CommitInBackground(
-        {PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)),
-                                    "exited with code " + std::to_string(exit_code))});
+        {PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)), message)});
   }
   Notify("MODIFIED", rec);
   RequestCycle();

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <thread>
 
+#include "exec/local_executor.h"
 #include "server/control_plane.h"
 #include "server/http_server.h"
 #include "server/inventory.h"
@@ -121,18 +122,46 @@ int RunServer(const ServerOptions& options) {
       thread.join();
     }
   } join_on_exit{sched_io, sched_work, sched_thread};
-  SimulatedExecutor executor(post);
-  Metrics metrics;
-  ControlPlaneOptions cpo;
-  cpo.nodes = *nodes;
-  cpo.now = &SystemNow;
-  cpo.post = post;
-  cpo.after = [&io](std::chrono::milliseconds delay, std::function<void()> f) {
+  if (options.executor != "local" && options.executor != "sim") {
+    std::cerr << "sluice server: --executor: expected local or sim, got \"" << options.executor
+              << "\"\n";
+    return 2;
+  }
+  auto after = [&io](std::chrono::milliseconds delay, std::function<void()> f) {
     auto timer = std::make_shared<asio::steady_timer>(io, delay);
     timer->async_wait([timer, f = std::move(f)](const boost::system::error_code& e) {
       if (!e) f();
     });
   };
+  std::unique_ptr<Executor> executor;
+  if (options.executor == "sim") {
+    executor = std::make_unique<SimulatedExecutor>(post);
+  } else {
+    LocalExecutorOptions eo;
+    eo.state_dir = data_dir + "/pods";
+    std::error_code self_ec;
+    eo.shim_binary = std::filesystem::read_symlink("/proc/self/exe", self_ec).string();
+    eo.grace = std::chrono::seconds(options.grace_seconds);
+    std::vector<Node> inventory = *nodes;
+    eo.device_uuid = [](const std::string& node, int32_t gpu) {
+      return "GPU-" + node + "-" + std::to_string(gpu);
+    };
+    eo.device_memory_mib = [inventory](const std::string& node) -> int64_t {
+      for (const Node& n : inventory) {
+        if (n.name == node) return n.gpu_memory_mib;
+      }
+      return 0;
+    };
+    eo.after = after;
+    eo.post = post;
+    executor = std::make_unique<LocalExecutor>(eo);
+  }
+  Metrics metrics;
+  ControlPlaneOptions cpo;
+  cpo.nodes = *nodes;
+  cpo.now = &SystemNow;
+  cpo.post = post;
+  cpo.after = after;
   cpo.debounce = std::chrono::milliseconds(options.debounce_ms);
   cpo.offload = [&sched_io](std::function<void()> f) { asio::post(sched_io, std::move(f)); };
   cpo.time_based_fair_share = options.time_based_fair_share;
@@ -143,7 +172,7 @@ int RunServer(const ServerOptions& options) {
     std::cerr.flush();
     _exit(70);
   };
-  ControlPlane cp(store->get(), &executor, &metrics, cpo);
+  ControlPlane cp(store->get(), executor.get(), &metrics, cpo);
   if (Status s = cp.Load(); !s.ok()) {
     std::cerr << "sluice server: loading " << db_path << ": " << s.message() << "\n";
     return 1;
@@ -183,8 +212,10 @@ int RunServer(const ServerOptions& options) {
   int32_t gpus = 0;
   for (const Node& n : *nodes) gpus += n.gpus;
   std::cout << "sluice server: " << nodes->size() << (nodes->size() == 1 ? " node" : " nodes")
-            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); data in " << data_dir
-            << std::endl;
+            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); "
+            << (options.executor == "sim" ? "workloads simulated (nothing runs)"
+                                          : "workloads run as local processes")
+            << "; data in " << data_dir << std::endl;
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {

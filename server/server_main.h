@@ -15,6 +15,8 @@ struct ServerOptions {
   bool time_based_fair_share = false;
   std::string time_based_k = "1";
   int debounce_ms = 2;
+  std::string executor = "local";  // local: run processes; sim: hold GPUs, run nothing
+  int grace_seconds = 30;          // SIGTERM to SIGKILL when stopping a pod
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;

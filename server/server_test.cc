@@ -19,6 +19,9 @@ namespace {
 using nlohmann::json;
 using testing::ServerProcess;
 
+// What test workloads run: they hold their GPUs until stopped.
+const std::pair<const char*, json> kSleep{"command", json::array({"sleep", "3600"})};
+
 std::string TestDir() {
   return "/tmp/sluice-server-test-" + std::to_string(getpid()) + "-" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -107,10 +110,10 @@ TEST_F(ServerTest, TheCliSurface) {
   EXPECT_NE(ok("project list").find("alice,bob(viewer)"), std::string::npos);
   ok("project use vision");
 
-  std::string out = ok("submit train --gpu 2 -- python train.py --lr 0.1");
+  std::string out = ok("submit train --gpu 2 -- sleep 3600.5");
   EXPECT_NE(out.find("submitted vision/train (id 1), queue position 1"), std::string::npos) << out;
-  ok("submit half --gpu 0.5 --interactive -- jupyter lab");
-  out = ok("submit huge --gpu 9 -- python big.py");
+  ok("submit half --gpu 0.5 --interactive -- sleep 3600");
+  out = ok("submit huge --gpu 9 -- sleep 3600");
   EXPECT_NE(out.find("warning: no node can ever run"), std::string::npos) << out;
 
   ASSERT_TRUE(Eventually([&] {
@@ -133,7 +136,7 @@ TEST_F(ServerTest, TheCliSurface) {
 
   out = ok("describe train");
   EXPECT_NE(out.find("Phase:       Running"), std::string::npos) << out;
-  EXPECT_NE(out.find("python train.py --lr 0.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("sleep 3600.5"), std::string::npos) << out;
   EXPECT_NE(out.find("Scheduled"), std::string::npos) << out;
   json described = json::parse(ok("describe train --json"));
   EXPECT_EQ(described["status"]["allocatedGpu"], 2);
@@ -184,11 +187,12 @@ TEST_F(ServerTest, MembersSeeAndTouchOnlyTheirProjects) {
   ApiClient bob = server_->Http(TokenFor("bob"));
   ApiClient carol = server_->Http(TokenFor("carol"));
 
-  Expect(alice, 201, "POST", "/api/v1/projects/a/workloads", {{"name", "w1"}, {"gpu", 1}});
-  Expect(carol, 201, "POST", "/api/v1/projects/b/workloads", {{"name", "w2"}, {"gpu", 1}});
+  Expect(alice, 201, "POST", "/api/v1/projects/a/workloads", {{"name", "w1"}, {"gpu", 1}, kSleep});
+  Expect(carol, 201, "POST", "/api/v1/projects/b/workloads", {{"name", "w2"}, {"gpu", 1}, kSleep});
 
   // alice cannot see, delete or submit to b.
-  json r = Expect(alice, 403, "POST", "/api/v1/projects/b/workloads", {{"name", "x"}, {"gpu", 1}});
+  json r = Expect(alice, 403, "POST", "/api/v1/projects/b/workloads",
+                  {{"name", "x"}, {"gpu", 1}, kSleep});
   EXPECT_NE(ErrorOf(r).find("not a member of project \"b\""), std::string::npos) << r;
   Expect(alice, 403, "GET", "/api/v1/projects/b/workloads/w2");
   Expect(alice, 403, "DELETE", "/api/v1/projects/b/workloads/w2");
@@ -202,7 +206,7 @@ TEST_F(ServerTest, MembersSeeAndTouchOnlyTheirProjects) {
 
   // bob is a viewer of a: reads, never writes.
   EXPECT_EQ(Expect(bob, 200, "GET", "/api/v1/workloads")["items"].size(), 1u);
-  r = Expect(bob, 403, "POST", "/api/v1/projects/a/workloads", {{"name", "x"}, {"gpu", 1}});
+  r = Expect(bob, 403, "POST", "/api/v1/projects/a/workloads", {{"name", "x"}, {"gpu", 1}, kSleep});
   EXPECT_NE(ErrorOf(r).find("viewer"), std::string::npos) << r;
   Expect(bob, 403, "DELETE", "/api/v1/projects/a/workloads/w1");
 
@@ -247,11 +251,11 @@ TEST_F(ServerTest, BadInputGetsA4xxAndTheServerKeepsServing) {
   e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"gpus", 1}});
   EXPECT_NE(ErrorOf(e).find("unknown field \"gpus\"; did you mean \"gpu\"?"), std::string::npos)
       << e;
-  e = Expect(admin, 400, "POST", submit, {{"gpu", 1}});
+  e = Expect(admin, 400, "POST", submit, {{"gpu", 1}, kSleep});
   EXPECT_NE(ErrorOf(e).find("body.name: missing"), std::string::npos) << e;
-  e = Expect(admin, 400, "POST", submit, {{"name", "../etc"}, {"gpu", 1}});
+  e = Expect(admin, 400, "POST", submit, {{"name", "../etc"}, {"gpu", 1}, kSleep});
   EXPECT_NE(ErrorOf(e).find("body.name"), std::string::npos) << e;
-  e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"gpu", 1.5}});
+  e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"gpu", 1.5}, kSleep});
   EXPECT_NE(ErrorOf(e).find("whole number of GPUs"), std::string::npos) << e;
   e = Expect(admin, 400, "POST", submit, json::array({1, 2}));
   EXPECT_NE(ErrorOf(e).find("body: expected an object"), std::string::npos) << e;
@@ -272,7 +276,7 @@ TEST_F(ServerTest, BadInputGetsA4xxAndTheServerKeepsServing) {
   EXPECT_EQ(r->status, 413) << r->body;
 
   // Impossible but well-formed: accepted, and says why it can never run.
-  json w = Expect(admin, 201, "POST", submit, {{"name", "nine"}, {"gpu", 9}});
+  json w = Expect(admin, 201, "POST", submit, {{"name", "nine"}, {"gpu", 9}, kSleep});
   ASSERT_EQ(w["warnings"].size(), 1u);
   EXPECT_NE(w["warnings"][0].get<std::string>().find("9 GPU devices"), std::string::npos);
   ASSERT_TRUE(Eventually([&] {
@@ -280,7 +284,7 @@ TEST_F(ServerTest, BadInputGetsA4xxAndTheServerKeepsServing) {
     return g["status"]["reason"].get<std::string>().find("can never run") != std::string::npos;
   }));
   // Duplicate names are a conflict.
-  Expect(admin, 409, "POST", submit, {{"name", "nine"}, {"gpu", 1}});
+  Expect(admin, 409, "POST", submit, {{"name", "nine"}, {"gpu", 1}, kSleep});
 
   // Garbage on the wire.
   testing::CommandResult raw = testing::Run(
@@ -297,7 +301,7 @@ TEST_F(ServerTest, ReclaimThroughTheServerWithEventsAndMetrics) {
   Expect(admin, 201, "POST", "/api/v1/projects", {{"name", "b"}, {"gpu", {{"quota", 4}}}});
   for (int i = 0; i < 8; ++i) {
     Expect(admin, 201, "POST", "/api/v1/projects/a/workloads",
-           {{"name", "a" + std::to_string(i)}, {"gpu", 1}});
+           {{"name", "a" + std::to_string(i)}, {"gpu", 1}, kSleep});
   }
   ASSERT_TRUE(Eventually([&] {
     json l = Expect(admin, 200, "GET", "/api/v1/workloads?project=a");
@@ -306,7 +310,7 @@ TEST_F(ServerTest, ReclaimThroughTheServerWithEventsAndMetrics) {
     return running == 8;
   }));
   // b is owed its quota: reclaim takes 4 GPUs back from a.
-  Expect(admin, 201, "POST", "/api/v1/projects/b/workloads", {{"name", "b0"}, {"gpu", 4}});
+  Expect(admin, 201, "POST", "/api/v1/projects/b/workloads", {{"name", "b0"}, {"gpu", 4}, kSleep});
   ASSERT_TRUE(Eventually([&] {
     json w = Expect(admin, 200, "GET", "/api/v1/projects/b/workloads/b0");
     return w["status"]["phase"] == "Running";
@@ -359,7 +363,7 @@ TEST_F(ServerTest, WatchStreamsChanges) {
                        });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "w"}, {"gpu", 1}});
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "w"}, {"gpu", 1}, kSleep});
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& [type, w] : seen) {
@@ -376,11 +380,11 @@ TEST_F(ServerTest, WatchStreamsChanges) {
   }
 
   // The CLI follows the same stream: `sluice list --watch`.
-  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "old"}, {"gpu", 1}});
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "old"}, {"gpu", 1}, kSleep});
   testing::CommandResult follow;
   std::thread cli([&] { follow = server_->Cli("list -p p --watch & sleep 2; kill $!"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "new"}, {"gpu", 1}});
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "new"}, {"gpu", 1}, kSleep});
   cli.join();
   EXPECT_NE(follow.out.find("NAME"), std::string::npos) << follow.out;  // the table first
   EXPECT_NE(follow.out.find("ADDED p/new: Pending"), std::string::npos) << follow.out;
@@ -394,8 +398,9 @@ TEST_F(ServerTest, RestartKeepsEverythingAndAdoptsRunningWork) {
   Expect(
       admin, 201, "POST", "/api/v1/projects",
       {{"name", "p"}, {"department", "d"}, {"gpu", {{"quota", 8}}}, {"reclaimMinRuntime", "10m"}});
-  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "run"}, {"gpu", 3}});
-  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "wait"}, {"gpu", 8}});
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "run"}, {"gpu", 3}, kSleep});
+  Expect(admin, 201, "POST", "/api/v1/projects/p/workloads",
+         {{"name", "wait"}, {"gpu", 8}, kSleep});
   json before;
   ASSERT_TRUE(Eventually([&] {
     before = Expect(admin, 200, "GET", "/api/v1/projects/p/workloads/run");
@@ -414,8 +419,8 @@ TEST_F(ServerTest, RestartKeepsEverythingAndAdoptsRunningWork) {
   EXPECT_EQ(p["department"], "d");
   EXPECT_EQ(p["reclaimMinRuntime"], "10m");
   // New ids continue after the old ones.
-  json w =
-      Expect(again, 201, "POST", "/api/v1/projects/p/workloads", {{"name", "next"}, {"gpu", 1}});
+  json w = Expect(again, 201, "POST", "/api/v1/projects/p/workloads",
+                  {{"name", "next"}, {"gpu", 1}, kSleep});
   EXPECT_EQ(w["id"], 3);
 }
 
@@ -434,7 +439,7 @@ TEST_F(ServerTest, KillNineLosesNoAcknowledgedSubmission) {
       for (int i = 0; !stop; ++i) {
         const std::string name = "c" + std::to_string(c) + "-" + std::to_string(i);
         Result<HttpResult> r = client.Call("POST", "/api/v1/projects/p/workloads",
-                                           json{{"name", name}, {"gpu", 0.125}}.dump());
+                                           json{{"name", name}, {"gpu", 0.125}, kSleep}.dump());
         if (!r.ok()) return;  // the server is gone
         if (r->status == 201) {
           std::lock_guard<std::mutex> lock(mu);

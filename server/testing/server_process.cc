@@ -35,6 +35,23 @@ ServerProcess::ServerProcess(std::string dir, std::string gpus)
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Kill(SIGTERM);
+  KillPods();
+}
+
+void ServerProcess::KillPods() const {
+  // Pods outlive the server by design; the test's must not outlive the test.
+  // Each pod shim leads its own process group, named by its --log path.
+  const std::string marker = dir_ + "/data/pods/";
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(marker) == std::string::npos) continue;
+    const pid_t pid = std::atoi(name.c_str());
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
 }
 
 bool ServerProcess::Start(std::string* error, const std::vector<std::string>& extra_args) {

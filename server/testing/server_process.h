@@ -28,6 +28,8 @@ class ServerProcess {
   // log in `error`) when it does not answer /healthz within 20 s.
   bool Start(std::string* error, const std::vector<std::string>& extra_args = {});
   void Kill(int signal);  // and wait for it
+  // Kills every pod process this server's executor started.
+  void KillPods() const;
 
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }

@@ -1,0 +1,301 @@
+#include "exec/local_executor.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/quantity.h"
+
+namespace sluice {
+namespace {
+
+std::string PodFile(const std::string& dir, int32_t pod, const char* ext) {
+  return dir + "/pod-" + std::to_string(pod) + ext;
+}
+
+bool Alive(int pid, int64_t start_ticks) {
+  return pid > 0 && ProcessStartTicks(pid) == start_ticks;
+}
+
+std::string ExitText(const PodExit& e) {
+  if (!e.error.empty()) return "could not start: " + e.error;
+  if (e.exited) return "exited with code " + std::to_string(e.code);
+  if (e.code > 0)
+    return std::string("killed by signal ") + std::to_string(e.code) + " (" + strsignal(e.code) +
+           ")";
+  return "vanished";
+}
+
+}  // namespace
+
+int64_t ProcessStartTicks(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return -1;
+  // The command name (field 2) may hold spaces; fields resume after the last ')'.
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  // Fields 3..21, then 22 = starttime.
+  for (int i = 3; i <= 21; ++i) rest >> field;
+  int64_t ticks = -1;
+  rest >> ticks;
+  // A zombie still has its entry; it is not running.
+  if (text.size() > close + 2 && text[close + 2] == 'Z') return -1;
+  return ticks;
+}
+
+LocalExecutor::LocalExecutor(LocalExecutorOptions options) : opt_(std::move(options)) {
+  std::error_code ec;
+  std::filesystem::create_directories(opt_.state_dir, ec);
+  opt_.after(opt_.poll, [this] { Poll(); });
+}
+
+std::string LocalExecutor::Dir(int64_t id) const {
+  return opt_.state_dir + "/" + std::to_string(id);
+}
+
+std::string LocalExecutor::LogPath(int64_t workload_id, int32_t pod) const {
+  return PodFile(Dir(workload_id), pod, ".log");
+}
+
+std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, int32_t pod,
+                                                       const PlacedPod& placed,
+                                                       const std::vector<PlacedPod>& all,
+                                                       const LocalExecutorOptions& o) {
+  std::vector<std::string> env;
+  std::string home = "/";
+  std::string user = w.user;
+  if (w.uid >= 0) {
+    std::array<char, 16384> buf{};
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwuid_r(static_cast<uid_t>(w.uid), &pw, buf.data(), buf.size(), &found) == 0 &&
+        found != nullptr) {
+      home = pw.pw_dir;
+      user = pw.pw_name;
+    }
+  }
+  env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  env.push_back("HOME=" + home);
+  env.push_back("USER=" + user);
+  env.push_back("LOGNAME=" + user);
+  for (const auto& [k, v] : w.spec.env) env.push_back(k + "=" + v);
+  std::string devices;
+  for (int32_t g : placed.gpus) {
+    devices += (devices.empty() ? "" : ",") +
+               (o.device_uuid ? o.device_uuid(placed.node, g) : std::to_string(g));
+  }
+  env.push_back("CUDA_VISIBLE_DEVICES=" + devices);
+  env.push_back("SLUICE_WORKLOAD=" + w.name);
+  env.push_back("SLUICE_PROJECT=" + w.project);
+  env.push_back("SLUICE_WORKLOAD_ID=" + std::to_string(w.id));
+  env.push_back("SLUICE_RESTART_COUNT=" + std::to_string(w.evictions));
+  // torchrun-style rendezvous: every pod runs on this machine.
+  int32_t local_rank = 0;
+  for (int32_t i = 0; i < pod && i < static_cast<int32_t>(all.size()); ++i) {
+    if (all[static_cast<size_t>(i)].node == placed.node) ++local_rank;
+  }
+  env.push_back("WORLD_SIZE=" + std::to_string(w.spec.pods));
+  env.push_back("RANK=" + std::to_string(pod));
+  env.push_back("LOCAL_RANK=" + std::to_string(local_rank));
+  env.push_back("MASTER_ADDR=127.0.0.1");
+  env.push_back("MASTER_PORT=" + std::to_string(29500 + w.id % 20000));
+  if (!placed.gpus.empty() && placed.gpu_milli < 1000) {
+    env.push_back("SLUICE_GPU_FRACTION=" + FormatMilli(placed.gpu_milli));
+    const int64_t memory = o.device_memory_mib ? o.device_memory_mib(placed.node) : 0;
+    if (memory > 0) {
+      env.push_back("SLUICE_GPU_MEMORY_LIMIT_MIB=" +
+                    std::to_string(memory * placed.gpu_milli / 1000));
+    }
+    env.push_back("SLUICE_GPU_COMPUTE_SHARE=" + std::to_string(placed.gpu_milli / 10));
+  }
+  return env;
+}
+
+void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPod& placed,
+                          const std::vector<PlacedPod>& all, Tracked* t) {
+  const std::string dir = Dir(w.id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string exit_path = PodFile(dir, index, ".exit");
+  std::filesystem::remove(exit_path, ec);
+  std::vector<std::string> args{opt_.shim_binary, "pod-shim", "--log", PodFile(dir, index, ".log"),
+                                "--exit",         exit_path};
+  if (w.uid >= 0 && geteuid() == 0) {
+    args.push_back("--uid");
+    args.push_back(std::to_string(w.uid));
+  }
+  if (!w.spec.working_dir.empty()) {
+    args.push_back("--workdir");
+    args.push_back(w.spec.working_dir);
+  }
+  args.push_back("--");
+  for (const std::string& c : w.spec.command) args.push_back(c);
+  std::vector<std::string> env = PodEnvironment(w, index, placed, all, opt_);
+  // Everything the child needs is built before fork: after it only execve.
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  Pod pod;
+  pod.index = index;
+  if (w.spec.command.empty()) {
+    pod.done = true;
+    pod.exit.error = "no command given (submit NAME -- COMMAND ARGS...)";
+    t->pods.push_back(pod);
+    return;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The server's sockets and files must not live on in the pod: a client
+    // would wait forever on a connection a pod holds open.
+    close_range(3, ~0U, 0);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  if (pid < 0) {
+    pod.done = true;
+    pod.exit.error = std::string("fork failed: ") + std::strerror(errno);
+    t->pods.push_back(pod);
+    return;
+  }
+  pod.pid = pid;
+  pod.start_ticks = ProcessStartTicks(pid);
+  const std::string state = PodFile(dir, index, ".json");
+  std::ofstream(state + ".tmp") << nlohmann::json{
+      {"pid", pid},
+      {"startTicks", pod.start_ticks}}.dump();
+  std::filesystem::rename(state + ".tmp", state, ec);
+  t->pods.push_back(pod);
+}
+
+void LocalExecutor::Start(const WorkloadRecord& w, const std::vector<PlacedPod>& new_pods) {
+  Tracked& t = tracked_[w.id];
+  t.name = w.project + "/" + w.name;
+  t.stopping = false;
+  // Pod indexes continue after the pods already placed (elastic growth).
+  const auto first = static_cast<int32_t>(w.placement.size() - new_pods.size());
+  for (size_t i = 0; i < new_pods.size(); ++i) {
+    Spawn(w, first + static_cast<int32_t>(i), new_pods[i], w.placement, &t);
+  }
+}
+
+void LocalExecutor::Restart(const WorkloadRecord& w) {
+  // A move: the old processes go (without an exit report), new ones start.
+  auto it = tracked_.find(w.id);
+  if (it != tracked_.end()) {
+    for (const Pod& p : it->second.pods) {
+      if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGKILL);
+    }
+    tracked_.erase(it);
+  }
+  Start(w, w.placement);
+}
+
+void LocalExecutor::Stop(int64_t workload_id) {
+  auto it = tracked_.find(workload_id);
+  if (it == tracked_.end()) {
+    opt_.post([this, workload_id] {
+      if (exit_) exit_(workload_id, 143, true, "stopped (it was not running)");
+    });
+    return;
+  }
+  it->second.stopping = true;
+  for (const Pod& p : it->second.pods) {
+    if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGTERM);
+  }
+  opt_.after(opt_.grace, [this, workload_id] {
+    auto t = tracked_.find(workload_id);
+    if (t == tracked_.end()) return;
+    for (const Pod& p : t->second.pods) {
+      if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGKILL);
+    }
+  });
+}
+
+void LocalExecutor::Adopt(const WorkloadRecord& w) {
+  Tracked& t = tracked_[w.id];
+  t.name = w.project + "/" + w.name;
+  t.stopping = w.releasing;
+  const std::string dir = Dir(w.id);
+  for (size_t i = 0; i < w.placement.size(); ++i) {
+    Pod pod;
+    pod.index = static_cast<int32_t>(i);
+    std::ifstream in(PodFile(dir, pod.index, ".json"));
+    nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+    if (state.is_object() && state["pid"].is_number_integer() &&
+        state["startTicks"].is_number_integer()) {
+      pod.pid = state["pid"].get<int>();
+      pod.start_ticks = state["startTicks"].get<int64_t>();
+    }
+    if (!Alive(pod.pid, pod.start_ticks) &&
+        !ReadPodExit(PodFile(dir, pod.index, ".exit"), &pod.exit)) {
+      pod.done = true;
+      pod.exit.error = "its processes vanished while the server was down";
+    }
+    t.pods.push_back(pod);
+  }
+  if (w.releasing) Stop(w.id);
+}
+
+void LocalExecutor::Poll() {
+  // Reap the shims this process started.
+  int status = 0;
+  while (waitpid(-1, &status, WNOHANG) > 0) {
+  }
+  std::vector<int64_t> finished;
+  for (auto& [id, t] : tracked_) {
+    bool all_done = true;
+    for (Pod& p : t.pods) {
+      if (p.done) continue;
+      if (ReadPodExit(PodFile(Dir(id), p.index, ".exit"), &p.exit)) {
+        p.done = true;
+      } else if (!Alive(p.pid, p.start_ticks)) {
+        // The shim died without a word: it was killed along with its pod.
+        p.done = true;
+        p.exit.exited = false;
+        p.exit.code = SIGKILL;
+      } else {
+        all_done = false;
+      }
+    }
+    if (all_done) finished.push_back(id);
+  }
+  for (int64_t id : finished) {
+    auto it = tracked_.find(id);
+    Tracked t = std::move(it->second);
+    tracked_.erase(it);
+    Finish(id, t);
+  }
+  opt_.after(opt_.poll, [this] { Poll(); });
+}
+
+void LocalExecutor::Finish(int64_t id, Tracked& t) {
+  int code = 0;
+  std::string message = "exited with code 0";
+  for (const Pod& p : t.pods) {
+    const bool ok = p.exit.exited && p.exit.code == 0 && p.exit.error.empty();
+    if (ok) continue;
+    code = p.exit.exited ? p.exit.code : (p.exit.error.empty() ? 128 + p.exit.code : 127);
+    message = (t.pods.size() > 1 ? "pod " + std::to_string(p.index) + " " : "") + ExitText(p.exit);
+    break;
+  }
+  std::error_code ec;
+  for (const Pod& p : t.pods) std::filesystem::remove(PodFile(Dir(id), p.index, ".json"), ec);
+  if (exit_) exit_(id, code, t.stopping, message);
+}
+
+}  // namespace sluice

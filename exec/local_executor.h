@@ -1,0 +1,89 @@
+// The local executor: runs each pod of a workload as a process tree on this
+// machine, as the submitting user, under a pod shim (pod_shim.h).
+//
+// Per pod it keeps, under STATE_DIR/WORKLOAD_ID/: pod-N.json (the shim's pid
+// and its start time in clock ticks since boot, so that a reused pid is
+// never mistaken for it), pod-N.log (output, rotated) and pod-N.exit (how
+// the command ended, written by the shim). A poll every quarter second
+// reaps shims and notices ended pods; a workload ends when all its pods
+// have. Stop sends SIGTERM to each pod's process group and SIGKILL after
+// the grace period. After a server restart, Adopt finds the shims that still
+// run and tracks them again; pods that vanished meanwhile end as failed.
+// Single-threaded: every call and callback on the control plane's thread.
+#ifndef SLUICE_EXEC_LOCAL_EXECUTOR_H_
+#define SLUICE_EXEC_LOCAL_EXECUTOR_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "exec/pod_shim.h"
+#include "server/executor.h"
+
+namespace sluice {
+
+struct LocalExecutorOptions {
+  std::string state_dir;    // DATA_DIR/pods
+  std::string shim_binary;  // the sluice binary (runs `sluice pod-shim`)
+  std::chrono::milliseconds grace{30'000};
+  std::chrono::milliseconds poll{250};
+  // The UUID of device `gpu` on `node`, for CUDA_VISIBLE_DEVICES.
+  std::function<std::string(const std::string& node, int32_t gpu)> device_uuid;
+  // Device memory in MiB of `node`'s GPUs (0 unknown), for fractional limits.
+  std::function<int64_t(const std::string& node)> device_memory_mib;
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
+  std::function<void(std::function<void()>)> post;
+};
+
+class LocalExecutor final : public Executor {
+ public:
+  explicit LocalExecutor(LocalExecutorOptions options);
+
+  void SetExitCallback(ExitCallback cb) override { exit_ = std::move(cb); }
+  void Start(const WorkloadRecord& w, const std::vector<PlacedPod>& new_pods) override;
+  void Restart(const WorkloadRecord& w) override;
+  void Stop(int64_t workload_id) override;
+  void Adopt(const WorkloadRecord& w) override;
+  std::string LogPath(int64_t workload_id, int32_t pod) const override;
+  std::string Isolation() const override { return "process group"; }
+
+  // The environment a pod gets (exposed for tests).
+  static std::vector<std::string> PodEnvironment(const WorkloadRecord& w, int32_t pod,
+                                                 const PlacedPod& placed,
+                                                 const std::vector<PlacedPod>& all,
+                                                 const LocalExecutorOptions& o);
+
+ private:
+  struct Pod {
+    int32_t index = 0;
+    int pid = -1;
+    int64_t start_ticks = 0;
+    bool done = false;
+    PodExit exit;
+  };
+  struct Tracked {
+    std::vector<Pod> pods;
+    bool stopping = false;
+    std::string name;  // project/name, for messages
+  };
+
+  std::string Dir(int64_t id) const;
+  void Spawn(const WorkloadRecord& w, int32_t index, const PlacedPod& placed,
+             const std::vector<PlacedPod>& all, Tracked* t);
+  void Poll();
+  void Finish(int64_t id, Tracked& t);
+
+  LocalExecutorOptions opt_;
+  ExitCallback exit_;
+  std::map<int64_t, Tracked> tracked_;
+};
+
+// The start time of process `pid` in clock ticks since boot (field 22 of
+// /proc/PID/stat), or -1 when it does not exist.
+int64_t ProcessStartTicks(int pid);
+
+}  // namespace sluice
+
+#endif  // SLUICE_EXEC_LOCAL_EXECUTOR_H_
