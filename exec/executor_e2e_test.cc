@@ -1,0 +1,188 @@
+// End-to-end tests of the local executor through a real server and the real
+// CLI: commands run as the submitting user on the GPUs of their placement,
+// their output reaches `sluice logs`, evictions stop them with SIGTERM and
+// then SIGKILL, multi-pod workloads get ranks, and a server killed with
+// SIGKILL finds its pods still running when it comes back.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "server/testing/server_process.h"
+
+namespace sluice {
+namespace {
+
+using nlohmann::json;
+using testing::CommandResult;
+using testing::ServerProcess;
+
+template <class F>
+bool Eventually(F f, int seconds = 15) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
+}
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = "/tmp/sluice-exec-test-" + std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    server_ = std::make_unique<ServerProcess>(dir_);
+    std::string error;
+    ASSERT_TRUE(server_->Start(&error, {"--grace-period", "1"})) << error;
+    Ok("project create p --gpu-quota 4");
+    Ok("project create q --gpu-quota 4");
+  }
+  void TearDown() override {
+    server_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string Ok(const std::string& args) {
+    CommandResult r = server_->Cli(args);
+    EXPECT_EQ(r.status, 0) << "sluice " << args << "\n" << r.out;
+    return r.out;
+  }
+  json Describe(const std::string& project, const std::string& name) {
+    CommandResult r = server_->Cli("describe " + name + " -p " + project + " --json");
+    return r.status == 0 ? json::parse(r.out, nullptr, false) : json();
+  }
+  std::string Phase(const std::string& project, const std::string& name) {
+    json w = Describe(project, name);
+    return w.is_object() ? w["status"]["phase"].get<std::string>() : "";
+  }
+  std::string Logs(const std::string& project, const std::string& name, int pod = 0) {
+    return server_->Cli("logs " + name + " -p " + project + " --pod " + std::to_string(pod)).out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ExecutorTest, OutputReachesLogsAndExitCodesSetThePhase) {
+  Ok("submit ok -p p -- sh -c 'echo hello from $SLUICE_WORKLOAD; echo to stderr >&2'");
+  Ok("submit bad -p p -- sh -c 'exit 3'");
+  Ok("submit missing -p p -- /no/such/program");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "ok") == "Succeeded"; }));
+  std::string logs = Logs("p", "ok");
+  EXPECT_NE(logs.find("hello from ok"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("to stderr"), std::string::npos) << logs;
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "bad") == "Failed"; }));
+  EXPECT_EQ(Describe("p", "bad")["status"]["message"], "exited with code 3");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "missing") == "Failed"; }));
+  EXPECT_NE(Logs("p", "missing").find("cannot run /no/such/program"), std::string::npos);
+  // Follow mode ends when the workload does.
+  Ok("submit ticker -p p -- sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.2; done'");
+  CommandResult follow = server_->Cli("logs ticker -p p -f");
+  EXPECT_EQ(follow.status, 0);
+  EXPECT_NE(follow.out.find("tick 3"), std::string::npos) << follow.out;
+}
+
+TEST_F(ExecutorTest, RunsAsTheSubmittingUserOnItsOwnGpus) {
+  // A user of this machine, created for the test.
+  ASSERT_EQ(
+      testing::Run("id sluice-e2e >/dev/null 2>&1 || useradd --no-create-home sluice-e2e").status,
+      0);
+  Ok("project add-member p sluice-e2e");
+  CommandResult r = testing::Run("runuser -u sluice-e2e -- env SLUICE_SOCKET=" + server_->socket() +
+                                 " " + SLUICE_BINARY +
+                                 " submit who -p p --gpu 2 --workdir /tmp -- sh -c "
+                                 "'echo user=$(id -un) uid=$(id -u) dir=$(pwd) "
+                                 "gpus=$CUDA_VISIBLE_DEVICES'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "who") == "Succeeded"; })) << Logs("p", "who");
+  json w = Describe("p", "who");
+  EXPECT_EQ(w["user"], "sluice-e2e");
+  std::string logs = Logs("p", "who");
+  EXPECT_NE(logs.find("user=sluice-e2e"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("dir=/tmp"), std::string::npos) << logs;
+  // The events say where it ran; CUDA_VISIBLE_DEVICES names exactly those devices.
+  std::string placed;
+  for (const json& e : w["events"]) {
+    if (e["kind"] == "Scheduled") placed = e["message"];
+  }
+  ASSERT_EQ(placed, "bound to sim-0 GPU 0,1");
+  EXPECT_NE(logs.find("gpus=GPU-sim-0-0,GPU-sim-0-1"), std::string::npos) << logs;
+}
+
+TEST_F(ExecutorTest, FourQuarterGpusShareOneDevice) {
+  for (int i = 0; i < 4; ++i) {
+    Ok("submit f" + std::to_string(i) +
+       " -p p --gpu 0.25 -- sh -c 'echo $CUDA_VISIBLE_DEVICES "
+       "$SLUICE_GPU_FRACTION $SLUICE_GPU_MEMORY_LIMIT_MIB; sleep 3600'");
+  }
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "f" + std::to_string(i);
+    ASSERT_TRUE(Eventually([&] { return Logs("p", name).find("GPU-") != std::string::npos; }));
+    EXPECT_EQ(Logs("p", name), "GPU-sim-0-0 0.25 20480\n");
+  }
+}
+
+TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {
+  // r (no quota) fills all 8 GPUs with a job that ignores SIGTERM.
+  Ok("project create r --gpu-quota 0");
+  Ok("submit stubborn -p r --gpu 8 -- sh -c 'trap \"echo got TERM\" TERM; echo started; "
+     "while true; do sleep 0.1; done'");
+  ASSERT_TRUE(
+      Eventually([&] { return Logs("r", "stubborn").find("started") != std::string::npos; }));
+  // q asks for its quota: reclaim evicts stubborn.
+  Ok("submit claim -p q --gpu 4 -- sleep 3600");
+  ASSERT_TRUE(Eventually([&] { return Phase("q", "claim") == "Running"; }));
+  EXPECT_NE(Logs("r", "stubborn").find("got TERM"), std::string::npos);
+  json w = Describe("r", "stubborn");
+  EXPECT_EQ(w["status"]["phase"], "Pending");
+  EXPECT_EQ(w["status"]["evictions"], 1);
+  std::string requeued;
+  for (const json& e : w["events"]) {
+    if (e["kind"] == "Requeued") requeued = e["message"];
+  }
+  EXPECT_NE(requeued.find("killed by signal 9"), std::string::npos) << w["events"].dump(2);
+}
+
+TEST_F(ExecutorTest, PodsOfAGangGetRanks) {
+  Ok("submit gang -p p --gpu 1 --pods 4 -- sh -c 'echo rank=$RANK/$WORLD_SIZE "
+     "local=$LOCAL_RANK master=$MASTER_ADDR:$MASTER_PORT'");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "gang") == "Succeeded"; }));
+  for (int pod = 0; pod < 4; ++pod) {
+    std::string logs = Logs("p", "gang", pod);
+    EXPECT_NE(logs.find("rank=" + std::to_string(pod) + "/4 local=" + std::to_string(pod) +
+                        " master=127.0.0.1:"),
+              std::string::npos)
+        << logs;
+  }
+}
+
+TEST_F(ExecutorTest, PodsSurviveAServerKilledWithSigkillAndStayTracked) {
+  Ok("submit long -p p --gpu 1 -- sh -c 'echo $$ > /tmp/sluice-e2e-long-" +
+     std::to_string(getpid()) + ".pid; sleep 3600'");
+  const std::string pid_file = "/tmp/sluice-e2e-long-" + std::to_string(getpid()) + ".pid";
+  ASSERT_TRUE(Eventually([&] {
+    return std::filesystem::exists(pid_file) && std::filesystem::file_size(pid_file) > 0;
+  }));
+  std::ifstream in(pid_file);
+  int pid = 0;
+  in >> pid;
+  ASSERT_GT(pid, 0);
+  server_->Kill(SIGKILL);
+  EXPECT_EQ(kill(pid, 0), 0) << "the pod died with the server";
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error, {"--grace-period", "1"})) << error;
+  EXPECT_EQ(Phase("p", "long"), "Running");
+  // Still tracked: deleting it stops the very same process.
+  Ok("delete long -p p");
+  ASSERT_TRUE(Eventually([&] { return kill(pid, 0) != 0; }));
+  ASSERT_TRUE(Eventually([&] { return server_->Cli("describe long -p p").status != 0; }));
+  std::filesystem::remove(pid_file);
+}
+
+}  // namespace
+}  // namespace sluice
