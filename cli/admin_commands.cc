@@ -313,6 +313,7 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
   pod_shim->add_option("--exit", shim->exit_path)->required();
   pod_shim->add_option("--uid", shim->uid);
   pod_shim->add_option("--workdir", shim->workdir);
+  pod_shim->add_option("--cgroup", shim->cgroups)->allow_extra_args(false);
   pod_shim->add_option("command", shim->command)->required();
   pod_shim->callback([shim] {
     int code = RunPodShim(*shim);

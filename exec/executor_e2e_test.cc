@@ -184,5 +184,22 @@ TEST_F(ExecutorTest, PodsSurviveAServerKilledWithSigkillAndStayTracked) {
   std::filesystem::remove(pid_file);
 }
 
+TEST_F(ExecutorTest, AMemoryHungryPodIsKilledByItsCgroupLimit) {
+  // 300 MB held in a shell variable, against a 64Mi limit.
+  Ok("submit hungry -p p --memory 64Mi -- sh -c 'x=$(head -c 300000000 /dev/zero | tr \"\\0\" a); "
+     "echo survived ${#x}'");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "hungry") == "Failed"; }, 60))
+      << Logs("p", "hungry");
+  json w = Describe("p", "hungry");
+  if (w["status"]["isolation"].get<std::string>().find("cgroup") == std::string::npos) {
+    // Only where the machine lets root create cgroups (this project's CI machine does).
+    GTEST_SKIP() << "no usable cgroups here: " << w["status"]["isolation"];
+  }
+  EXPECT_NE(w["status"]["message"].get<std::string>().find("out-of-memory killer"),
+            std::string::npos)
+      << w.dump(2) << Logs("p", "hungry");
+  EXPECT_EQ(Logs("p", "hungry").find("survived"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -140,6 +140,20 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
     args.push_back("--workdir");
     args.push_back(w.spec.working_dir);
   }
+  Result<std::vector<std::string>> cgroups =
+      opt_.cgroups.Create(w.id, index, w.spec.request.memory_mib, w.spec.request.cpu_milli);
+  if (!cgroups.ok()) {
+    Pod failed;
+    failed.index = index;
+    failed.done = true;
+    failed.exit.error = cgroups.status().message();
+    t->pods.push_back(failed);
+    return;
+  }
+  for (const std::string& cgroup : *cgroups) {
+    args.push_back("--cgroup");
+    args.push_back(cgroup);
+  }
   args.push_back("--");
   for (const std::string& c : w.spec.command) args.push_back(c);
   std::vector<std::string> env = PodEnvironment(w, index, placed, all, opt_);
@@ -186,6 +200,7 @@ void LocalExecutor::Start(const WorkloadRecord& w, const std::vector<PlacedPod>&
   Tracked& t = tracked_[w.id];
   t.name = w.project + "/" + w.name;
   t.stopping = false;
+  t.memory_mib = w.spec.request.memory_mib;
   // Pod indexes continue after the pods already placed (elastic growth).
   const auto first = static_cast<int32_t>(w.placement.size() - new_pods.size());
   for (size_t i = 0; i < new_pods.size(); ++i) {
@@ -230,6 +245,7 @@ void LocalExecutor::Adopt(const WorkloadRecord& w) {
   Tracked& t = tracked_[w.id];
   t.name = w.project + "/" + w.name;
   t.stopping = w.releasing;
+  t.memory_mib = w.spec.request.memory_mib;
   const std::string dir = Dir(w.id);
   for (size_t i = 0; i < w.placement.size(); ++i) {
     Pod pod;
@@ -252,10 +268,10 @@ void LocalExecutor::Adopt(const WorkloadRecord& w) {
 }
 
 void LocalExecutor::Poll() {
-  // Reap the shims this process started.
+  // Reap the shims this process started, keeping how each ended.
   int status = 0;
-  while (waitpid(-1, &status, WNOHANG) > 0) {
-  }
+  pid_t reaped = 0;
+  while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) shim_status_[reaped] = status;
   std::vector<int64_t> finished;
   for (auto& [id, t] : tracked_) {
     bool all_done = true;
@@ -264,10 +280,18 @@ void LocalExecutor::Poll() {
       if (ReadPodExit(PodFile(Dir(id), p.index, ".exit"), &p.exit)) {
         p.done = true;
       } else if (!Alive(p.pid, p.start_ticks)) {
-        // The shim died without a word: it was killed along with its pod.
         p.done = true;
-        p.exit.exited = false;
-        p.exit.code = SIGKILL;
+        auto s = shim_status_.find(p.pid);
+        if (s != shim_status_.end() && WIFEXITED(s->second)) {
+          // The shim itself failed before it could run the command.
+          p.exit.error = "the pod shim exited with code " + std::to_string(WEXITSTATUS(s->second)) +
+                         " before running the command (see the server's log)";
+        } else {
+          // The shim died without a word: it was killed along with its pod.
+          p.exit.exited = false;
+          p.exit.code = SIGKILL;
+        }
+        if (s != shim_status_.end()) shim_status_.erase(s);
       } else {
         all_done = false;
       }
@@ -290,11 +314,19 @@ void LocalExecutor::Finish(int64_t id, Tracked& t) {
     const bool ok = p.exit.exited && p.exit.code == 0 && p.exit.error.empty();
     if (ok) continue;
     code = p.exit.exited ? p.exit.code : (p.exit.error.empty() ? 128 + p.exit.code : 127);
-    message = (t.pods.size() > 1 ? "pod " + std::to_string(p.index) + " " : "") + ExitText(p.exit);
+    std::string text = ExitText(p.exit);
+    if (!p.exit.exited && p.exit.code == SIGKILL && opt_.cgroups.OomKilled(id, p.index)) {
+      text = "killed by the out-of-memory killer: it used more than its memory limit of " +
+             FormatMemoryMiB(t.memory_mib) + " (the memory it asked for)";
+    }
+    message = (t.pods.size() > 1 ? "pod " + std::to_string(p.index) + " " : "") + text;
     break;
   }
   std::error_code ec;
-  for (const Pod& p : t.pods) std::filesystem::remove(PodFile(Dir(id), p.index, ".json"), ec);
+  for (const Pod& p : t.pods) {
+    std::filesystem::remove(PodFile(Dir(id), p.index, ".json"), ec);
+    opt_.cgroups.Remove(id, p.index);
+  }
   if (exit_) exit_(id, code, t.stopping, message);
 }
 

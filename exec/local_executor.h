@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "exec/cgroups.h"
 #include "exec/pod_shim.h"
 #include "server/executor.h"
 
@@ -33,6 +34,8 @@ struct LocalExecutorOptions {
   std::function<std::string(const std::string& node, int32_t gpu)> device_uuid;
   // Device memory in MiB of `node`'s GPUs (0 unknown), for fractional limits.
   std::function<int64_t(const std::string& node)> device_memory_mib;
+  // Where pods get their cgroups (mode kNone: process groups only).
+  PodCgroups cgroups;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
   std::function<void(std::function<void()>)> post;
 };
@@ -47,7 +50,7 @@ class LocalExecutor final : public Executor {
   void Stop(int64_t workload_id) override;
   void Adopt(const WorkloadRecord& w) override;
   std::string LogPath(int64_t workload_id, int32_t pod) const override;
-  std::string Isolation() const override { return "process group"; }
+  std::string Isolation() const override { return opt_.cgroups.Describe(); }
 
   // The environment a pod gets (exposed for tests).
   static std::vector<std::string> PodEnvironment(const WorkloadRecord& w, int32_t pod,
@@ -65,6 +68,7 @@ class LocalExecutor final : public Executor {
   };
   struct Tracked {
     std::vector<Pod> pods;
+    int64_t memory_mib = 0;  // per pod, for the out-of-memory message
     bool stopping = false;
     std::string name;  // project/name, for messages
   };
@@ -78,6 +82,7 @@ class LocalExecutor final : public Executor {
   LocalExecutorOptions opt_;
   ExitCallback exit_;
   std::map<int64_t, Tracked> tracked_;
+  std::map<int, int> shim_status_;  // wait status of reaped shims, by pid
 };
 
 // The start time of process `pid` in clock ticks since boot (field 22 of

@@ -10,9 +10,12 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "exec/cgroups.h"
 
 namespace sluice {
 namespace {
@@ -135,6 +138,10 @@ int RunPodShim(const ShimOptions& o) {
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   RotatingLog log(o.log_path, o.log_max_bytes, o.log_keep);
+  if (Status s = JoinCgroups(o.cgroups); !s.ok()) {
+    WriteExit(o.exit_path, "error " + s.message());
+    return 1;
+  }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     WriteExit(o.exit_path, std::string("error cannot create a pipe: ") + std::strerror(errno));

@@ -23,6 +23,7 @@ struct ShimOptions {
   std::string workdir;
   int64_t log_max_bytes = 10 << 20;  // rotate past this size
   int log_keep = 3;                  // LOG.1 .. LOG.N kept
+  std::vector<std::string> cgroups;  // joined before the command starts
   std::vector<std::string> command;
 };
 

@@ -154,6 +154,7 @@ int RunServer(const ServerOptions& options) {
     };
     eo.after = after;
     eo.post = post;
+    eo.cgroups = PodCgroups::Detect();
     executor = std::make_unique<LocalExecutor>(eo);
   }
   Metrics metrics;
