@@ -1,0 +1,205 @@
+// A fake libnvidia-ml.so.1 for machines without an NVIDIA GPU: it answers
+// the NVML calls sluice makes from a description in environment variables,
+// read again on every call so a test can change the machine under it.
+//
+//   SLUICE_FAKE_NVML_DEVICES    "NAME:MEMORY_MIB[:UTIL%[:USED_MIB]],..."
+//   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..."
+//   SLUICE_FAKE_NVML_MIG        "INDEX,..." devices in MIG mode
+//   SLUICE_FAKE_NVML_INIT_ERROR an NVML error code nvmlInit returns (9: driver not loaded)
+//   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
+//
+// The ABI (types, struct layouts, error codes) follows NVML's public header.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Device {
+  std::string name;
+  unsigned long long memory_bytes = 0;  // NOLINT(google-runtime-int)
+  unsigned int util = 0;
+  unsigned long long used_bytes = 0;  // NOLINT(google-runtime-int)
+};
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, sep)) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+std::vector<Device> Devices() {
+  std::vector<Device> out;
+  for (const std::string& d : Split(Env("SLUICE_FAKE_NVML_DEVICES"), ',')) {
+    std::vector<std::string> f = Split(d, ':');
+    Device dev;
+    dev.name = f.empty() ? "Fake GPU" : f[0];
+    dev.memory_bytes = (f.size() > 1 ? std::strtoull(f[1].c_str(), nullptr, 10) : 0) << 20;
+    dev.util = f.size() > 2 ? static_cast<unsigned int>(std::atoi(f[2].c_str())) : 0;
+    dev.used_bytes = (f.size() > 3 ? std::strtoull(f[3].c_str(), nullptr, 10) : 0) << 20;
+    out.push_back(dev);
+  }
+  return out;
+}
+
+bool Fails(const char* call) {
+  for (const std::string& c : Split(Env("SLUICE_FAKE_NVML_FAIL"), ',')) {
+    if (c == call) return true;
+  }
+  return false;
+}
+
+bool initialized = false;
+
+// A handle is the device index plus one (never null).
+uintptr_t IndexOf(void* device) { return reinterpret_cast<uintptr_t>(device) - 1; }
+
+// Checks the handle against the devices now: one that disappeared is lost.
+int Lookup(void* device, Device* out) {
+  if (!initialized) return 1;  // NVML_ERROR_UNINITIALIZED
+  std::vector<Device> devices = Devices();
+  const uintptr_t i = IndexOf(device);
+  if (i >= devices.size()) return 15;  // NVML_ERROR_GPU_IS_LOST
+  *out = devices[i];
+  return 0;
+}
+
+struct Memory {
+  unsigned long long total, free, used;  // NOLINT(google-runtime-int)
+};
+struct Utilization {
+  unsigned int gpu, memory;
+};
+struct ProcessInfo {
+  unsigned int pid;
+  unsigned long long used;  // NOLINT(google-runtime-int)
+  unsigned int gpu_instance, compute_instance;
+};
+
+}  // namespace
+
+extern "C" {
+
+int nvmlInit_v2() {
+  if (Fails("nvmlInit_v2")) return 999;
+  std::string code = Env("SLUICE_FAKE_NVML_INIT_ERROR");
+  if (!code.empty()) return std::atoi(code.c_str());
+  initialized = true;
+  return 0;
+}
+
+int nvmlShutdown() {
+  initialized = false;
+  return 0;
+}
+
+const char* nvmlErrorString(int rc) {
+  switch (rc) {
+    case 0:
+      return "Success";
+    case 1:
+      return "Uninitialized";
+    case 2:
+      return "Invalid Argument";
+    case 9:
+      return "Driver Not Loaded";
+    case 15:
+      return "GPU is lost";
+    default:
+      return "Unknown Error";
+  }
+}
+
+int nvmlDeviceGetCount_v2(unsigned int* count) {
+  if (!initialized) return 1;
+  if (Fails("nvmlDeviceGetCount_v2")) return 999;
+  *count = static_cast<unsigned int>(Devices().size());
+  return 0;
+}
+
+int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
+  if (!initialized) return 1;
+  if (Fails("nvmlDeviceGetHandleByIndex_v2")) return 999;
+  if (index >= Devices().size()) return 2;
+  *device = reinterpret_cast<void*>(static_cast<uintptr_t>(index) + 1);
+  return 0;
+}
+
+int nvmlDeviceGetName(void* device, char* name, unsigned int length) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  if (Fails("nvmlDeviceGetName")) return 999;
+  std::snprintf(name, length, "%s", d.name.c_str());
+  return 0;
+}
+
+int nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  std::snprintf(uuid, length, "GPU-fa4e0000-0000-4000-8000-%012u",
+                static_cast<unsigned int>(IndexOf(device)));
+  return 0;
+}
+
+int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  if (Fails("nvmlDeviceGetMemoryInfo")) return 999;
+  memory->total = d.memory_bytes;
+  memory->used = d.used_bytes;
+  memory->free = d.memory_bytes - d.used_bytes;
+  return 0;
+}
+
+int nvmlDeviceGetUtilizationRates(void* device, Utilization* util) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  if (Fails("nvmlDeviceGetUtilizationRates")) return 999;
+  util->gpu = d.util;
+  util->memory = 0;
+  return 0;
+}
+
+int nvmlDeviceGetMigMode(void* device, unsigned int* current, unsigned int* pending) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  *current = 0;
+  for (const std::string& i : Split(Env("SLUICE_FAKE_NVML_MIG"), ',')) {
+    if (static_cast<uintptr_t>(std::atoi(i.c_str())) == IndexOf(device)) *current = 1;
+  }
+  *pending = *current;
+  return 0;
+}
+
+int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, ProcessInfo* infos) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  unsigned int n = 0;
+  for (const std::string& p : Split(Env("SLUICE_FAKE_NVML_PROCESSES"), ',')) {
+    std::vector<std::string> f = Split(p, ':');
+    if (f.size() != 3 || static_cast<uintptr_t>(std::atoi(f[0].c_str())) != IndexOf(device))
+      continue;
+    if (n < *count) {
+      infos[n] = {static_cast<unsigned int>(std::atoi(f[1].c_str())),
+                  std::strtoull(f[2].c_str(), nullptr, 10) << 20, 0, 0};
+    }
+    ++n;
+  }
+  const bool fits = n <= *count;
+  *count = n;
+  return fits ? 0 : 7;  // NVML_ERROR_INSUFFICIENT_SIZE
+}
+
+}  // extern "C"
