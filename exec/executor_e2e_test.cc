@@ -201,5 +201,58 @@ TEST_F(ExecutorTest, AMemoryHungryPodIsKilledByItsCgroupLimit) {
   EXPECT_EQ(Logs("p", "hungry").find("survived"), std::string::npos);
 }
 
+// The server on "this machine's GPUs" through NVML: the fake libnvidia-ml
+// stands in for the driver.
+TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
+  const std::string dir = "/tmp/sluice-nvml-test-" + std::to_string(getpid());
+  setenv("LD_LIBRARY_PATH", FAKE_NVML_DIR, 1);
+  setenv("SLUICE_FAKE_NVML_DEVICES",
+         "NVIDIA H100 80GB HBM3:81559:37:1024,NVIDIA H100 80GB HBM3:81559:0:0", 1);
+  ServerProcess server(dir, "auto");
+  std::string error;
+  const bool started = server.Start(&error, {"--telemetry-ms", "100"});
+  unsetenv("LD_LIBRARY_PATH");
+  ASSERT_TRUE(started) << error;
+  EXPECT_NE(server.Log().find("2 GPUs (discovered through NVML)"), std::string::npos)
+      << server.Log();
+  ASSERT_EQ(server.Cli("project create p --gpu-quota 2").status, 0);
+  CommandResult r =
+      server.Cli("submit w -p p --gpu 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES; sleep 3600'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  json list;
+  ASSERT_TRUE(Eventually([&] {
+    list = json::parse(server.Cli("list -p p --json").out, nullptr, false);
+    return list.is_array() && !list.empty() && list[0]["usedGpu"].is_number();
+  }));
+  EXPECT_DOUBLE_EQ(list[0]["usedGpu"].get<double>(), 0.37);
+  EXPECT_EQ(server.Cli("logs w -p p").out, "GPU-fa4e0000-0000-4000-8000-000000000000\n");
+  json nodes = json::parse(server.Cli("top nodes --json").out);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0]["gpuModel"], "H100-80GB-HBM3");
+  EXPECT_EQ(nodes[0]["gpus"][0]["memory"], "81559Mi");
+  EXPECT_DOUBLE_EQ(nodes[0]["gpus"][0]["utilization"].get<double>(), 0.37);
+  EXPECT_DOUBLE_EQ(nodes[0]["gpus"][1]["utilization"].get<double>(), 0.0);
+  Result<HttpResult> m = server.Http(server.AdminToken()).Call("GET", "/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->body.find("sluice_gpu_utilization{node=\"" + nodes[0]["name"].get<std::string>() +
+                         "\",gpu=\"0\",model=\"H100-80GB-HBM3\"} 0.37"),
+            std::string::npos)
+      << m->body;
+  server.Kill(SIGTERM);
+  server.KillPods();
+  // Without a driver the server says so and simulates.
+  ServerProcess no_driver(dir + "-none", "auto");
+  ASSERT_TRUE(no_driver.Start(&error)) << error;
+  EXPECT_NE(
+      no_driver.Log().find("simulated: sim:8xH100-80GB, because cannot load libnvidia-ml.so.1"),
+      std::string::npos)
+      << no_driver.Log();
+  unsetenv("SLUICE_FAKE_NVML_DEVICES");
+  if (!::testing::Test::HasFailure()) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(dir + "-none");
+  }
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,6 +1,7 @@
 #include "server/control_plane.h"
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 
 #include "server/json_fields.h"
@@ -203,7 +204,7 @@ Mutation ControlPlane::EventFor(const WorkloadRecord& w, std::string kind,
 
 void ControlPlane::Notify(const std::string& type, const WorkloadRecord& w) {
   if (watchers_.empty()) return;
-  Json doc = EncodeWorkload(w, true);
+  Json doc = ApiWorkload(w);
   std::erase_if(watchers_, [&](Watcher& watcher) {
     if (!CanSee(watcher.caller, w.project)) return false;
     if (!watcher.project.empty() && watcher.project != w.project) return false;
@@ -544,7 +545,7 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
       [this, id, warning, reply] {
         auto found = workloads_.find(id);
         if (found == workloads_.end()) return reply(ApiResponse::Error(410, "deleted meanwhile"));
-        Json out = EncodeWorkload(found->second, true);
+        Json out = ApiWorkload(found->second);
         Json warnings = Json::array();
         if (!warning.empty()) warnings.push_back(warning);
         out["warnings"] = std::move(warnings);
@@ -580,7 +581,7 @@ void ControlPlane::DeleteWorkload(const Caller& c, const std::string& project,
         executor_->Stop(w->id);
       }
     }
-    Json out = EncodeWorkload(*w, true);
+    Json out = ApiWorkload(*w);
     Commit(
         {PutWorkload(*w), EventFor(*w, "Deleting", "deleted by " + c.user + "; stopping")},
         [out, reply] { reply(Ok(out, 202)); }, reply);
@@ -610,7 +611,7 @@ ApiResponse ControlPlane::GetWorkload(const Caller& c, const std::string& projec
   if (w == nullptr) {
     return ApiResponse::Error(404, "no workload \"" + name + "\" in project \"" + project + "\"");
   }
-  Json out = EncodeWorkload(*w, true);
+  Json out = ApiWorkload(*w);
   out["status"]["isolation"] = executor_->Isolation();
   return Ok(std::move(out));
 }
@@ -631,7 +632,7 @@ ApiResponse ControlPlane::ListWorkloads(const Caller& c, const std::string& proj
     if (!project.empty() && w.project != project) continue;
     if (!include_ended && !w.active()) continue;
     if (!CanSee(c, w.project)) continue;
-    items.push_back(EncodeWorkload(w, true));
+    items.push_back(ApiWorkload(w));
   }
   return Ok(Json{{"items", std::move(items)}});
 }
@@ -643,11 +644,50 @@ ApiResponse ControlPlane::Watch(const Caller& c, const std::string& project, Wat
   }
   for (const auto& [id, w] : workloads_) {
     if ((project.empty() || w.project == project) && CanSee(c, w.project)) {
-      if (!send("ADDED", EncodeWorkload(w, true))) return Ok(Json::object());
+      if (!send("ADDED", ApiWorkload(w))) return Ok(Json::object());
     }
   }
   watchers_.push_back({c, project, std::move(send)});
   return Ok(Json::object());
+}
+
+void ControlPlane::SetUtilization(const std::string& node, std::vector<int32_t> percent) {
+  utilization_[node] = std::move(percent);
+}
+
+std::optional<double> ControlPlane::UsedGpu(const WorkloadRecord& w) const {
+  if (w.phase != Phase::kRunning || utilization_.empty()) return std::nullopt;
+  double used = 0;
+  for (const PlacedPod& p : w.placement) {
+    auto u = utilization_.find(p.node);
+    if (u == utilization_.end()) return std::nullopt;
+    for (int32_t g : p.gpus) {
+      if (g < 0 || static_cast<size_t>(g) >= u->second.size() ||
+          u->second[static_cast<size_t>(g)] < 0) {
+        return std::nullopt;
+      }
+      // The workload's part of the device: its milli over all milli allocated there.
+      int64_t total = 0;
+      for (const auto& [id, other] : workloads_) {
+        if (other.phase != Phase::kRunning) continue;
+        for (const PlacedPod& q : other.placement) {
+          if (q.node == p.node && std::find(q.gpus.begin(), q.gpus.end(), g) != q.gpus.end()) {
+            total += q.gpu_milli;
+          }
+        }
+      }
+      const double part =
+          total > 0 ? static_cast<double>(p.gpu_milli) / static_cast<double>(total) : 1.0;
+      used += u->second[static_cast<size_t>(g)] / 100.0 * part;
+    }
+  }
+  return std::round(used * 1000) / 1000;
+}
+
+Json ControlPlane::ApiWorkload(const WorkloadRecord& w) const {
+  Json out = EncodeWorkload(w, true);
+  if (std::optional<double> used = UsedGpu(w)) out["status"]["usedGpu"] = *used;
+  return out;
 }
 
 ApiResponse ControlPlane::LogFile(const Caller& c, const std::string& project,
@@ -675,6 +715,15 @@ bool ControlPlane::IsActive(int64_t id) const {
 
 // ---- nodes, events, tokens ----
 
+Json ControlPlane::UtilizationOf(const std::string& node, int32_t gpu) const {
+  auto u = utilization_.find(node);
+  if (u == utilization_.end() || gpu >= static_cast<int32_t>(u->second.size()) ||
+      u->second[static_cast<size_t>(gpu)] < 0) {
+    return nullptr;
+  }
+  return u->second[static_cast<size_t>(gpu)] / 100.0;
+}
+
 ApiResponse ControlPlane::ListNodes(const Caller&) const {
   Json items = Json::array();
   for (const Node& n : opt_.nodes) {
@@ -699,7 +748,7 @@ ApiResponse ControlPlane::ListNodes(const Caller&) const {
            {"model", n.gpu_model},
            {"memory", n.gpu_memory_mib > 0 ? Json(FormatMemoryMiB(n.gpu_memory_mib)) : Json()},
            {"allocated", MilliNumber(used[static_cast<size_t>(g)])},
-           {"utilization", nullptr},
+           {"utilization", UtilizationOf(n.name, g)},
            {"workloads", holders[static_cast<size_t>(g)]}});
     }
     items.push_back({{"name", n.name},

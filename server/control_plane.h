@@ -136,6 +136,10 @@ class ControlPlane {
   using WatchSink = std::function<bool(const std::string& type, const Json& workload)>;
   ApiResponse Watch(const Caller& c, const std::string& project, WatchSink send);
 
+  // Measured utilisation of each device of `node` (0-100, -1 unknown), from
+  // the GPU telemetry; feeds nodes, metrics and each workload's used GPU.
+  void SetUtilization(const std::string& node, std::vector<int32_t> percent);
+
   // Prometheus text.
   std::string MetricsText() const;
 
@@ -183,6 +187,13 @@ class ControlPlane {
   // Decayed GPU usage per project, in milli GPU-hours, for time-based fair share.
   std::map<std::string, double> usage_;
   Time usage_updated_;
+
+  std::map<std::string, std::vector<int32_t>> utilization_;  // by node, per device
+  // A workload's measured GPU use: on each of its devices, the device's
+  // utilisation times the workload's part of what is allocated there.
+  std::optional<double> UsedGpu(const WorkloadRecord& w) const;
+  Json ApiWorkload(const WorkloadRecord& w) const;
+  Json UtilizationOf(const std::string& node, int32_t gpu) const;
 
   bool cycle_requested_ = false;
   bool cycle_running_ = false;

@@ -421,6 +421,14 @@ std::string ControlPlane::MetricsText() const {
   }
   gauge("sluice_gpu_utilization",
         "Measured utilisation of the GPU device (0-1); absent for simulated GPUs.");
+  for (const Json& n : nodes.body["items"]) {
+    for (const Json& g : n["gpus"]) {
+      if (g["utilization"].is_null()) continue;
+      out += "sluice_gpu_utilization{node=\"" + PromLabel(n["name"]) + "\",gpu=\"" +
+             DumpJson(g["index"]) + "\",model=\"" + PromLabel(g["model"]) + "\"} " +
+             number(g["utilization"]) + "\n";
+    }
+  }
   gauge("sluice_node_gpu_allocated", "GPUs allocated on the node.");
   for (const Json& n : nodes.body["items"]) {
     out += "sluice_node_gpu_allocated{node=\"" + PromLabel(n["name"]) + "\"} " +

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "exec/local_executor.h"
+#include "gpu/nvml.h"
 #include "server/control_plane.h"
 #include "server/http_server.h"
 #include "server/inventory.h"
@@ -56,6 +57,22 @@ Status WriteSecretFile(const std::string& path, const std::string& secret) {
   return Status::OK();
 }
 
+// One node for this machine's devices. The model is NVML's name without
+// the vendor, spaces as dashes ("NVIDIA H100 80GB HBM3" -> "H100-80GB-HBM3"),
+// from the first device; memory is the smallest device's.
+Node NodeFromDevices(const std::string& host, const std::vector<GpuDevice>& devices) {
+  Node n;
+  n.name = host;
+  n.gpus = static_cast<int32_t>(devices.size());
+  std::string model = devices[0].name;
+  if (model.rfind("NVIDIA ", 0) == 0) model = model.substr(7);
+  for (char& c : model) c = c == ' ' ? '-' : c;
+  n.gpu_model = model;
+  n.gpu_memory_mib = devices[0].memory_mib;
+  for (const GpuDevice& d : devices) n.gpu_memory_mib = std::min(n.gpu_memory_mib, d.memory_mib);
+  return n;
+}
+
 }  // namespace
 
 std::string DefaultDataDir() {
@@ -89,7 +106,28 @@ int RunServer(const ServerOptions& options) {
     return 1;
   }
   ::chmod(data_dir.c_str(), 0700);
-  Result<std::vector<Node>> nodes = ParseGpuInventory(options.gpus, HostName());
+  // --gpus auto: this machine's GPUs through NVML, else simulated ones.
+  std::unique_ptr<Nvml> nvml;
+  std::vector<GpuDevice> devices;
+  std::string gpus_spec = options.gpus;
+  std::string inventory_note = "simulated: " + options.gpus;
+  if (options.gpus == "auto") {
+    Result<std::unique_ptr<Nvml>> loaded = Nvml::Load();
+    Result<std::vector<GpuDevice>> found =
+        loaded.ok() ? (*loaded)->Devices() : Result<std::vector<GpuDevice>>(loaded.status());
+    if (found.ok() && !found->empty()) {
+      nvml = std::move(loaded).value();
+      devices = *found;
+      inventory_note = "discovered through NVML";
+    } else {
+      gpus_spec = "sim:8xH100-80GB";
+      inventory_note = "simulated: " + gpus_spec + ", because " +
+                       (found.ok() ? std::string("NVML reports no GPU") : found.status().message());
+    }
+  }
+  Result<std::vector<Node>> nodes =
+      nvml ? Result<std::vector<Node>>(std::vector<Node>{NodeFromDevices(HostName(), devices)})
+           : ParseGpuInventory(gpus_spec, HostName());
   if (!nodes.ok()) {
     std::cerr << "sluice server: " << nodes.status().message() << "\n";
     return 2;
@@ -143,7 +181,11 @@ int RunServer(const ServerOptions& options) {
     eo.shim_binary = std::filesystem::read_symlink("/proc/self/exe", self_ec).string();
     eo.grace = std::chrono::seconds(options.grace_seconds);
     std::vector<Node> inventory = *nodes;
-    eo.device_uuid = [](const std::string& node, int32_t gpu) {
+    eo.device_uuid = [devices](const std::string& node, int32_t gpu) {
+      if (gpu >= 0 && static_cast<size_t>(gpu) < devices.size() &&
+          !devices[static_cast<size_t>(gpu)].uuid.empty()) {
+        return devices[static_cast<size_t>(gpu)].uuid;
+      }
       return "GPU-" + node + "-" + std::to_string(gpu);
     };
     eo.device_memory_mib = [inventory](const std::string& node) -> int64_t {
@@ -213,10 +255,25 @@ int RunServer(const ServerOptions& options) {
   int32_t gpus = 0;
   for (const Node& n : *nodes) gpus += n.gpus;
   std::cout << "sluice server: " << nodes->size() << (nodes->size() == 1 ? " node" : " nodes")
-            << " with " << gpus << " GPUs (simulated: " << options.gpus << "); "
+            << " with " << gpus << " GPUs (" << inventory_note << "); "
             << (options.executor == "sim" ? "workloads simulated (nothing runs)"
                                           : "workloads run as local processes")
             << "; data in " << data_dir << std::endl;
+
+  // GPU telemetry: utilisation of each device, every few seconds.
+  std::function<void()> sample;
+  const std::string node_name = (*nodes)[0].name;
+  sample = [&] {
+    if (!nvml) return;
+    std::vector<int32_t> percent;
+    for (const GpuDevice& d : devices) {
+      Result<GpuSample> s = nvml->Sample(d.index);
+      percent.push_back(s.ok() ? s->utilization_percent : -1);
+    }
+    cp.SetUtilization(node_name, std::move(percent));
+    after(std::chrono::milliseconds(options.telemetry_ms), sample);
+  };
+  sample();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {

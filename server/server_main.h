@@ -17,6 +17,7 @@ struct ServerOptions {
   int debounce_ms = 2;
   std::string executor = "local";  // local: run processes; sim: hold GPUs, run nothing
   int grace_seconds = 30;          // SIGTERM to SIGKILL when stopping a pod
+  int telemetry_ms = 5000;         // how often GPU utilisation is sampled
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;
