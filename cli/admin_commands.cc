@@ -302,7 +302,8 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
       ->add_option("--executor", so->executor,
                    "local: run workloads as processes (default); sim: hold their GPUs, run nothing")
       ->check(CLI::IsMember({"local", "sim"}));
-  server->add_option("--telemetry-ms", so->telemetry_ms, "How often GPU utilisation is sampled through NVML (default 5000)");
+  server->add_option("--telemetry-ms", so->telemetry_ms,
+                     "How often GPU utilisation is sampled through NVML (default 5000)");
   server->add_option("--grace-period", so->grace_seconds,
                      "Seconds between SIGTERM and SIGKILL when a pod is stopped (default 30)");
 

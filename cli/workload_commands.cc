@@ -143,6 +143,7 @@ struct SubmitOptions {
   std::vector<std::string> selectors;
   std::vector<std::string> env;
   std::string workdir;
+  int max_retries = -1;
   bool json_out = false;
   std::vector<std::string> command;
 };
@@ -188,6 +189,7 @@ void RunSubmit(const ClientFlags& flags, const SubmitOptions& o) {
   std::error_code ec;
   body["workingDir"] = o.workdir.empty() ? std::filesystem::current_path(ec).string() : o.workdir;
   body["command"] = o.command;
+  if (o.max_retries >= 0) body["maxRetries"] = o.max_retries;
   json w = ctx.Call("POST", WorkloadPath(project, ""), body);
   if (o.json_out) {
     std::cout << w.dump(2) << "\n";
@@ -288,6 +290,9 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
   submit->add_option("--node-selector", submit_opts->selectors,
                      "Node label KEY=VALUE (repeatable)");
   submit->add_option("-e,--env", submit_opts->env, "Environment variable KEY=VALUE (repeatable)");
+  submit->add_option("--max-retries", submit_opts->max_retries,
+                     "Start a failed run again up to this many times (default 0; inference "
+                     "always restarts)");
   submit->add_option("--workdir", submit_opts->workdir,
                      "Working directory (default: the current one)");
   submit->add_flag("--json", submit_opts->json_out, "Print the workload as JSON");

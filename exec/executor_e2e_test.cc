@@ -148,6 +148,21 @@ TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {
   EXPECT_NE(requeued.find("killed by signal 9"), std::string::npos) << w["events"].dump(2);
 }
 
+TEST_F(ExecutorTest, FailedRunsRetryUpToTheLimitAndInferenceAlwaysRestarts) {
+  Ok("submit flaky -p p --max-retries 2 -- sh -c 'echo run $SLUICE_WORKLOAD; exit 1'");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "flaky") == "Failed"; }));
+  json w = Describe("p", "flaky");
+  EXPECT_EQ(w["status"]["retries"], 2);
+  int retrying = 0;
+  for (const json& e : w["events"]) retrying += e["kind"] == "Retrying";
+  EXPECT_EQ(retrying, 2);
+  // An inference service that crashes comes back.
+  Ok("submit svc -p p --inference -- sh -c 'sleep 0.2; exit 7'");
+  ASSERT_TRUE(Eventually([&] { return Describe("p", "svc")["status"]["retries"] >= 3; }));
+  EXPECT_NE(Describe("p", "svc")["status"]["phase"], "Failed");
+  Ok("delete svc -p p");
+}
+
 TEST_F(ExecutorTest, PodsOfAGangGetRanks) {
   Ok("submit gang -p p --gpu 1 --pods 4 -- sh -c 'echo rank=$RANK/$WORLD_SIZE "
      "local=$LOCAL_RANK master=$MASTER_ADDR:$MASTER_PORT'");

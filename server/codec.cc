@@ -7,10 +7,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 15> kSpecFields = {
-    "priorityClass", "preemptible", "pods",    "minAvailable", "gpu",
-    "gpuMemory",     "gpuDevices",  "cpu",     "memory",       "gpuModel",
-    "nodeSelector",  "topology",    "command", "env",          "workingDir"};
+constexpr std::array<std::string_view, 16> kSpecFields = {
+    "priorityClass", "preemptible", "pods",       "minAvailable", "gpu",          "gpuMemory",
+    "gpuDevices",    "cpu",         "memory",     "gpuModel",     "nodeSelector", "topology",
+    "command",       "env",         "workingDir", "maxRetries"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -50,6 +50,7 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto cmd = f.StringList("command")) spec->command = *cmd;
   if (auto env = f.StringMap("env")) spec->env = *env;
   if (auto wd = f.String("workingDir")) spec->working_dir = *wd;
+  if (auto r = f.Int("maxRetries", 0, 1000)) spec->max_retries = static_cast<int32_t>(*r);
   if (!spec->gpu_models.empty() && spec->request.gpu_devices == 0) {
     f.Error("gpuModel", "only workloads that request GPUs can ask for a GPU model");
   }
@@ -171,7 +172,7 @@ Result<Submission> DecodeSubmission(const json& body) {
   JsonFields f(body, "body", &errors,
                {"name", "priorityClass", "preemptible", "pods", "minAvailable", "gpu", "gpuMemory",
                 "gpuDevices", "cpu", "memory", "gpuModel", "nodeSelector", "topology", "command",
-                "env", "workingDir"});
+                "env", "workingDir", "maxRetries"});
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
@@ -210,6 +211,7 @@ Json EncodeSpec(const WorkloadSpec& spec) {
   for (const auto& [k, v] : spec.env) env[k] = v;
   j["env"] = std::move(env);
   if (!spec.working_dir.empty()) j["workingDir"] = spec.working_dir;
+  j["maxRetries"] = spec.max_retries;
   return j;
 }
 
@@ -310,6 +312,7 @@ Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   if (w.stale_since) st["staleSince"] = FormatTime(*w.stale_since);
   st["message"] = w.message;
   st["evictions"] = w.evictions;
+  st["retries"] = w.retries;
   if (w.exit_code >= 0) st["exitCode"] = w.exit_code;
   if (for_api) {
     st["allocatedGpu"] = MilliNumber(w.AllocatedGpuMilli());
@@ -341,7 +344,7 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   if (const json* st = f.Get("status")) {
     JsonFields s(*st, "workload.status", &errors,
                  {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting",
-                  "staleSince", "message", "evictions", "exitCode"});
+                  "staleSince", "message", "evictions", "retries", "exitCode"});
     if (auto ph = s.String("phase")) {
       if (auto p = ParsePhase(*ph)) w.phase = *p;
     }
@@ -353,6 +356,7 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
     w.deleting = s.Bool("deleting").value_or(false);
     w.message = s.String("message").value_or("");
     w.evictions = static_cast<int32_t>(s.Int("evictions", 0, INT32_MAX).value_or(0));
+    w.retries = static_cast<int32_t>(s.Int("retries", 0, INT32_MAX).value_or(0));
     w.exit_code = static_cast<int32_t>(s.Int("exitCode", 0, 255).value_or(-1));
     if (const json* pl = s.Get("placement"); pl != nullptr && pl->is_array()) {
       for (const json& p : *pl) {

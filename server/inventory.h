@@ -17,8 +17,8 @@ namespace sluice {
 //   sim:COUNTxMODEL[:MEMORY][,COUNTxMODEL...]  simulated nodes sim-0, sim-1, ...;
 //     MEMORY per device ("80Gi"); without it, a trailing "-NNGB" in the
 //     model gives it (H100-80GB: 80Gi), else it is unknown.
-//   auto  the machine's GPUs; until NVML discovery lands (the executor
-//     issue) this is sim:8xH100-80GB on a node named after the host.
+//   auto  handled by the server (NVML discovery, gpu/nvml.h); here it is the
+//     fallback sim:8xH100-80GB on a node named after the host.
 Result<std::vector<Node>> ParseGpuInventory(std::string_view spec, const std::string& hostname);
 
 }  // namespace sluice

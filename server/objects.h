@@ -59,6 +59,8 @@ struct WorkloadSpec {
   std::vector<std::string> command;
   std::vector<std::pair<std::string, std::string>> env;
   std::string working_dir;
+  // Times a failed run is started again (inference always restarts).
+  int32_t max_retries = 0;
 };
 
 enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed };
@@ -88,6 +90,7 @@ struct WorkloadRecord {
   std::string message;     // why it ended, or why it was last evicted
   int32_t evictions = 0;   // times it was evicted and went back to the queue
   int32_t exit_code = -1;  // for Succeeded/Failed, when known
+  int32_t retries = 0;     // failed runs started again
 
   // From the last scheduling cycle; not stored.
   std::string reason;

@@ -305,6 +305,21 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
     ++rec.evictions;
     CommitInBackground(
         {PutWorkload(rec), EventFor(rec, "Requeued", message + "; waiting to run again")});
+  } else if (exit_code != 0 && !stopped &&
+             (rec.spec.priority_class == PriorityClass::kInference ||
+              rec.retries < rec.spec.max_retries)) {
+    // A failed run starts again: inference services always, others up to
+    // their retry limit. It queues like an evicted workload.
+    rec.phase = Phase::kPending;
+    rec.placement.clear();
+    rec.releasing = false;
+    rec.started.reset();
+    rec.stale_since.reset();
+    ++rec.retries;
+    rec.message = message;
+    CommitInBackground({PutWorkload(rec), EventFor(rec, "Retrying",
+                                                   message + "; starting again (retry " +
+                                                       std::to_string(rec.retries) + ")")});
   } else {
     rec.phase = exit_code == 0 ? Phase::kSucceeded : Phase::kFailed;
     rec.exit_code = exit_code;
