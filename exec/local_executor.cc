@@ -86,7 +86,7 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
       user = pw.pw_name;
     }
   }
-  env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   env.push_back("HOME=" + home);
   env.push_back("USER=" + user);
   env.push_back("LOGNAME=" + user);
@@ -109,7 +109,7 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
   env.push_back("WORLD_SIZE=" + std::to_string(w.spec.pods));
   env.push_back("RANK=" + std::to_string(pod));
   env.push_back("LOCAL_RANK=" + std::to_string(local_rank));
-  env.push_back("MASTER_ADDR=127.0.0.1");
+  env.emplace_back("MASTER_ADDR=127.0.0.1");
   env.push_back("MASTER_PORT=" + std::to_string(29500 + w.id % 20000));
   if (!placed.gpus.empty() && placed.gpu_milli < 1000) {
     env.push_back("SLUICE_GPU_FRACTION=" + FormatMilli(placed.gpu_milli));
@@ -133,11 +133,11 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
   std::vector<std::string> args{opt_.shim_binary, "pod-shim", "--log", PodFile(dir, index, ".log"),
                                 "--exit",         exit_path};
   if (w.uid >= 0 && geteuid() == 0) {
-    args.push_back("--uid");
+    args.emplace_back("--uid");
     args.push_back(std::to_string(w.uid));
   }
   if (!w.spec.working_dir.empty()) {
-    args.push_back("--workdir");
+    args.emplace_back("--workdir");
     args.push_back(w.spec.working_dir);
   }
   Result<std::vector<std::string>> cgroups =
@@ -151,10 +151,10 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
     return;
   }
   for (const std::string& cgroup : *cgroups) {
-    args.push_back("--cgroup");
+    args.emplace_back("--cgroup");
     args.push_back(cgroup);
   }
-  args.push_back("--");
+  args.emplace_back("--");
   for (const std::string& c : w.spec.command) args.push_back(c);
   std::vector<std::string> env = PodEnvironment(w, index, placed, all, opt_);
   // Everything the child needs is built before fork: after it only execve.

@@ -12,7 +12,7 @@ threads=${3:-2}
 dir=$(mktemp -d /tmp/sluice-load.XXXXXX)
 log="$dir/server.log"
 ./build/sluice server --data-dir "$dir/data" --listen 127.0.0.1:0 \
-  --socket "$dir/sluice.sock" --gpus sim:8xH100-80GB >"$log" 2>&1 &
+  --socket "$dir/sluice.sock" --gpus sim:8xH100-80GB --executor sim >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do

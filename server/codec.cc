@@ -47,7 +47,13 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto models = f.StringList("gpuModel")) spec->gpu_models = *models;
   if (auto sel = f.StringMap("nodeSelector")) spec->node_selector = *sel;
   if (auto t = f.String("topology")) spec->topology = *t;
-  if (auto cmd = f.StringList("command")) spec->command = *cmd;
+  if (const nlohmann::json* cmd = f.Get("command"); cmd != nullptr && cmd->is_string()) {
+    f.Error("command",
+            "expected a list of strings such as [\"python\", \"train.py\"], got a "
+            "string; a string is not split into words");
+  } else if (auto list = f.StringList("command")) {
+    spec->command = *list;
+  }
   if (auto env = f.StringMap("env")) spec->env = *env;
   if (auto wd = f.String("workingDir")) spec->working_dir = *wd;
   if (auto r = f.Int("maxRetries", 0, 1000)) spec->max_retries = static_cast<int32_t>(*r);
@@ -59,8 +65,7 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
 void DecodeQueueResource(JsonFields& parent, std::string_view key, Resource r, QueueResource* qr) {
   const json* v = parent.Get(key);
   if (v == nullptr) return;
-  JsonErrors local;
-  JsonFields f(*v, parent.FieldPath(key), &local, {"quota", "limit", "overQuotaWeight"});
+  JsonFields f(*v, parent.FieldPath(key), parent.errors(), {"quota", "limit", "overQuotaWeight"});
   if (f.is_object()) {
     if (auto q = f.QueueAmount("quota", r)) qr->quota = *q;
     if (auto l = f.QueueAmount("limit", r)) qr->limit = *l;
@@ -75,7 +80,6 @@ void DecodeQueueResource(JsonFields& parent, std::string_view key, Resource r, Q
       f.Error("limit", "must not be below the quota; raise the limit or lower the quota");
     }
   }
-  if (!local.empty()) parent.Error(key, local.ToStatus().message());
 }
 
 void DecodeSettings(JsonFields& f, QueueSettings* s) {
@@ -176,6 +180,11 @@ Result<Submission> DecodeSubmission(const json& body) {
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
+    if (out.spec.command.empty() && f.Get("command") == nullptr) {
+      f.Error("command", "missing; give the command to run, e.g. [\"python\", \"train.py\"]");
+    } else if (out.spec.command.empty() && f.Get("command")->is_array()) {
+      f.Error("command", "is empty; give the command to run, e.g. [\"python\", \"train.py\"]");
+    }
   }
   if (!errors.empty()) return errors.ToStatus();
   return out;

@@ -474,8 +474,13 @@ std::string ControlPlane::NeverFitsWarning(const WorkloadSpec& spec) const {
                         spec.gpu_models.end();
     bool memory_ok =
         r.gpu_memory_mib == 0 || (n.gpu_memory_mib > 0 && r.gpu_memory_mib <= n.gpu_memory_mib);
-    bool fits = model_ok && memory_ok && r.gpu_devices <= n.gpus && r.cpu_milli <= n.cpu_milli &&
-                r.memory_mib <= n.memory_mib;
+    bool labels_ok = true;
+    for (const auto& [key, value] : spec.node_selector) {
+      const std::string* have = FindLabel(n.labels, key);
+      labels_ok = labels_ok && have != nullptr && *have == value;
+    }
+    bool fits = model_ok && memory_ok && labels_ok && r.gpu_devices <= n.gpus &&
+                r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib;
     if (fits) return "";
     if (model_ok) most_gpus = std::max(most_gpus, n.gpus);
   }
@@ -484,7 +489,8 @@ std::string ControlPlane::NeverFitsWarning(const WorkloadSpec& spec) const {
            std::to_string(r.gpu_devices) + " GPU devices and the largest matching node has " +
            std::to_string(most_gpus) + "; it stays pending until a larger node joins";
   }
-  return "no node can ever run a pod of this workload (GPU model, GPU memory, CPU or memory); "
+  return "no node can ever run a pod of this workload (GPU model, GPU memory, node labels, CPU "
+         "or memory); "
          "it stays pending until a node that can joins";
 }
 

@@ -135,7 +135,8 @@ class ControlPlaneTest : public ::testing::Test {
   }
   void Submit(const std::string& project, const std::string& name) {
     ApiResponse r = Call([&](const Reply& reply) {
-      cp_->Submit(admin_, project, json{{"name", name}, {"gpu", 1}}, reply);
+      cp_->Submit(admin_, project, json{{"name", name}, {"gpu", 1}, {"command", {"sleep", "1"}}},
+                  reply);
     });
     ASSERT_EQ(r.status, 201) << r.body;
   }

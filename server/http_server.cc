@@ -203,7 +203,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     if (r.status != 200) return Write(std::move(r));
     log_path_ = path;
     log_id_ = id;
-    std::string text = ReadLogFrom(-limit);
+    std::string text = ReadLog(limit);
     if (!QueryFlag(api, "follow")) {
       ApiResponse t;
       t.text = std::move(text);
@@ -218,14 +218,15 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     FollowLog();
   }
 
-  // Reads the log from `log_offset_` (or, for a negative `from`, its last
-  // -from bytes); a file shorter than the offset was rotated: start over.
-  std::string ReadLogFrom(int64_t from) {
+  // With `tail` >= 0, the log's last `tail` bytes; with -1, what was
+  // appended since the last read (a file shorter than that was rotated:
+  // start over).
+  std::string ReadLog(int64_t tail) {
     std::ifstream in(log_path_, std::ios::binary);
     if (!in) return "";
     in.seekg(0, std::ios::end);
     const int64_t size = in.tellg();
-    int64_t start = from < 0 ? std::max<int64_t>(0, size + from) : log_offset_;
+    int64_t start = tail >= 0 ? std::max<int64_t>(0, size - tail) : log_offset_;
     if (start > size) start = 0;
     in.seekg(start);
     std::string text(static_cast<size_t>(size - start), '\0');
@@ -239,7 +240,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
                                                       std::chrono::milliseconds(200));
     timer->async_wait([self = this->shared_from_this(), timer](beast::error_code ec) {
       if (ec || self->closed_) return;
-      std::string more = self->ReadLogFrom(0);
+      std::string more = self->ReadLog(-1);
       if (!more.empty()) {
         self->Queue(std::move(more));
       } else if (!self->shared_->cp->IsActive(self->log_id_)) {

@@ -45,6 +45,7 @@ class JsonFields {
                    std::span<const std::string_view>(known.begin(), known.size())) {}
 
   bool is_object() const { return obj_.is_object(); }
+  JsonErrors* errors() const { return errors_; }
   const std::string& path() const { return path_; }
   // The field's value, or nullptr when absent or null.
   const nlohmann::json* Get(std::string_view key) const;

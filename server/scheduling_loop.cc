@@ -363,7 +363,14 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
                   {"cpu", MilliNumber(r[Resource::kCpu])},
                   {"memory", FormatMemoryMiB(r[Resource::kMemory])}};
     }
-    auto u = usage_.find(name);
+    double hours = 0;
+    if (auto u = usage_.find(name); u != usage_.end()) hours = u->second;
+    if (kind == "department") {
+      for (const Project& p : projects_) {
+        if (p.department != name) continue;
+        if (auto u = usage_.find(p.name); u != usage_.end()) hours += u->second;
+      }
+    }
     return Json{{"name", name},
                 {"kind", kind},
                 {"parent", parent.empty() ? Json() : Json(parent)},
@@ -375,7 +382,7 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
                 {"allocatedGpu", MilliNumber(t.allocated_gpu)},
                 {"running", t.running},
                 {"pending", t.pending},
-                {"gpuHours", u == usage_.end() ? 0.0 : u->second / 1000.0}};
+                {"gpuHours", hours / 1000.0}};
   };
   Json items = Json::array();
   for (const Department& d : departments_) {

@@ -180,7 +180,7 @@ int RunServer(const ServerOptions& options) {
     std::error_code self_ec;
     eo.shim_binary = std::filesystem::read_symlink("/proc/self/exe", self_ec).string();
     eo.grace = std::chrono::seconds(options.grace_seconds);
-    std::vector<Node> inventory = *nodes;
+    const std::vector<Node>& inventory = *nodes;
     eo.device_uuid = [devices](const std::string& node, int32_t gpu) {
       if (gpu >= 0 && static_cast<size_t>(gpu) < devices.size() &&
           !devices[static_cast<size_t>(gpu)].uuid.empty()) {

@@ -261,6 +261,13 @@ TEST_F(ServerTest, BadInputGetsA4xxAndTheServerKeepsServing) {
   EXPECT_NE(ErrorOf(e).find("body: expected an object"), std::string::npos) << e;
   e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"pods", 2}, {"minAvailable", 3}});
   EXPECT_NE(ErrorOf(e).find("minAvailable"), std::string::npos) << e;
+  e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"gpu", 1}});
+  EXPECT_NE(ErrorOf(e).find("body.command: missing"), std::string::npos) << e;
+  e = Expect(admin, 400, "POST", submit, {{"name", "x"}, {"command", "sleep 300"}});
+  EXPECT_NE(ErrorOf(e).find("not split into words"), std::string::npos) << e;
+  e = Expect(admin, 400, "PATCH", "/api/v1/projects/p", {{"gpu", {{"quota", 8}, {"limit", 4}}}});
+  EXPECT_EQ(ErrorOf(e),
+            "body.gpu.limit: must not be below the quota; raise the limit or lower the quota");
   e = Expect(admin, 404, "POST", "/api/v1/projects/nosuch/workloads", {{"name", "x"}});
   EXPECT_NE(ErrorOf(e).find("no project \"nosuch\""), std::string::npos) << e;
   e = Expect(admin, 400, "PATCH", "/api/v1/projects/p", {{"gpu", {{"quota", 4}, {"limit", 2}}}});
