@@ -12,6 +12,7 @@ using nvmlDevice_t = void*;
 using nvmlReturn_t = int;
 constexpr nvmlReturn_t kNvmlSuccess = 0;
 constexpr nvmlReturn_t kNvmlInsufficientSize = 7;
+constexpr unsigned long long kMiB = 1024ULL * 1024ULL;  // NOLINT(google-runtime-int)
 struct NvmlMemory {
   unsigned long long total;  // NOLINT(google-runtime-int): NVML's ABI
   unsigned long long free;   // NOLINT(google-runtime-int)
@@ -132,7 +133,7 @@ Result<std::vector<GpuDevice>> Nvml::Devices() {
     }
     NvmlMemory memory{};
     if (api_->memory != nullptr && api_->memory(device, &memory) == kNvmlSuccess) {
-      d.memory_mib = static_cast<int64_t>(memory.total / (1024 * 1024));
+      d.memory_mib = static_cast<int64_t>(memory.total / kMiB);
     }
     unsigned int current = 0;
     unsigned int pending = 0;
@@ -159,7 +160,7 @@ Result<GpuSample> Nvml::Sample(int32_t index) {
   }
   NvmlMemory memory{};
   if (api_->memory != nullptr && api_->memory(device, &memory) == kNvmlSuccess) {
-    out.memory_used_mib = static_cast<int64_t>(memory.used / (1024 * 1024));
+    out.memory_used_mib = static_cast<int64_t>(memory.used / kMiB);
   }
   std::array<NvmlProcessInfoV2, 64> v2{};
   unsigned int n = v2.size();
@@ -167,8 +168,8 @@ Result<GpuSample> Nvml::Sample(int32_t index) {
     int rc = api_->processes_v2(device, &n, v2.data());
     if (rc == kNvmlSuccess || rc == kNvmlInsufficientSize) {
       for (unsigned int i = 0; i < n && i < v2.size(); ++i) {
-        out.processes.push_back({static_cast<int>(v2[i].pid),
-                                 static_cast<int64_t>(v2[i].used_gpu_memory / (1024 * 1024))});
+        out.processes.push_back(
+            {static_cast<int>(v2[i].pid), static_cast<int64_t>(v2[i].used_gpu_memory / kMiB)});
       }
     }
   } else if (api_->processes_v1 != nullptr) {
@@ -177,8 +178,8 @@ Result<GpuSample> Nvml::Sample(int32_t index) {
     int rc = api_->processes_v1(device, &n, v1.data());
     if (rc == kNvmlSuccess || rc == kNvmlInsufficientSize) {
       for (unsigned int i = 0; i < n && i < v1.size(); ++i) {
-        out.processes.push_back({static_cast<int>(v1[i].pid),
-                                 static_cast<int64_t>(v1[i].used_gpu_memory / (1024 * 1024))});
+        out.processes.push_back(
+            {static_cast<int>(v1[i].pid), static_cast<int64_t>(v1[i].used_gpu_memory / kMiB)});
       }
     }
   }
