@@ -63,8 +63,11 @@ bool Fails(const char* call) {
 
 bool initialized = false;
 
-// A handle is the device index plus one (never null).
-uintptr_t IndexOf(void* device) { return reinterpret_cast<uintptr_t>(device) - 1; }
+// A handle points at the device's slot in this array (never null).
+char handles[1024];
+uintptr_t IndexOf(void* device) {
+  return static_cast<uintptr_t>(static_cast<char*>(device) - handles);
+}
 
 // Checks the handle against the devices now: one that disappeared is lost.
 int Lookup(void* device, Device* out) {
@@ -132,8 +135,8 @@ int nvmlDeviceGetCount_v2(unsigned int* count) {
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
   if (!initialized) return 1;
   if (Fails("nvmlDeviceGetHandleByIndex_v2")) return 999;
-  if (index >= Devices().size()) return 2;
-  *device = reinterpret_cast<void*>(static_cast<uintptr_t>(index) + 1);
+  if (index >= Devices().size() || index >= sizeof handles) return 2;
+  *device = &handles[index];
   return 0;
 }
 
