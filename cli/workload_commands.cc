@@ -34,6 +34,7 @@ json Flat(const json& w) {
               {"queuePosition", st["queuePosition"]},
               {"allocatedGpu", st["allocatedGpu"]},
               {"usedGpu", st["usedGpu"]},
+              {"usedGpuMemory", st.value("usedGpuMemory", json())},
               {"pods", w["spec"]["pods"]},
               {"runningPods", st["placement"].size()},
               {"submitted", st["submitted"]},

@@ -224,6 +224,8 @@ TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
   setenv("SLUICE_FAKE_NVML_DEVICES",
          "NVIDIA H100 80GB HBM3:81559:37:1024,NVIDIA H100 80GB HBM3:81559:0:0", 1);
   ServerProcess server(dir, "auto");
+  const std::string procs = dir + "/gpu-processes";
+  setenv("SLUICE_FAKE_NVML_PROCESSES_FILE", procs.c_str(), 1);
   std::string error;
   const bool started = server.Start(&error, {"--telemetry-ms", "100"});
   unsetenv("LD_LIBRARY_PATH");
@@ -232,7 +234,8 @@ TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
       << server.Log();
   ASSERT_EQ(server.Cli("project create p --gpu-quota 2").status, 0);
   CommandResult r =
-      server.Cli("submit w -p p --gpu 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES; sleep 3600'");
+      server.Cli("submit w -p p --gpu 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES; echo $$ > " + dir +
+                 "/pid; sleep 3600'");
   ASSERT_EQ(r.status, 0) << r.out;
   json list;
   ASSERT_TRUE(Eventually([&] {
@@ -240,7 +243,21 @@ TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
     return list.is_array() && !list.empty() && list[0]["usedGpu"].is_number();
   }));
   EXPECT_DOUBLE_EQ(list[0]["usedGpu"].get<double>(), 0.37);
+  ASSERT_TRUE(Eventually([&] {
+    return std::filesystem::exists(dir + "/pid") && std::filesystem::file_size(dir + "/pid") > 0;
+  }));
   EXPECT_EQ(server.Cli("logs w -p p").out, "GPU-fa4e0000-0000-4000-8000-000000000000\n");
+  // NVML lists the pod's process on device 0 with 2 GiB: the workload uses 2Gi.
+  EXPECT_EQ(list[0]["usedGpuMemory"], "0Mi");
+  std::ifstream pid_in(dir + "/pid");
+  int pid = 0;
+  pid_in >> pid;
+  ASSERT_GT(pid, 0);
+  std::ofstream(procs) << "0:" << pid << ":2048,0:1:512\n";
+  ASSERT_TRUE(Eventually([&] {
+    list = json::parse(server.Cli("list -p p --json").out, nullptr, false);
+    return list.is_array() && !list.empty() && list[0]["usedGpuMemory"] == "2Gi";
+  })) << list.dump(2);
   json nodes = json::parse(server.Cli("top nodes --json").out);
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0]["gpuModel"], "H100-80GB-HBM3");
@@ -263,6 +280,7 @@ TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
       std::string::npos)
       << no_driver.Log();
   unsetenv("SLUICE_FAKE_NVML_DEVICES");
+  unsetenv("SLUICE_FAKE_NVML_PROCESSES_FILE");
   if (!::testing::Test::HasFailure()) {
     std::filesystem::remove_all(dir);
     std::filesystem::remove_all(dir + "-none");

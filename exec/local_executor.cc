@@ -65,6 +65,26 @@ std::string LocalExecutor::Dir(int64_t id) const {
   return opt_.state_dir + "/" + std::to_string(id);
 }
 
+int64_t LocalExecutor::WorkloadOfProcess(int pid) const {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return -1;
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string state;
+  int ppid = 0;
+  int pgrp = 0;
+  int session = 0;
+  rest >> state >> ppid >> pgrp >> session;
+  for (const auto& [id, t] : tracked_) {
+    for (const Pod& p : t.pods) {
+      if (!p.done && p.pid == session) return id;
+    }
+  }
+  return -1;
+}
+
 std::string LocalExecutor::LogPath(int64_t workload_id, int32_t pod) const {
   return PodFile(Dir(workload_id), pod, ".log");
 }

@@ -51,6 +51,8 @@ class LocalExecutor final : public Executor {
   void Adopt(const WorkloadRecord& w) override;
   std::string LogPath(int64_t workload_id, int32_t pod) const override;
   std::string Isolation() const override { return opt_.cgroups.Describe(); }
+  // By session: every process of a pod stays in its shim's session.
+  int64_t WorkloadOfProcess(int pid) const override;
 
   // The environment a pod gets (exposed for tests).
   static std::vector<std::string> PodEnvironment(const WorkloadRecord& w, int32_t pod,

@@ -661,6 +661,10 @@ void ControlPlane::SetUtilization(const std::string& node, std::vector<int32_t> 
   utilization_[node] = std::move(percent);
 }
 
+void ControlPlane::SetGpuMemoryUse(std::map<int64_t, int64_t> mib_by_workload) {
+  gpu_memory_use_ = std::move(mib_by_workload);
+}
+
 std::optional<double> ControlPlane::UsedGpu(const WorkloadRecord& w) const {
   if (w.phase != Phase::kRunning || utilization_.empty()) return std::nullopt;
   double used = 0;
@@ -693,6 +697,10 @@ std::optional<double> ControlPlane::UsedGpu(const WorkloadRecord& w) const {
 Json ControlPlane::ApiWorkload(const WorkloadRecord& w) const {
   Json out = EncodeWorkload(w, true);
   if (std::optional<double> used = UsedGpu(w)) out["status"]["usedGpu"] = *used;
+  if (gpu_memory_use_ && w.phase == Phase::kRunning) {
+    auto it = gpu_memory_use_->find(w.id);
+    out["status"]["usedGpuMemory"] = FormatMemoryMiB(it == gpu_memory_use_->end() ? 0 : it->second);
+  }
   return out;
 }
 

@@ -139,6 +139,9 @@ class ControlPlane {
   // Measured utilisation of each device of `node` (0-100, -1 unknown), from
   // the GPU telemetry; feeds nodes, metrics and each workload's used GPU.
   void SetUtilization(const std::string& node, std::vector<int32_t> percent);
+  // GPU memory in use by each workload's processes (MiB), from the same
+  // telemetry; workloads not listed use none.
+  void SetGpuMemoryUse(std::map<int64_t, int64_t> mib_by_workload);
 
   // Prometheus text.
   std::string MetricsText() const;
@@ -189,6 +192,7 @@ class ControlPlane {
   Time usage_updated_;
 
   std::map<std::string, std::vector<int32_t>> utilization_;  // by node, per device
+  std::optional<std::map<int64_t, int64_t>> gpu_memory_use_;
   // A workload's measured GPU use: on each of its devices, the device's
   // utilisation times the workload's part of what is allocated there.
   std::optional<double> UsedGpu(const WorkloadRecord& w) const;

@@ -39,6 +39,8 @@ class Executor {
   virtual void Adopt(const WorkloadRecord& w) = 0;
   // The log file of one pod, or "" when this executor keeps none.
   virtual std::string LogPath(int64_t workload_id, int32_t pod) const = 0;
+  // The workload a process belongs to (any process of its pods), or -1.
+  virtual int64_t WorkloadOfProcess(int pid) const = 0;
   // How pods are isolated, for `sluice describe`.
   virtual std::string Isolation() const = 0;
 };
@@ -59,6 +61,7 @@ class SimulatedExecutor final : public Executor {
   }
   void Adopt(const WorkloadRecord&) override {}
   std::string LogPath(int64_t, int32_t) const override { return ""; }
+  int64_t WorkloadOfProcess(int) const override { return -1; }
   std::string Isolation() const override { return "none (simulated: nothing runs)"; }
 
  private:

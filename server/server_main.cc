@@ -266,11 +266,18 @@ int RunServer(const ServerOptions& options) {
   sample = [&] {
     if (!nvml) return;
     std::vector<int32_t> percent;
+    std::map<int64_t, int64_t> memory_use;
     for (const GpuDevice& d : devices) {
       Result<GpuSample> s = nvml->Sample(d.index);
       percent.push_back(s.ok() ? s->utilization_percent : -1);
+      if (!s.ok()) continue;
+      for (const GpuProcess& p : s->processes) {
+        const int64_t id = executor->WorkloadOfProcess(p.pid);
+        if (id >= 0) memory_use[id] += p.used_memory_mib;
+      }
     }
     cp.SetUtilization(node_name, std::move(percent));
+    cp.SetGpuMemoryUse(std::move(memory_use));
     after(std::chrono::milliseconds(options.telemetry_ms), sample);
   };
   sample();

@@ -4,6 +4,9 @@
 //
 //   SLUICE_FAKE_NVML_DEVICES    "NAME:MEMORY_MIB[:UTIL%[:USED_MIB]],..."
 //   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..."
+//   SLUICE_FAKE_NVML_PROCESSES_FILE  a file holding the same list (read on
+//                               every call, so a test can change it while a
+//                               server that loaded the fake runs)
 //   SLUICE_FAKE_NVML_MIG        "INDEX,..." devices in MIG mode
 //   SLUICE_FAKE_NVML_INIT_ERROR an NVML error code nvmlInit returns (9: driver not loaded)
 //   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -190,7 +194,12 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, P
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
   unsigned int n = 0;
-  for (const std::string& p : Split(Env("SLUICE_FAKE_NVML_PROCESSES"), ',')) {
+  std::string list = Env("SLUICE_FAKE_NVML_PROCESSES");
+  if (std::string file = Env("SLUICE_FAKE_NVML_PROCESSES_FILE"); !file.empty()) {
+    std::ifstream in(file);
+    std::getline(in, list);
+  }
+  for (const std::string& p : Split(list, ',')) {
     std::vector<std::string> f = Split(p, ':');
     if (f.size() != 3 || static_cast<uintptr_t>(std::atoi(f[0].c_str())) != IndexOf(device))
       continue;
