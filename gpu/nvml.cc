@@ -56,6 +56,8 @@ struct Nvml::Api {
   nvmlReturn_t (*utilization)(nvmlDevice_t, NvmlUtilization*) = nullptr;
   nvmlReturn_t (*mig_mode)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
   nvmlReturn_t (*processes_v2)(nvmlDevice_t, unsigned int*, NvmlProcessInfoV2*) = nullptr;
+  nvmlReturn_t (*max_mig)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*mig_by_index)(nvmlDevice_t, unsigned int, nvmlDevice_t*) = nullptr;
   nvmlReturn_t (*processes_v1)(nvmlDevice_t, unsigned int*, NvmlProcessInfoV1*) = nullptr;
 };
 
@@ -82,6 +84,9 @@ Result<std::unique_ptr<Nvml>> Nvml::Load(const std::string& library) {
   api->processes_v2 = Symbol<decltype(api->processes_v2)>(
       handle,
       {"nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2"});
+  api->max_mig = Symbol<decltype(api->max_mig)>(handle, {"nvmlDeviceGetMaxMigDeviceCount"});
+  api->mig_by_index =
+      Symbol<decltype(api->mig_by_index)>(handle, {"nvmlDeviceGetMigDeviceHandleByIndex"});
   api->processes_v1 =
       Symbol<decltype(api->processes_v1)>(handle, {"nvmlDeviceGetComputeRunningProcesses"});
   if (api->init == nullptr || api->count == nullptr || api->by_index == nullptr) {
@@ -139,6 +144,26 @@ Result<std::vector<GpuDevice>> Nvml::Devices() {
     unsigned int pending = 0;
     if (api_->mig_mode != nullptr && api_->mig_mode(device, &current, &pending) == kNvmlSuccess) {
       d.mig_enabled = current == 1;
+    }
+    unsigned int max_mig = 0;
+    if (d.mig_enabled && api_->max_mig != nullptr && api_->mig_by_index != nullptr &&
+        api_->max_mig(device, &max_mig) == kNvmlSuccess) {
+      // Slots without an instance answer NOT_FOUND; only real ones count.
+      for (unsigned int m = 0; m < max_mig; ++m) {
+        nvmlDevice_t mig = nullptr;
+        if (api_->mig_by_index(device, m, &mig) != kNvmlSuccess) continue;
+        MigInstance inst;
+        inst.index = static_cast<int32_t>(d.mig_instances.size());
+        buf.fill(0);
+        if (api_->uuid != nullptr && api_->uuid(mig, buf.data(), buf.size()) == kNvmlSuccess) {
+          inst.uuid = buf.data();
+        }
+        NvmlMemory mig_memory{};
+        if (api_->memory != nullptr && api_->memory(mig, &mig_memory) == kNvmlSuccess) {
+          inst.memory_mib = static_cast<int64_t>(mig_memory.total / kMiB);
+        }
+        d.mig_instances.push_back(std::move(inst));
+      }
     }
     out.push_back(std::move(d));
   }

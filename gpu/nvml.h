@@ -19,12 +19,20 @@
 
 namespace sluice {
 
+// A MIG instance of a device in MIG mode.
+struct MigInstance {
+  int32_t index = 0;  // among the device's instances
+  std::string uuid;   // "MIG-..."
+  int64_t memory_mib = 0;
+};
+
 struct GpuDevice {
   int32_t index = 0;
   std::string uuid;
   std::string name;        // as NVML says, e.g. "NVIDIA H100 80GB HBM3"
   int64_t memory_mib = 0;  // total
   bool mig_enabled = false;
+  std::vector<MigInstance> mig_instances;  // when MIG is enabled
 };
 
 struct GpuProcess {

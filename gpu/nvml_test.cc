@@ -12,9 +12,9 @@ namespace {
 class NvmlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v :
-         {"SLUICE_FAKE_NVML_DEVICES", "SLUICE_FAKE_NVML_PROCESSES", "SLUICE_FAKE_NVML_MIG",
-          "SLUICE_FAKE_NVML_INIT_ERROR", "SLUICE_FAKE_NVML_FAIL"}) {
+    for (const char* v : {"SLUICE_FAKE_NVML_DEVICES", "SLUICE_FAKE_NVML_PROCESSES",
+                          "SLUICE_FAKE_NVML_MIG", "SLUICE_FAKE_NVML_MIG_INSTANCES",
+                          "SLUICE_FAKE_NVML_INIT_ERROR", "SLUICE_FAKE_NVML_FAIL"}) {
       unsetenv(v);
     }
     setenv("SLUICE_FAKE_NVML_DEVICES",
@@ -24,6 +24,7 @@ class NvmlTest : public ::testing::Test {
 
 TEST_F(NvmlTest, DiscoversDevices) {
   setenv("SLUICE_FAKE_NVML_MIG", "1", 1);
+  setenv("SLUICE_FAKE_NVML_MIG_INSTANCES", "1:40192,1:20096,1:20096", 1);
   auto nvml = Nvml::Load(FAKE_NVML);
   ASSERT_TRUE(nvml.ok()) << nvml.status().ToString();
   auto devices = (*nvml)->Devices();
@@ -35,6 +36,12 @@ TEST_F(NvmlTest, DiscoversDevices) {
   EXPECT_EQ((*devices)[1].uuid, "GPU-fa4e0000-0000-4000-8000-000000000001");
   EXPECT_FALSE((*devices)[0].mig_enabled);
   EXPECT_TRUE((*devices)[1].mig_enabled);
+  EXPECT_TRUE((*devices)[0].mig_instances.empty());
+  ASSERT_EQ((*devices)[1].mig_instances.size(), 3u);
+  EXPECT_EQ((*devices)[1].mig_instances[0].memory_mib, 40192);
+  EXPECT_EQ((*devices)[1].mig_instances[2].memory_mib, 20096);
+  EXPECT_EQ((*devices)[1].mig_instances[1].uuid, "MIG-fa4e0000-0000-4000-8000-000001000001");
+  unsetenv("SLUICE_FAKE_NVML_MIG_INSTANCES");
 }
 
 TEST_F(NvmlTest, SamplesUtilisationMemoryAndProcesses) {

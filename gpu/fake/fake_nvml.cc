@@ -8,6 +8,7 @@
 //                               every call, so a test can change it while a
 //                               server that loaded the fake runs)
 //   SLUICE_FAKE_NVML_MIG        "INDEX,..." devices in MIG mode
+//   SLUICE_FAKE_NVML_MIG_INSTANCES "INDEX:MEMORY_MIB,..." one MIG instance each
 //   SLUICE_FAKE_NVML_INIT_ERROR an NVML error code nvmlInit returns (9: driver not loaded)
 //   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
 //
@@ -67,8 +68,38 @@ bool Fails(const char* call) {
 
 bool initialized = false;
 
-// A handle points at the device's slot in this array (never null).
+// A handle points at the device's slot in this array (never null); a MIG
+// instance's handle at its slot in the second (device * 8 + instance).
 char handles[1024];
+char mig_handles[1024 * 8];
+
+struct MigSlot {
+  unsigned int device;
+  unsigned long long memory_bytes;  // NOLINT(google-runtime-int)
+};
+std::vector<MigSlot> MigInstances() {
+  std::vector<MigSlot> out;
+  for (const std::string& m : Split(Env("SLUICE_FAKE_NVML_MIG_INSTANCES"), ',')) {
+    std::vector<std::string> f = Split(m, ':');
+    if (f.size() != 2) continue;
+    out.push_back({static_cast<unsigned int>(std::atoi(f[0].c_str())),
+                   std::strtoull(f[1].c_str(), nullptr, 10) << 20});
+  }
+  return out;
+}
+bool IsMig(void* device) {
+  char* p = static_cast<char*>(device);
+  return p >= mig_handles && p < mig_handles + sizeof mig_handles;
+}
+// The n-th instance (in list order) of `device`, or null.
+const MigSlot* MigOf(const std::vector<MigSlot>& all, unsigned int device, unsigned int n) {
+  for (const MigSlot& s : all) {
+    if (s.device != device) continue;
+    if (n == 0) return &s;
+    --n;
+  }
+  return nullptr;
+}
 uintptr_t IndexOf(void* device) {
   return static_cast<uintptr_t>(static_cast<char*>(device) - handles);
 }
@@ -153,6 +184,11 @@ int nvmlDeviceGetName(void* device, char* name, unsigned int length) {
 }
 
 int nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
+  if (IsMig(device)) {
+    const auto slot = static_cast<unsigned int>(static_cast<char*>(device) - mig_handles);
+    std::snprintf(uuid, length, "MIG-fa4e0000-0000-4000-8000-%06u%06u", slot / 8, slot % 8);
+    return 0;
+  }
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
   std::snprintf(uuid, length, "GPU-fa4e0000-0000-4000-8000-%012u",
@@ -161,6 +197,14 @@ int nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
 }
 
 int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
+  if (IsMig(device)) {
+    const auto slot = static_cast<unsigned int>(static_cast<char*>(device) - mig_handles);
+    std::vector<MigSlot> all = MigInstances();
+    const MigSlot* s = MigOf(all, slot / 8, slot % 8);
+    if (s == nullptr) return 15;
+    *memory = {s->memory_bytes, s->memory_bytes, 0};
+    return 0;
+  }
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
   if (Fails("nvmlDeviceGetMemoryInfo")) return 999;
@@ -212,6 +256,23 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, P
   const bool fits = n <= *count;
   *count = n;
   return fits ? 0 : 7;  // NVML_ERROR_INSUFFICIENT_SIZE
+}
+
+int nvmlDeviceGetMaxMigDeviceCount(void* device, unsigned int* count) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  *count = 7;
+  return 0;
+}
+
+int nvmlDeviceGetMigDeviceHandleByIndex(void* device, unsigned int index, void** mig) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  const auto dev = static_cast<unsigned int>(IndexOf(device));
+  std::vector<MigSlot> all = MigInstances();
+  if (index >= 8 || MigOf(all, dev, index) == nullptr) return 6;  // NVML_ERROR_NOT_FOUND
+  *mig = &mig_handles[dev * 8 + index];
+  return 0;
 }
 
 }  // extern "C"
