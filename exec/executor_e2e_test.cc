@@ -199,6 +199,21 @@ TEST_F(ExecutorTest, PodsSurviveAServerKilledWithSigkillAndStayTracked) {
   std::filesystem::remove(pid_file);
 }
 
+TEST_F(ExecutorTest, PodsThatVanishWhileTheServerIsDownFailWithAReason) {
+  Ok("submit gone -p p --gpu 1 -- sleep 3600");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "gone") == "Running"; }));
+  server_->Kill(SIGKILL);
+  server_->KillPods();  // its processes die while nobody watches
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error, {"--grace-period", "1"})) << error;
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "gone") == "Failed"; }));
+  EXPECT_EQ(Describe("p", "gone")["status"]["message"],
+            "its processes vanished while the server was down");
+  // Its GPU is free again.
+  Ok("submit next -p p --gpu 8 -- sleep 3600");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "next") == "Running"; }));
+}
+
 TEST_F(ExecutorTest, AMemoryHungryPodIsKilledByItsCgroupLimit) {
   // 300 MB held in a shell variable, against a 64Mi limit.
   Ok("submit hungry -p p --memory 64Mi -- sh -c 'x=$(head -c 300000000 /dev/zero | tr \"\\0\" a); "

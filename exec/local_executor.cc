@@ -27,6 +27,7 @@ bool Alive(int pid, int64_t start_ticks) {
 }
 
 std::string ExitText(const PodExit& e) {
+  if (e.lost) return "its processes vanished while the server was down";
   if (!e.error.empty()) return "could not start: " + e.error;
   if (e.exited) return "exited with code " + std::to_string(e.code);
   if (e.code > 0)
@@ -280,7 +281,7 @@ void LocalExecutor::Adopt(const WorkloadRecord& w) {
     if (!Alive(pod.pid, pod.start_ticks) &&
         !ReadPodExit(PodFile(dir, pod.index, ".exit"), &pod.exit)) {
       pod.done = true;
-      pod.exit.error = "its processes vanished while the server was down";
+      pod.exit.lost = true;
     }
     t.pods.push_back(pod);
   }
@@ -331,9 +332,15 @@ void LocalExecutor::Finish(int64_t id, Tracked& t) {
   int code = 0;
   std::string message = "exited with code 0";
   for (const Pod& p : t.pods) {
-    const bool ok = p.exit.exited && p.exit.code == 0 && p.exit.error.empty();
+    const bool ok = p.exit.exited && p.exit.code == 0 && p.exit.error.empty() && !p.exit.lost;
     if (ok) continue;
-    code = p.exit.exited ? p.exit.code : (p.exit.error.empty() ? 128 + p.exit.code : 127);
+    if (p.exit.lost) {
+      code = 1;
+    } else if (p.exit.exited) {
+      code = p.exit.code;
+    } else {
+      code = p.exit.error.empty() ? 128 + p.exit.code : 127;
+    }
     std::string text = ExitText(p.exit);
     if (!p.exit.exited && p.exit.code == SIGKILL && opt_.cgroups.OomKilled(id, p.index)) {
       text = "killed by the out-of-memory killer: it used more than its memory limit of " +

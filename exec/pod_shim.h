@@ -33,6 +33,7 @@ struct PodExit {
   bool exited = false;  // false: killed by a signal, or never started
   int code = -1;        // exit code or signal number
   std::string error;    // set when the command could not be started
+  bool lost = false;    // gone while the server was down, without a trace
 };
 
 // Runs the shim in this process; returns its exit code. Called by
