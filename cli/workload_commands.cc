@@ -145,6 +145,7 @@ struct SubmitOptions {
   std::vector<std::string> env;
   std::string workdir;
   int max_retries = -1;
+  std::string grace_period;
   bool json_out = false;
   std::vector<std::string> command;
 };
@@ -191,6 +192,7 @@ void RunSubmit(const ClientFlags& flags, const SubmitOptions& o) {
   body["workingDir"] = o.workdir.empty() ? std::filesystem::current_path(ec).string() : o.workdir;
   body["command"] = o.command;
   if (o.max_retries >= 0) body["maxRetries"] = o.max_retries;
+  if (!o.grace_period.empty()) body["gracePeriod"] = o.grace_period;
   json w = ctx.Call("POST", WorkloadPath(project, ""), body);
   if (o.json_out) {
     std::cout << w.dump(2) << "\n";
@@ -291,6 +293,9 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
   submit->add_option("--node-selector", submit_opts->selectors,
                      "Node label KEY=VALUE (repeatable)");
   submit->add_option("-e,--env", submit_opts->env, "Environment variable KEY=VALUE (repeatable)");
+  submit->add_option("--grace-period", submit_opts->grace_period,
+                     "Time between SIGTERM and SIGKILL when stopped (e.g. 2m; default: the "
+                     "server's, 30s)");
   submit->add_option("--max-retries", submit_opts->max_retries,
                      "Start a failed run again up to this many times (default 0; inference "
                      "always restarts)");

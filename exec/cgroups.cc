@@ -1,5 +1,6 @@
 #include "exec/cgroups.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -150,6 +151,17 @@ bool PodCgroups::OomKilled(int64_t workload_id, int32_t pod) const {
   const std::string mem = PodDir(memory_, workload_id, pod);
   if (mode_ == Mode::kV2) return KeyValue(ReadFile(mem + "/memory.events"), "oom_kill") > 0;
   return KeyValue(ReadFile(mem + "/memory.oom_control"), "oom_kill") > 0;
+}
+
+void PodCgroups::KillAll(int64_t workload_id, int32_t pod) const {
+  if (mode_ == Mode::kNone) return;
+  const std::string mem = PodDir(memory_, workload_id, pod);
+  if (mode_ == Mode::kV2 && WriteFile(mem + "/cgroup.kill", "1")) return;
+  std::istringstream procs(ReadFile(mem + "/cgroup.procs"));
+  int pid = 0;
+  while (procs >> pid) {
+    if (pid > 0) kill(pid, SIGKILL);
+  }
 }
 
 void PodCgroups::Remove(int64_t workload_id, int32_t pod) const {

@@ -38,6 +38,8 @@ class PodCgroups {
                                           int64_t cpu_milli) const;
   // True when the kernel's OOM killer killed something in the pod's cgroup.
   bool OomKilled(int64_t workload_id, int32_t pod) const;
+  // Sends SIGKILL to every process in the pod's cgroup (cgroup.kill on v2).
+  void KillAll(int64_t workload_id, int32_t pod) const;
   // Removes the pod's cgroups (once its processes are gone).
   void Remove(int64_t workload_id, int32_t pod) const;
 

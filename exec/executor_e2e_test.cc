@@ -130,7 +130,8 @@ TEST_F(ExecutorTest, FourQuarterGpusShareOneDevice) {
 TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {
   // r (no quota) fills all 8 GPUs with a job that ignores SIGTERM.
   Ok("project create r --gpu-quota 0");
-  Ok("submit stubborn -p r --gpu 8 -- sh -c 'trap \"echo got TERM\" TERM; echo started; "
+  Ok("submit stubborn -p r --gpu 8 --grace-period 700ms -- sh -c 'trap \"echo got TERM\" TERM; "
+     "echo started; "
      "while true; do sleep 0.1; done'");
   ASSERT_TRUE(
       Eventually([&] { return Logs("r", "stubborn").find("started") != std::string::npos; }));
@@ -139,6 +140,7 @@ TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {
   ASSERT_TRUE(Eventually([&] { return Phase("q", "claim") == "Running"; }));
   EXPECT_NE(Logs("r", "stubborn").find("got TERM"), std::string::npos);
   json w = Describe("r", "stubborn");
+  EXPECT_EQ(w["spec"]["gracePeriod"], "700ms");
   EXPECT_EQ(w["status"]["phase"], "Pending");
   EXPECT_EQ(w["status"]["evictions"], 1);
   std::string requeued;

@@ -222,6 +222,7 @@ void LocalExecutor::Start(const WorkloadRecord& w, const std::vector<PlacedPod>&
   t.name = w.project + "/" + w.name;
   t.stopping = false;
   t.memory_mib = w.spec.request.memory_mib;
+  t.grace = w.spec.grace_period ? std::chrono::milliseconds(w.spec.grace_period->ms) : opt_.grace;
   // Pod indexes continue after the pods already placed (elastic growth).
   const auto first = static_cast<int32_t>(w.placement.size() - new_pods.size());
   for (size_t i = 0; i < new_pods.size(); ++i) {
@@ -253,11 +254,14 @@ void LocalExecutor::Stop(int64_t workload_id) {
   for (const Pod& p : it->second.pods) {
     if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGTERM);
   }
-  opt_.after(opt_.grace, [this, workload_id] {
+  opt_.after(it->second.grace, [this, workload_id] {
     auto t = tracked_.find(workload_id);
     if (t == tracked_.end()) return;
     for (const Pod& p : t->second.pods) {
-      if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGKILL);
+      if (p.done) continue;
+      if (Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGKILL);
+      // Whatever left the pod's process group is still in its cgroup.
+      opt_.cgroups.KillAll(workload_id, p.index);
     }
   });
 }
@@ -267,6 +271,7 @@ void LocalExecutor::Adopt(const WorkloadRecord& w) {
   t.name = w.project + "/" + w.name;
   t.stopping = w.releasing;
   t.memory_mib = w.spec.request.memory_mib;
+  t.grace = w.spec.grace_period ? std::chrono::milliseconds(w.spec.grace_period->ms) : opt_.grace;
   const std::string dir = Dir(w.id);
   for (size_t i = 0; i < w.placement.size(); ++i) {
     Pod pod;

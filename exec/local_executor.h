@@ -71,6 +71,7 @@ class LocalExecutor final : public Executor {
   struct Tracked {
     std::vector<Pod> pods;
     int64_t memory_mib = 0;  // per pod, for the out-of-memory message
+    std::chrono::milliseconds grace{0};
     bool stopping = false;
     std::string name;  // project/name, for messages
   };

@@ -7,10 +7,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 16> kSpecFields = {
+constexpr std::array<std::string_view, 17> kSpecFields = {
     "priorityClass", "preemptible", "pods",       "minAvailable", "gpu",          "gpuMemory",
     "gpuDevices",    "cpu",         "memory",     "gpuModel",     "nodeSelector", "topology",
-    "command",       "env",         "workingDir", "maxRetries"};
+    "command",       "env",         "workingDir", "maxRetries",   "gracePeriod"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -57,6 +57,13 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto env = f.StringMap("env")) spec->env = *env;
   if (auto wd = f.String("workingDir")) spec->working_dir = *wd;
   if (auto r = f.Int("maxRetries", 0, 1000)) spec->max_retries = static_cast<int32_t>(*r);
+  if (auto g = f.Dur("gracePeriod")) {
+    if (g->ms < 0 || g->ms > 3'600'000) {
+      f.Error("gracePeriod", "expected a duration from 0s to 1h");
+    } else {
+      spec->grace_period = *g;
+    }
+  }
   if (!spec->gpu_models.empty() && spec->request.gpu_devices == 0) {
     f.Error("gpuModel", "only workloads that request GPUs can ask for a GPU model");
   }
@@ -176,7 +183,7 @@ Result<Submission> DecodeSubmission(const json& body) {
   JsonFields f(body, "body", &errors,
                {"name", "priorityClass", "preemptible", "pods", "minAvailable", "gpu", "gpuMemory",
                 "gpuDevices", "cpu", "memory", "gpuModel", "nodeSelector", "topology", "command",
-                "env", "workingDir", "maxRetries"});
+                "env", "workingDir", "maxRetries", "gracePeriod"});
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
@@ -221,6 +228,7 @@ Json EncodeSpec(const WorkloadSpec& spec) {
   j["env"] = std::move(env);
   if (!spec.working_dir.empty()) j["workingDir"] = spec.working_dir;
   j["maxRetries"] = spec.max_retries;
+  if (spec.grace_period) j["gracePeriod"] = FormatDuration(*spec.grace_period);
   return j;
 }
 

@@ -61,6 +61,8 @@ struct WorkloadSpec {
   std::string working_dir;
   // Times a failed run is started again (inference always restarts).
   int32_t max_retries = 0;
+  // SIGTERM to SIGKILL when its pods are stopped; unset: the server's default.
+  std::optional<Duration> grace_period;
 };
 
 enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed };
