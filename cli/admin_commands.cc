@@ -12,12 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j) {
-  if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>();
-  return j.dump();
-}
-
 // The quota flags shared by projects and departments; each unset flag
 // leaves the value alone.
 struct QueueFlags {

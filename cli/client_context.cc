@@ -96,6 +96,12 @@ void SetStickyProject(const std::string& project) {
   if (!out || ec) ClientContext::Fail("cannot write " + path);
 }
 
+std::string Str(const nlohmann::json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  return j.dump();
+}
+
 std::string Ago(int64_t ms) {
   if (ms < 0) ms = 0;
   return FormatDuration(Duration{ms / 1000 * 1000});

@@ -47,6 +47,9 @@ class ClientContext {
 std::string StickyProject();
 void SetStickyProject(const std::string& project);
 
+// A JSON value for a table cell: strings as they are, null as "-".
+std::string Str(const nlohmann::json& j);
+
 // "5m30s" from milliseconds, to the second.
 std::string Ago(int64_t ms);
 // Milliseconds between an RFC 3339 time and now (0 when unparsable).

@@ -11,12 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j) {
-  if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>();
-  return j.dump();
-}
-
 std::string WorkloadPath(const std::string& project, const std::string& name) {
   return "/api/v1/projects/" + UrlEncode(project) + "/workloads" +
          (name.empty() ? "" : "/" + UrlEncode(name));

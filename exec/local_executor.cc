@@ -38,22 +38,26 @@ std::string ExitText(const PodExit& e) {
 
 }  // namespace
 
-int64_t ProcessStartTicks(int pid) {
+std::vector<std::string> ProcessStat(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
-  if (!std::getline(in, text)) return -1;
+  if (!std::getline(in, text)) return {};
   // The command name (field 2) may hold spaces; fields resume after the last ')'.
   size_t close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(text.substr(close + 2));
+  if (close == std::string::npos) return {};
+  std::istringstream rest(text.substr(close + 1));
+  std::vector<std::string> fields;
   std::string field;
-  // Fields 3..21, then 22 = starttime.
-  for (int i = 3; i <= 21; ++i) rest >> field;
-  int64_t ticks = -1;
-  rest >> ticks;
-  // A zombie still has its entry; it is not running.
-  if (text.size() > close + 2 && text[close + 2] == 'Z') return -1;
-  return ticks;
+  while (rest >> field) fields.push_back(field);
+  return fields;
+}
+
+int64_t ProcessStartTicks(int pid) {
+  std::vector<std::string> f = ProcessStat(pid);
+  // f[0] is field 3 (state), so field 22 (starttime) is f[19]. A zombie
+  // still has its entry but is not running.
+  if (f.size() < 20 || f[0] == "Z") return -1;
+  return std::atoll(f[19].c_str());
 }
 
 LocalExecutor::LocalExecutor(LocalExecutorOptions options) : opt_(std::move(options)) {
@@ -67,17 +71,9 @@ std::string LocalExecutor::Dir(int64_t id) const {
 }
 
 int64_t LocalExecutor::WorkloadOfProcess(int pid) const {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return -1;
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(text.substr(close + 2));
-  std::string state;
-  int ppid = 0;
-  int pgrp = 0;
-  int session = 0;
-  rest >> state >> ppid >> pgrp >> session;
+  std::vector<std::string> f = ProcessStat(pid);
+  if (f.size() < 4) return -1;
+  const int session = std::atoi(f[3].c_str());  // field 6
   for (const auto& [id, t] : tracked_) {
     for (const Pod& p : t.pods) {
       if (!p.done && p.pid == session) return id;

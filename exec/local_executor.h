@@ -88,8 +88,11 @@ class LocalExecutor final : public Executor {
   std::map<int, int> shim_status_;  // wait status of reaped shims, by pid
 };
 
+// The fields of /proc/PID/stat from field 3 (state) on; empty when the
+// process does not exist.
+std::vector<std::string> ProcessStat(int pid);
 // The start time of process `pid` in clock ticks since boot (field 22 of
-// /proc/PID/stat), or -1 when it does not exist.
+// /proc/PID/stat), or -1 when it does not exist or is a zombie.
 int64_t ProcessStartTicks(int pid);
 
 }  // namespace sluice
