@@ -26,12 +26,15 @@ cat <<'MSG'
 
 sluice is running (Ctrl-C stops it). In another terminal, try:
 
-  ./build/sluice submit hello -p demo --gpu 0.5 -- python3 train.py   # prints the id and queue position
-  ./build/sluice list                                                 # status, GPUs, wait, why it waits
-  ./build/sluice share                                                # fair share vs quota vs allocation
-  ./build/sluice top nodes                                            # who holds which GPU
+  ./build/sluice submit hello -p demo --gpu 0.5 -- sh -c 'echo hello on $CUDA_VISIBLE_DEVICES; sleep 60'
+                                         # prints the id and queue position
+  ./build/sluice list                    # status, GPUs allocated/used, wait, why it waits
+  ./build/sluice logs hello -p demo -f   # its output
+  ./build/sluice share                   # fair share vs quota vs allocation
+  ./build/sluice top nodes               # who holds which GPU
 
-Over HTTP: curl -H "Authorization: Bearer $(cat DATA_DIR/admin-token)" http://127.0.0.1:8080/api/v1/workloads
-(the server printed DATA_DIR above; docs/api.md lists the API, docs/cli.md every command).
+Over HTTP, with the admin token the server wrote to its data directory (above):
+  curl -H "Authorization: Bearer $(cat DATA_DIR/admin-token)" http://127.0.0.1:8080/api/v1/workloads
+docs/api.md lists the API, docs/cli.md every command, docs/operations.md how to run it.
 MSG
 wait $server
