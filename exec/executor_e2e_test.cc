@@ -165,6 +165,20 @@ TEST_F(ExecutorTest, FailedRunsRetryUpToTheLimitAndInferenceAlwaysRestarts) {
   Ok("delete svc -p p");
 }
 
+TEST_F(ExecutorTest, AStopRightAfterTheStartIsNotLost) {
+  // Deleted as soon as it is bound: the SIGTERM may come before the pod's
+  // command has started; it must still end it, not wait for the 60 s grace.
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "quick" + std::to_string(i);
+    Ok("submit " + name + " -p p --gpu 1 --grace-period 60s -- sleep 3600");
+    ASSERT_TRUE(Eventually([&] { return Phase("p", name) == "Running"; }));
+    Ok("delete " + name + " -p p");
+    ASSERT_TRUE(
+        Eventually([&] { return server_->Cli("describe " + name + " -p p").status != 0; }, 10))
+        << name;
+  }
+}
+
 TEST_F(ExecutorTest, PodsOfAGangGetRanks) {
   Ok("submit gang -p p --gpu 1 --pods 4 -- sh -c 'echo rank=$RANK/$WORLD_SIZE "
      "local=$LOCAL_RANK master=$MASTER_ADDR:$MASTER_PORT'");

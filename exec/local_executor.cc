@@ -194,6 +194,9 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
     // The server's sockets and files must not live on in the pod: a client
     // would wait forever on a connection a pod holds open.
     close_range(3, ~0U, 0);
+    // The pod's process group exists from the first instant, so a Stop that
+    // comes before the shim has started still reaches it.
+    setsid();
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }

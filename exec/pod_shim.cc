@@ -125,17 +125,24 @@ void WriteExit(const std::string& path, const std::string& text) {
   _exit(127);  // not reached: fail does not return
 }
 
+// Set when a stop signal reached the shim: it forwards it to the command.
+volatile sig_atomic_t stop_signal = 0;
+void RecordStop(int sig) { stop_signal = sig; }
+
 }  // namespace
 
 int RunPodShim(const ShimOptions& o) {
   if (o.command.empty()) return 2;
   // The executor stops a pod by signalling this session's process group; the
   // command gets the signal and the shim stays to record how it ended.
-  setsid();
+  setsid();                // (the executor already made it a session leader)
   close_range(3, ~0U, 0);  // nothing of the server's may leak into the pod
-  signal(SIGTERM, SIG_IGN);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
+  // A stop that arrives before the command runs must not be lost: it is
+  // recorded, held back across the fork, and passed on.
+  struct sigaction record {};
+  record.sa_handler = RecordStop;
+  sigemptyset(&record.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &record, nullptr);
   signal(SIGPIPE, SIG_IGN);
   RotatingLog log(o.log_path, o.log_max_bytes, o.log_keep);
   if (Status s = JoinCgroups(o.cgroups); !s.ok()) {
@@ -147,6 +154,10 @@ int RunPodShim(const ShimOptions& o) {
     WriteExit(o.exit_path, std::string("error cannot create a pipe: ") + std::strerror(errno));
     return 1;
   }
+  sigset_t stops;
+  sigemptyset(&stops);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stops, sig);
+  sigprocmask(SIG_BLOCK, &stops, nullptr);
   pid_t child = fork();
   if (child < 0) {
     WriteExit(o.exit_path, std::string("error cannot fork: ") + std::strerror(errno));
@@ -157,10 +168,16 @@ int RunPodShim(const ShimOptions& o) {
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
+    // A stop sent to the group during the fork is pending here too: with
+    // the default action restored, it ends the child now.
+    if (stop_signal != 0) raise(stop_signal);
+    sigprocmask(SIG_UNBLOCK, &stops, nullptr);
     close(pipe_fds[0]);
     ExecCommand(o, pipe_fds[1]);
   }
   close(pipe_fds[1]);
+  sigprocmask(SIG_UNBLOCK, &stops, nullptr);
+  if (stop_signal != 0) kill(child, stop_signal);
   std::array<char, 65536> buf{};
   while (true) {
     ssize_t n = read(pipe_fds[0], buf.data(), buf.size());

@@ -39,6 +39,16 @@ ServerProcess::~ServerProcess() {
 }
 
 void ServerProcess::KillPods() const {
+  std::vector<pid_t> killed = SignalPods();
+  // Wait until they are gone (reaped by whoever their parent is now).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && !SignalPods().empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::vector<pid_t> ServerProcess::SignalPods() const {
+  std::vector<pid_t> found;
   // Pods outlive the server by design; the test's must not outlive the test.
   // Each pod shim leads its own process group, named by its --log path.
   const std::string marker = dir_ + "/data/pods/";
@@ -49,9 +59,17 @@ void ServerProcess::KillPods() const {
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (cmdline.find(marker) == std::string::npos) continue;
     const pid_t pid = std::atoi(name.c_str());
+    // A zombie waits for its parent; it is already gone for our purpose.
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    size_t close = line.rfind(')');
+    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') continue;
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
+    found.push_back(pid);
   }
+  return found;
 }
 
 bool ServerProcess::Start(std::string* error, const std::vector<std::string>& extra_args) {

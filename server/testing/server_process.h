@@ -30,6 +30,8 @@ class ServerProcess {
   void Kill(int signal);  // and wait for it
   // Kills every pod process this server's executor started.
   void KillPods() const;
+  // Sends SIGKILL to the pods still alive (not zombies); returns their pids.
+  std::vector<pid_t> SignalPods() const;
 
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
