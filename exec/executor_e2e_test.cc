@@ -93,11 +93,18 @@ TEST_F(ExecutorTest, RunsAsTheSubmittingUserOnItsOwnGpus) {
       testing::Run("id sluice-e2e >/dev/null 2>&1 || useradd --no-create-home sluice-e2e").status,
       0);
   Ok("project add-member p sluice-e2e");
-  CommandResult r = testing::Run("runuser -u sluice-e2e -- env SLUICE_SOCKET=" + server_->socket() +
-                                 " " + SLUICE_BINARY +
-                                 " submit who -p p --gpu 2 --workdir /tmp -- sh -c "
-                                 "'echo user=$(id -un) uid=$(id -u) dir=$(pwd) "
-                                 "gpus=$CUDA_VISIBLE_DEVICES'");
+  // The user may not reach the build tree (a checkout under /root): it runs
+  // a copy of the CLI from the test's own directory.
+  const std::string cli = dir_ + "/sluice-cli";
+  std::filesystem::copy_file(SLUICE_BINARY, cli, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(
+      dir_, std::filesystem::perms::others_exec | std::filesystem::perms::others_read,
+      std::filesystem::perm_options::add);
+  CommandResult r = testing::Run(
+      "cd /tmp && runuser -u sluice-e2e -- env SLUICE_SOCKET=" + server_->socket() + " " + cli +
+      " submit who -p p --gpu 2 --workdir /tmp -- sh -c "
+      "'echo user=$(id -un) uid=$(id -u) dir=$(pwd) "
+      "gpus=$CUDA_VISIBLE_DEVICES'");
   ASSERT_EQ(r.status, 0) << r.out;
   ASSERT_TRUE(Eventually([&] { return Phase("p", "who") == "Succeeded"; })) << Logs("p", "who");
   json w = Describe("p", "who");
@@ -234,13 +241,14 @@ TEST_F(ExecutorTest, AMemoryHungryPodIsKilledByItsCgroupLimit) {
   // 300 MB held in a shell variable, against a 64Mi limit.
   Ok("submit hungry -p p --memory 64Mi -- sh -c 'x=$(head -c 300000000 /dev/zero | tr \"\\0\" a); "
      "echo survived ${#x}'");
-  ASSERT_TRUE(Eventually([&] { return Phase("p", "hungry") == "Failed"; }, 60))
-      << Logs("p", "hungry");
   json w = Describe("p", "hungry");
   if (w["status"]["isolation"].get<std::string>().find("cgroup") == std::string::npos) {
     // Only where the machine lets root create cgroups (this project's CI machine does).
     GTEST_SKIP() << "no usable cgroups here: " << w["status"]["isolation"];
   }
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "hungry") == "Failed"; }, 60))
+      << Logs("p", "hungry");
+  w = Describe("p", "hungry");
   EXPECT_NE(w["status"]["message"].get<std::string>().find("out-of-memory killer"),
             std::string::npos)
       << w.dump(2) << Logs("p", "hungry");
