@@ -659,6 +659,21 @@ ApiResponse ControlPlane::Watch(const Caller& c, const std::string& project, Wat
 
 void ControlPlane::SetUtilization(const std::string& node, std::vector<int32_t> percent) {
   utilization_[node] = std::move(percent);
+  // What was allocated on each device when it was measured: a workload's
+  // part of a device's use is its share of this. Computed once per sample
+  // rather than for every workload shown (which was quadratic in lists).
+  std::vector<int64_t>& totals = allocated_at_sample_[node];
+  totals.assign(utilization_[node].size(), 0);
+  for (const auto& [id, w] : workloads_) {
+    if (w.phase != Phase::kRunning) continue;
+    for (const PlacedPod& p : w.placement) {
+      if (p.node != node) continue;
+      for (int32_t g : p.gpus) {
+        if (g >= 0 && static_cast<size_t>(g) < totals.size())
+          totals[static_cast<size_t>(g)] += p.gpu_milli;
+      }
+    }
+  }
 }
 
 void ControlPlane::SetGpuMemoryUse(std::map<int64_t, int64_t> mib_by_workload) {
@@ -676,16 +691,10 @@ std::optional<double> ControlPlane::UsedGpu(const WorkloadRecord& w) const {
           u->second[static_cast<size_t>(g)] < 0) {
         return std::nullopt;
       }
-      // The workload's part of the device: its milli over all milli allocated there.
-      int64_t total = 0;
-      for (const auto& [id, other] : workloads_) {
-        if (other.phase != Phase::kRunning) continue;
-        for (const PlacedPod& q : other.placement) {
-          if (q.node == p.node && std::find(q.gpus.begin(), q.gpus.end(), g) != q.gpus.end()) {
-            total += q.gpu_milli;
-          }
-        }
-      }
+      // The workload's part of the device: its milli over all milli allocated
+      // there when the device was sampled (all of it if it came since).
+      const std::vector<int64_t>& totals = allocated_at_sample_.at(p.node);
+      const int64_t total = std::max(p.gpu_milli, totals[static_cast<size_t>(g)]);
       const double part =
           total > 0 ? static_cast<double>(p.gpu_milli) / static_cast<double>(total) : 1.0;
       used += u->second[static_cast<size_t>(g)] / 100.0 * part;

@@ -193,6 +193,8 @@ class ControlPlane {
 
   std::map<std::string, std::vector<int32_t>> utilization_;  // by node, per device
   std::optional<std::map<int64_t, int64_t>> gpu_memory_use_;
+  // Milli-GPU allocated per device (by node) when utilisation was sampled.
+  std::map<std::string, std::vector<int64_t>> allocated_at_sample_;
   // A workload's measured GPU use: on each of its devices, the device's
   // utilisation times the workload's part of what is allocated there.
   std::optional<double> UsedGpu(const WorkloadRecord& w) const;
