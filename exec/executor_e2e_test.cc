@@ -241,14 +241,19 @@ TEST_F(ExecutorTest, AMemoryHungryPodIsKilledByItsCgroupLimit) {
   // 300 MB held in a shell variable, against a 64Mi limit.
   Ok("submit hungry -p p --memory 64Mi -- sh -c 'x=$(head -c 300000000 /dev/zero | tr \"\\0\" a); "
      "echo survived ${#x}'");
-  json w = Describe("p", "hungry");
-  if (w["status"]["isolation"].get<std::string>().rfind("cgroup v", 0) != 0) {
-    // Only where the machine lets root create cgroups (this project's CI machine does).
-    GTEST_SKIP() << "no usable cgroups here: " << w["status"]["isolation"];
+  const std::string isolation = Describe("p", "hungry")["status"]["isolation"];
+  if (isolation.rfind("cgroup v", 0) != 0) {
+    // A machine where root cannot create cgroups (this project's CI machine
+    // can): the documented fallback holds instead. The pod is only a process
+    // group, says so, and nothing limits its memory.
+    EXPECT_EQ(isolation, "process group (no cgroups on this machine)");
+    ASSERT_TRUE(Eventually([&] { return Phase("p", "hungry") == "Succeeded"; }, 60));
+    EXPECT_NE(Logs("p", "hungry").find("survived 300000000"), std::string::npos);
+    return;
   }
   ASSERT_TRUE(Eventually([&] { return Phase("p", "hungry") == "Failed"; }, 60))
       << Logs("p", "hungry");
-  w = Describe("p", "hungry");
+  json w = Describe("p", "hungry");
   EXPECT_NE(w["status"]["message"].get<std::string>().find("out-of-memory killer"),
             std::string::npos)
       << w.dump(2) << Logs("p", "hungry");
