@@ -10,25 +10,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "server/testing/server_process.h"
+
 namespace sluice {
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
+using Outcome = testing::CommandResult;
 
 Outcome Sluice(const std::string& args) {
-  const std::string cmd = std::string(SLUICE_BINARY) + " " + args + " 2>&1";
-  Outcome r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return testing::Run(std::string(SLUICE_BINARY) + " " + args);
 }
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
