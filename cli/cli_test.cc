@@ -1,10 +1,7 @@
 // Runs the real `sluice` binary as a user would and checks its output and
 // exit status.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
