@@ -4,6 +4,7 @@
 #include "cli/bench_command.h"
 #include "cli/client_context.h"
 #include "cli/plan_command.h"
+#include "cli/sim_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app(
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sluice::AddPlanCommand(app);
   sluice::AddBenchCommand(app);
+  sluice::AddSimCommand(app);
   auto flags = sluice::AddClientFlags(app);
   app.fallthrough();
   sluice::AddWorkloadCommands(app, flags);

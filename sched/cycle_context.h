@@ -8,6 +8,7 @@
 
 #include "core/model.h"
 #include "sched/cluster_state.h"
+#include "sched/fragmentation.h"
 #include "sched/node_index.h"
 #include "sched/scheduler.h"
 
@@ -17,6 +18,7 @@ struct CycleContext {
   const Snapshot& snapshot;
   ClusterState& state;
   const NodeIndex* index;  // nullptr: linear node search
+  const RequestMix* mix;   // what fragmentation is measured against; may be empty
   const std::vector<Resources>& fair_share;
   const std::vector<Resources>& demand;  // per workload: what its missing pods add
   CycleResult& result;

@@ -101,7 +101,7 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const int32_t missing = w.pods - running;
   const int32_t needed = std::max(0, w.min_available - running);
   const bool pipelining = mode.pipelining || mode.victims != nullptr;
-  PodPlacer placer(ctx.snapshot, ctx.state);
+  PodPlacer placer(ctx.snapshot, ctx.state, ctx.mix);
   const size_t checkpoint = ctx.state.Checkpoint();
   GangOutcome out;
   for (const Domain& domain : GangDomains(ctx, id)) {

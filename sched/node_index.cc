@@ -1,5 +1,6 @@
 #include "sched/node_index.h"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -19,7 +20,7 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
     const Node& n = snapshot.nodes[i];
     auto [it, added] = ids.emplace(Signature(n.gpu_model, n.gpu_memory_mib, n.labels),
                                    static_cast<int32_t>(classes_.size()));
-    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, 0});
+    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, 0, {}});
     class_of_[i] = it->second;
     classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));
     Insert(NodeId(static_cast<int32_t>(i)));
@@ -56,6 +57,50 @@ void NodeIndex::Erase(NodeId n) {
 void NodeIndex::NodeChanged(NodeId n) {
   Erase(n);
   Insert(n);
+  if (grouped_) {
+    auto& states = classes_[static_cast<size_t>(class_of_[n.index()])].states;
+    StateKey& key = state_of_[n.index()];
+    auto it = states.find(key);
+    it->second.erase(n.value());
+    if (it->second.empty()) states.erase(it);
+    key = StateOf(n);
+    states[key].insert(n.value());
+  }
+}
+
+NodeIndex::StateKey NodeIndex::StateOf(NodeId n) const {
+  const Node& node = snapshot_.node(n);
+  StateKey key;
+  key.reserve(3 + static_cast<size_t>(node.gpus));
+  key.push_back(state_->free_gpu(n));
+  key.push_back(state_->free_cpu(n));
+  key.push_back(state_->free_memory(n));
+  for (int32_t d = 0; d < node.gpus; ++d) key.push_back(state_->device_used(n, d));
+  std::sort(key.begin() + 3, key.end());
+  return key;
+}
+
+void NodeIndex::GroupByState() const {
+  state_of_.resize(snapshot_.nodes.size());
+  for (size_t i = 0; i < snapshot_.nodes.size(); ++i) {
+    const NodeId n(static_cast<int32_t>(i));
+    state_of_[i] = StateOf(n);
+    classes_[static_cast<size_t>(class_of_[i])].states[state_of_[i]].insert(n.value());
+  }
+  grouped_ = true;
+}
+
+std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::BestByState(
+    const Workload& w, const NodeClass& c, int64_t need_gpu, const PodPlacer& placer) const {
+  std::optional<std::pair<NodeId, PlacementScore>> best;
+  // States are ordered by free GPU first: skip those with too little.
+  auto from = need_gpu > 0 ? c.states.lower_bound(StateKey{need_gpu}) : c.states.begin();
+  for (auto it = from; it != c.states.end(); ++it) {
+    const NodeId n(*it->second.begin());
+    std::optional<PlacementScore> s = placer.Score(w, n);
+    if (s && (!best || *s < best->second)) best = std::make_pair(n, *s);
+  }
+  return best;
 }
 
 std::vector<int32_t> NodeIndex::MatchingClasses(const Workload& w) const {
@@ -102,6 +147,11 @@ std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int
     const int64_t need_gpu = milli * r.gpu_devices;
     // A GPU-memory request can amount to a whole device on small GPUs.
     const bool fractional = r.gpu_devices > 0 && milli < 1000;
+    if (placer.scores_fragmentation()) {
+      if (!grouped_) GroupByState();
+      consider(BestByState(w, c, need_gpu, placer));
+      continue;
+    }
     // binpack starts at the first node with enough free GPU; spread at the top.
     auto start = [&](const std::set<Entry>& set) {
       return binpack_ && need_gpu > 0 ? set.lower_bound(Entry{need_gpu, kMin, kMin, -1})

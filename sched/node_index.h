@@ -9,12 +9,18 @@
 // set does, the first node of the set that fits is the class's best, and
 // the best over the matching classes is the same node a full scan with
 // PodPlacer::Score would choose (the property tests hold both to that).
+// When the placer scores fragmentation, the first fitting node is no longer
+// the best, so each class also groups its nodes by free state (free GPU,
+// CPU, memory and the sorted use of its devices): nodes in one state score
+// the same but for their order, so the search scores one node per state.
+// The groups are built the first time they are needed.
 // Kept current through ClusterState's observer. Belongs to one cycle; not
 // thread-safe.
 #ifndef SLUICE_SCHED_NODE_INDEX_H_
 #define SLUICE_SCHED_NODE_INDEX_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -59,14 +65,22 @@ class NodeIndex : public ClusterState::Observer {
     int32_t node;
     auto operator<=>(const Entry&) const = default;
   };
+  // Free GPU, CPU, memory, then each device's use in ascending order.
+  using StateKey = std::vector<int64_t>;
   struct NodeClass {
     const Node* representative;
     std::vector<NodeId> nodes;
     std::set<Entry> all;
     std::set<Entry> shared;  // nodes with a device holding a fraction
     int64_t free_gpu = 0;
+    mutable std::map<StateKey, std::set<int32_t>> states;  // when grouped_
   };
   Entry KeyOf(NodeId n) const;
+  StateKey StateOf(NodeId n) const;
+  void GroupByState() const;
+  std::optional<std::pair<NodeId, PlacementScore>> BestByState(const Workload& w,
+                                                               const NodeClass& c, int64_t need_gpu,
+                                                               const PodPlacer& placer) const;
   void Insert(NodeId n);
   void Erase(NodeId n);
   // First node of `set` from `from` on whose Score fits (with at most
@@ -82,6 +96,9 @@ class NodeIndex : public ClusterState::Observer {
   std::vector<int32_t> class_of_;
   std::vector<Entry> current_;
   std::vector<bool> in_shared_;
+  // The state groups are a cache that FindBest fills on first use.
+  mutable bool grouped_ = false;
+  mutable std::vector<StateKey> state_of_;
 };
 
 }  // namespace sluice

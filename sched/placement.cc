@@ -1,7 +1,10 @@
 #include "sched/placement.h"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
+
+#include "common/check.h"
 
 namespace sluice {
 
@@ -39,68 +42,129 @@ std::vector<NodeId> NodeFilter::Eligible(const Workload& w, const Snapshot& s) {
   return out;
 }
 
-std::optional<PlacementScore> PodPlacer::Score(const Workload& w, NodeId n) const {
+std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n) const {
   const Node& node = snapshot_.node(n);
   const PodRequest& r = w.request;
   if (state_.free_cpu(n) < r.cpu_milli || state_.free_memory(n) < r.memory_mib) {
     return std::nullopt;
   }
-  PlacementScore score;
+  Choice c;
+  c.placement.node = n;
   const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
   int64_t milli = 0;
   if (r.gpu_devices > 0) {
     milli = r.MilliOn(node.gpu_memory_mib);
     if (milli == 0 || state_.free_gpu(n) < milli * r.gpu_devices) return std::nullopt;
+    c.placement.gpu_milli = milli;
     if (milli == 1000) {
       if (state_.idle_devices(n) < r.gpu_devices) return std::nullopt;
-    } else {
-      int32_t shared_fit = 0;
-      int32_t idle = 0;
-      for (int32_t d = 0; d < node.gpus; ++d) {
-        int64_t used = state_.device_used(n, d);
-        if (used + milli > 1000) continue;
-        ++(used > 0 ? shared_fit : idle);
+      for (int32_t d = 0;
+           d < node.gpus && static_cast<int32_t>(c.placement.gpus.size()) < r.gpu_devices; ++d) {
+        if (state_.device_used(n, d) == 0) c.placement.gpus.push_back(d);
       }
-      if (shared_fit + idle < r.gpu_devices) return std::nullopt;
-      if (binpack) score.idle_devices_taken = std::max(0, r.gpu_devices - shared_fit);
+    } else {
+      c.placement.gpus = FractionDevices(w, n, milli);
+      if (static_cast<int32_t>(c.placement.gpus.size()) < r.gpu_devices) return std::nullopt;
+      if (mix_ != nullptr && r.gpu_devices == 1) {
+        // One fraction: the device whose use grows fragmentation least,
+        // the strategy's order breaking ties. Devices equally used give the
+        // same growth, so each amount is tried once.
+        std::optional<int64_t> best;
+        PodPlacement trial = c.placement;
+        const std::vector<int32_t> candidates = AllFractionDevices(n, milli);
+        for (size_t i = 0; i < candidates.size(); ++i) {
+          const int32_t d = candidates[i];
+          const int64_t used = state_.device_used(n, d);
+          if (i > 0 && state_.device_used(n, candidates[i - 1]) == used) continue;
+          trial.gpus = {d};
+          const int64_t growth = FragmentationGrowth(w, trial);
+          if (!best || growth < *best) {
+            best = growth;
+            c.placement.gpus = {d};
+            c.score.fragmentation = growth;
+          }
+        }
+      }
+      if (binpack) {
+        for (int32_t d : c.placement.gpus) {
+          if (state_.device_used(n, d) == 0) ++c.score.idle_devices_taken;
+        }
+      }
     }
+  }
+  if (mix_ != nullptr && !(r.fractional() && r.gpu_devices == 1 && milli < 1000)) {
+    c.score.fragmentation = FragmentationGrowth(w, c.placement);
   }
   const int64_t sign = binpack ? 1 : -1;
-  score.k1 = sign * (state_.free_gpu(n) - milli * r.gpu_devices);
-  score.k2 = sign * (state_.free_cpu(n) - r.cpu_milli);
-  score.k3 = sign * (state_.free_memory(n) - r.memory_mib);
-  score.node = n.value();
-  return score;
+  c.score.k1 = sign * (state_.free_gpu(n) - milli * r.gpu_devices);
+  c.score.k2 = sign * (state_.free_cpu(n) - r.cpu_milli);
+  c.score.k3 = sign * (state_.free_memory(n) - r.memory_mib);
+  c.score.node = n.value();
+  std::sort(c.placement.gpus.begin(), c.placement.gpus.end());
+  return c;
 }
 
-PodPlacement PodPlacer::PlaceOn(const Workload& w, NodeId n) const {
-  const Node& node = snapshot_.node(n);
-  const PodRequest& r = w.request;
-  PodPlacement p;
-  p.node = n;
-  if (r.gpu_devices == 0) return p;
-  p.gpu_milli = r.MilliOn(node.gpu_memory_mib);
-  if (p.gpu_milli == 1000) {
-    for (int32_t d = 0; d < node.gpus && static_cast<int32_t>(p.gpus.size()) < r.gpu_devices; ++d) {
-      if (state_.device_used(n, d) == 0) p.gpus.push_back(d);
-    }
-    return p;
+std::vector<int32_t> PodPlacer::FractionDevices(const Workload& w, NodeId n, int64_t milli) const {
+  std::vector<int32_t> out = AllFractionDevices(n, milli);
+  if (out.size() > static_cast<size_t>(w.request.gpu_devices)) {
+    out.resize(static_cast<size_t>(w.request.gpu_devices));
   }
+  return out;
+}
+
+std::vector<int32_t> PodPlacer::AllFractionDevices(NodeId n, int64_t milli) const {
   // Devices that can take the fraction, best first. binpack: shared devices
-  // first, the most used first; spread: the least used first.
+  // first, the most used first; spread: the least used first. Equally used
+  // devices are next to each other.
+  const Node& node = snapshot_.node(n);
   const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
   std::vector<std::pair<int64_t, int32_t>> fits;
   for (int32_t d = 0; d < node.gpus; ++d) {
-    int64_t used = state_.device_used(n, d);
-    if (used + p.gpu_milli > 1000) continue;
+    const int64_t used = state_.device_used(n, d);
+    if (used + milli > 1000) continue;
     fits.emplace_back(binpack ? (used > 0 ? -used : 1) : used, d);
   }
   std::sort(fits.begin(), fits.end());
-  for (int32_t i = 0; i < r.gpu_devices && i < static_cast<int32_t>(fits.size()); ++i) {
-    p.gpus.push_back(fits[static_cast<size_t>(i)].second);
+  std::vector<int32_t> out;
+  out.reserve(fits.size());
+  for (const auto& f : fits) out.push_back(f.second);
+  return out;
+}
+
+int64_t PodPlacer::FragmentationGrowth(const Workload& w, const PodPlacement& p) const {
+  const Node& node = snapshot_.node(p.node);
+  constexpr size_t kInline = 64;
+  std::array<int64_t, kInline> inline_free{};
+  std::vector<int64_t> heap_free;
+  std::span<int64_t> free;
+  const size_t g = static_cast<size_t>(node.gpus);
+  if (g <= kInline) {
+    free = std::span<int64_t>(inline_free.data(), g);
+  } else {
+    heap_free.resize(g);
+    free = heap_free;
   }
-  std::sort(p.gpus.begin(), p.gpus.end());
-  return p;
+  for (size_t d = 0; d < g; ++d) {
+    free[d] = 1000 - state_.device_used(p.node, static_cast<int32_t>(d));
+  }
+  NodeFreeView view{&node, state_.free_cpu(p.node), state_.free_memory(p.node), free};
+  const int64_t before = NodeFragmentation(view, *mix_);
+  for (int32_t d : p.gpus) free[static_cast<size_t>(d)] -= p.gpu_milli;
+  view.free_cpu -= w.request.cpu_milli;
+  view.free_memory -= w.request.memory_mib;
+  return mix_->Resolution(NodeFragmentation(view, *mix_) - before);
+}
+
+std::optional<PlacementScore> PodPlacer::Score(const Workload& w, NodeId n) const {
+  std::optional<Choice> c = Evaluate(w, n);
+  if (!c) return std::nullopt;
+  return c->score;
+}
+
+PodPlacement PodPlacer::PlaceOn(const Workload& w, NodeId n) const {
+  std::optional<Choice> c = Evaluate(w, n);
+  SLUICE_CHECK(c.has_value());
+  return std::move(c->placement);
 }
 
 std::optional<PodPlacement> PodPlacer::FindBest(const Workload& w,

@@ -6,12 +6,16 @@
 // the best node and devices for one pod right now, scored lexicographically
 // as SCHEDULING.md describes:
 //   1. (binpack) fits on devices already shared rather than idle ones;
-//   2. the placement strategy: binpack prefers the node left with the least
+//   2. (binpack, when the cycle has a request mix) the placement that grows
+//      the node's fragmentation least, measured against the mix (see
+//      fragmentation.h);
+//   3. the placement strategy: binpack prefers the node left with the least
 //      free GPU, then CPU, then memory; spread the most;
-//   3. the node listed first.
+//   4. the node listed first.
 // Within a node, whole-GPU pods take idle devices (lowest index first) and
-// never a device holding a fraction; fractions go to the most used device
-// that still fits (binpack) or the least used (spread).
+// never a device holding a fraction; fractions go to the device whose use
+// grows fragmentation least (with a mix), then the most used device that
+// still fits (binpack) or the least used (spread).
 // Under spread the "already shared" preference is not applied: it would pull
 // fractions onto busy nodes, the opposite of what spread asks for.
 // Both classes only read; they are thread-compatible.
@@ -25,6 +29,7 @@
 
 #include "core/model.h"
 #include "sched/cluster_state.h"
+#include "sched/fragmentation.h"
 
 namespace sluice {
 
@@ -45,6 +50,7 @@ class NodeFilter {
 struct PlacementScore {
   int32_t idle_devices_taken = 0;  // binpack with fractions: idle devices used
   int32_t uses_releasing = 0;      // 1 when it waits for resources being released
+  int64_t fragmentation = 0;       // growth of the node's fragmentation (with a mix)
   int64_t k1 = 0, k2 = 0, k3 = 0;  // strategy keys
   int32_t node = 0;
   auto operator<=>(const PlacementScore&) const = default;
@@ -52,8 +58,17 @@ struct PlacementScore {
 
 class PodPlacer {
  public:
-  PodPlacer(const Snapshot& snapshot, const ClusterState& state)
-      : snapshot_(snapshot), state_(state) {}
+  // `mix` (not owned; may be null) turns on the fragmentation score under
+  // binpack.
+  PodPlacer(const Snapshot& snapshot, const ClusterState& state, const RequestMix* mix = nullptr)
+      : snapshot_(snapshot),
+        state_(state),
+        mix_(mix != nullptr && !mix->empty() && snapshot.strategy == PlacementStrategy::kBinpack
+                 ? mix
+                 : nullptr) {}
+
+  // True when placements are scored by fragmentation.
+  bool scores_fragmentation() const { return mix_ != nullptr; }
 
   // The score of placing one pod of `w` on node `n`, or nullopt if it does
   // not fit there now. Allocates nothing.
@@ -72,8 +87,23 @@ class PodPlacer {
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
  private:
+  struct Choice {
+    PlacementScore score;
+    PodPlacement placement;
+  };
+  // Score and devices together: the device choice of a fraction decides
+  // its fragmentation.
+  std::optional<Choice> Evaluate(const Workload& w, NodeId n) const;
+  // Devices for a fraction of `milli` on `n` without a mix.
+  std::vector<int32_t> FractionDevices(const Workload& w, NodeId n, int64_t milli) const;
+  // Every device of `n` that can take `milli` more, in the strategy's order.
+  std::vector<int32_t> AllFractionDevices(NodeId n, int64_t milli) const;
+  // Fragmentation growth of `n` if `p` were added.
+  int64_t FragmentationGrowth(const Workload& w, const PodPlacement& p) const;
+
   const Snapshot& snapshot_;
   const ClusterState& state_;
+  const RequestMix* mix_;
 };
 
 }  // namespace sluice

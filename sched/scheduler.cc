@@ -171,15 +171,10 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
 
   std::optional<NodeIndex> index;
   if (!options.linear_node_search) index.emplace(snapshot, &state);
-  CycleContext ctx{snapshot,
-                   state,
-                   index ? &*index : nullptr,
-                   result.fair_share,
-                   demand,
-                   result,
-                   std::vector<uint8_t>(nw, 0),
-                   {},
-                   std::vector<int64_t>(nw, 0)};
+  const RequestMix mix = RequestMix::FromSnapshot(snapshot);
+  CycleContext ctx{
+      snapshot, state,  index ? &*index : nullptr,   &mix, result.fair_share,
+      demand,   result, std::vector<uint8_t>(nw, 0), {},   std::vector<int64_t>(nw, 0)};
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty()) {
     const std::vector<std::vector<WorkloadId>> by_node = WorkloadsByNode(snapshot);

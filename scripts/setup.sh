@@ -12,6 +12,7 @@ packages=(
   libboost-dev libsqlite3-dev libssl-dev
   clang libclang-rt-14-dev
   prometheus wrk curl
+  gnuplot-nox
 )
 
 missing=()

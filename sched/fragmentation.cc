@@ -1,0 +1,105 @@
+#include "sched/fragmentation.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace sluice {
+
+namespace {
+
+// Shapes that fragment a node the same way compare equal.
+using ShapeKeyT = std::tuple<int32_t, int64_t, int64_t, int64_t, int64_t, std::vector<std::string>>;
+
+ShapeKeyT ShapeKey(const MixShape& s) {
+  const PodRequest& r = s.request;
+  return {r.gpu_devices, r.gpu_milli, r.gpu_memory_mib, r.cpu_milli, r.memory_mib, s.gpu_models};
+}
+
+}  // namespace
+
+RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage_percent,
+                                  int32_t max_shapes) {
+  // Merge equal shapes; std::map keeps the merge deterministic.
+  std::map<ShapeKeyT, size_t> index;
+  std::vector<MixShape> merged;
+  int64_t total = 0;
+  for (MixShape& s : shapes) {
+    if (s.weight <= 0) continue;
+    total += s.weight;
+    auto [it, added] = index.emplace(ShapeKey(s), merged.size());
+    if (added) {
+      merged.push_back(std::move(s));
+    } else {
+      merged[it->second].weight += s.weight;
+    }
+  }
+  // Heaviest first; ties by shape, so the order never depends on input order.
+  std::stable_sort(merged.begin(), merged.end(), [](const MixShape& a, const MixShape& b) {
+    if (a.weight != b.weight) return a.weight > b.weight;
+    return ShapeKey(a) < ShapeKey(b);
+  });
+  RequestMix mix;
+  int64_t covered = 0;
+  for (MixShape& s : merged) {
+    if (static_cast<int32_t>(mix.shapes_.size()) >= max_shapes) break;
+    if (covered * 100 >= total * coverage_percent) break;
+    covered += s.weight;
+    mix.total_weight_ += s.weight;
+    mix.shapes_.push_back(std::move(s));
+  }
+  return mix;
+}
+
+int64_t RequestMix::Resolution(int64_t growth) const {
+  if (total_weight_ == 0) return 0;
+  const int64_t step = total_weight_ * kResolutionMilli;
+  // Floor division, also for negative growth.
+  const int64_t q = growth / step;
+  return (growth % step != 0 && growth < 0) ? q - 1 : q;
+}
+
+RequestMix RequestMix::FromSnapshot(const Snapshot& s) {
+  std::vector<MixShape> shapes;
+  shapes.reserve(s.workloads.size());
+  for (const Workload& w : s.workloads) {
+    shapes.push_back(MixShape{w.request, w.gpu_models, w.pods});
+  }
+  return FromShapes(std::move(shapes));
+}
+
+int64_t ShapeFragment(const NodeFreeView& v, const MixShape& shape,
+                      const FragmentationOptions& options) {
+  int64_t free_total = 0;
+  for (int64_t f : v.device_free) free_total += f;
+  const PodRequest& r = shape.request;
+  // A pod without GPUs uses none of the free GPU; neither does one that
+  // cannot run on this node's model, or that lacks CPU or memory here.
+  if (r.gpu_devices == 0) return free_total;
+  if (!shape.gpu_models.empty() && std::find(shape.gpu_models.begin(), shape.gpu_models.end(),
+                                             v.node->gpu_model) == shape.gpu_models.end()) {
+    return free_total;
+  }
+  const int64_t milli = r.MilliOn(v.node->gpu_memory_mib);
+  if (milli == 0 || v.free_cpu < r.cpu_milli) return free_total;
+  if (options.count_memory && v.free_memory < r.memory_mib) return free_total;
+  int32_t fitting = 0;
+  int64_t unusable = 0;
+  for (int64_t f : v.device_free) {
+    if (f >= milli) {
+      ++fitting;
+    } else {
+      unusable += f;
+    }
+  }
+  return fitting >= r.gpu_devices ? unusable : free_total;
+}
+
+int64_t NodeFragmentation(const NodeFreeView& v, const RequestMix& mix,
+                          const FragmentationOptions& options) {
+  int64_t sum = 0;
+  for (const MixShape& s : mix.shapes()) sum += s.weight * ShapeFragment(v, s, options);
+  return sum;
+}
+
+}  // namespace sluice
