@@ -121,6 +121,61 @@ TEST(CliTest, BenchPrintsMediansAndPeakMemory) {
   EXPECT_NE(none.out.find("no benchmark matches"), std::string::npos) << none.out;
 }
 
+// A small openb trace through the real binary: every policy, JSON in the
+// documented shape, the curve file and the gnuplot chart; then bad input.
+TEST(CliTest, SimOpenbComparesPoliciesAndDrawsTheCurve) {
+  const std::string nodes =
+      WriteTemp("sluice_sim_nodes.csv",
+                "sn,cpu_milli,memory_mib,gpu,model\nn0,32000,131072,4,T4\nn1,64000,262144,8,G2\n");
+  const std::string pods = WriteTemp(
+      "sluice_sim_pods.csv",
+      "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\np0,4000,8192,1,1000,\n"
+      "p1,2000,4096,1,500,\np2,2000,4096,1,250,T4\np3,8000,16384,2,1000,\np4,1000,1024,0,0,\n");
+  const std::string curve = (std::filesystem::temp_directory_path() / "sluice_sim.csv").string();
+  const std::string png = (std::filesystem::temp_directory_path() / "sluice_sim.png").string();
+  std::filesystem::remove(png);
+  Outcome r = Sluice("sim openb --nodes " + nodes + " --pods " + pods +
+                     " --seeds 1-3 --json --curve " + curve + " --plot " + png);
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["policies"].size(), 6U) << r.out;
+  for (const char* p : {"random", "dotprod", "gpupacking", "bestfit", "fgd", "sluice"}) {
+    for (const char* k : {"alloc100", "alloc130", "frag130"}) {
+      const nlohmann::json& v = doc["policies"][p][k];
+      EXPECT_LE(v["min"].get<double>(), v["mean"].get<double>()) << p << k;
+      EXPECT_LE(v["mean"].get<double>(), v["max"].get<double>()) << p << k;
+      EXPECT_LE(v["max"].get<double>(), 100.0) << p << k;
+    }
+  }
+  std::ifstream c(curve);
+  std::string header;
+  std::getline(c, header);
+  EXPECT_EQ(header, "policy_index,arrived_pct,alloc_mean_pct,alloc_min_pct,alloc_max_pct,policy");
+  int rows = 0;
+  for (std::string line; std::getline(c, line);) ++rows;
+  EXPECT_EQ(rows, 6 * 130);
+  ASSERT_TRUE(std::filesystem::exists(png));
+  std::ifstream image(png, std::ios::binary);
+  char magic[4] = {};
+  image.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+
+  Outcome table = Sluice("sim openb --nodes " + nodes + " --pods " + pods + " --seeds 7");
+  ASSERT_EQ(table.status, 0) << table.out;
+  EXPECT_NE(table.out.find("ALLOC@130% MEAN"), std::string::npos) << table.out;
+
+  const std::string bad = WriteTemp("sluice_sim_bad.csv",
+                                    "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1,1,x,500\n");
+  Outcome e = Sluice("sim openb --nodes " + nodes + " --pods " + bad);
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.out.find(bad + ":2: column \"num_gpu\": expected a non-negative integer"),
+            std::string::npos)
+      << e.out;
+  EXPECT_EQ(Sluice("sim openb --nodes " + nodes + " --pods " + pods + " --policy best").status, 2);
+  EXPECT_EQ(Sluice("sim openb --nodes " + nodes + " --pods " + pods + " --seeds 9-1").status, 2);
+  EXPECT_EQ(Sluice("sim openb --nodes /nonexistent.csv --pods " + pods).status, 1);
+}
+
 TEST(CliTest, BadCommandLineExitsTwo) {
   EXPECT_EQ(Sluice("plan").status, 2);
   EXPECT_EQ(Sluice("plan -f /nonexistent.yaml").status, 2);
