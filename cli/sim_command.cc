@@ -17,6 +17,7 @@
 
 #include "cli/table.h"
 #include "sim/openb.h"
+#include "sim/philly.h"
 
 extern char** environ;
 
@@ -252,6 +253,92 @@ int RunOpenbCommand(const OpenbCommandOptions& options, std::ostream& out, std::
   return 0;
 }
 
+int RunPhillyCommand(const PhillyCommandOptions& options, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> policies =
+      options.policies.empty() ? sim::PhillyPolicyNames() : options.policies;
+  for (const std::string& p : policies) {
+    const auto& names = sim::PhillyPolicyNames();
+    if (std::find(names.begin(), names.end(), p) == names.end()) {
+      err << "sluice sim philly: --policy: unknown policy \"" << p << "\" (fifo, quota, sluice)\n";
+      return 2;
+    }
+  }
+  Result<std::vector<sim::PhillyJob>> jobs = sim::ReadPhillyJobs(options.jobs);
+  if (!jobs.ok()) {
+    err << "sluice sim philly: " << jobs.status().message() << "\n";
+    return 1;
+  }
+  sim::PhillyOptions po;
+  po.nodes = options.nodes;
+  po.gpus_per_node = options.gpus_per_node;
+  std::vector<Result<sim::PhillyRun>> runs(policies.size(), Status::Internal("not run"));
+  RunParallel(policies.size(),
+              static_cast<int32_t>(std::max(1U, std::thread::hardware_concurrency())),
+              [&](size_t i) { runs[i] = sim::ReplayPhilly(*jobs, policies[i], po); });
+  for (const auto& r : runs) {
+    if (!r.ok()) {
+      err << "sluice sim philly: " << r.status().message() << "\n";
+      return 1;
+    }
+  }
+  nlohmann::ordered_json json;
+  json["jobs"] = jobs->size();
+  json["nodes"] = options.nodes;
+  json["gpusPerNode"] = options.gpus_per_node;
+  Table table({"POLICY", "UTIL %", "JCT MEAN H", "JCT P95 H", "WAIT MEAN H", "WAIT P95 H",
+               "PREEMPTIONS", "QUOTA SHORTFALL GPU-H"});
+  std::vector<std::string> header = {"TENANT", "QUOTA GPUS", "JOBS"};
+  for (const std::string& p : policies) {
+    header.push_back(p + " WAIT MEAN/P95 H");
+    header.push_back(p + " SHORTFALL GPU-H");
+  }
+  Table tenants(header);
+  for (size_t p = 0; p < policies.size(); ++p) {
+    const sim::PhillyRun& r = *runs[p];
+    nlohmann::ordered_json pj = {{"utilization", r.utilization},
+                                 {"jctMeanHours", r.jct_mean_h},
+                                 {"jctP95Hours", r.jct_p95_h},
+                                 {"waitMeanHours", r.wait_mean_h},
+                                 {"waitP95Hours", r.wait_p95_h},
+                                 {"preemptions", r.preemptions},
+                                 {"quotaShortfallGpuHours", r.shortfall_gpu_h},
+                                 {"cycles", r.cycles}};
+    for (const sim::TenantStats& t : r.tenants) {
+      pj["tenants"][t.name] = {{"quotaGpus", static_cast<double>(t.quota_milli) / 1000.0},
+                               {"jobs", t.jobs},
+                               {"waitMeanHours", t.wait_mean_h},
+                               {"waitP95Hours", t.wait_p95_h},
+                               {"quotaShortfallGpuHours", t.shortfall_gpu_h}};
+    }
+    json["policies"][policies[p]] = std::move(pj);
+    table.AddRow({policies[p], Fixed(r.utilization, 2), Fixed(r.jct_mean_h, 2),
+                  Fixed(r.jct_p95_h, 2), Fixed(r.wait_mean_h, 2), Fixed(r.wait_p95_h, 2),
+                  std::to_string(r.preemptions), Fixed(r.shortfall_gpu_h, 1)});
+  }
+  for (size_t t = 0; t < runs.front()->tenants.size(); ++t) {
+    const sim::TenantStats& first = runs.front()->tenants[t];
+    std::vector<std::string> row = {first.name,
+                                    Fixed(static_cast<double>(first.quota_milli) / 1000.0, 1),
+                                    std::to_string(first.jobs)};
+    for (const auto& r : runs) {
+      const sim::TenantStats& ts = r->tenants[t];
+      row.push_back(Fixed(ts.wait_mean_h, 2) + " / " + Fixed(ts.wait_p95_h, 2));
+      row.push_back(Fixed(ts.shortfall_gpu_h, 1));
+    }
+    tenants.AddRow(std::move(row));
+  }
+  if (options.json) {
+    out << json.dump(2) << "\n";
+  } else {
+    out << "Philly replay: " << jobs->size() << " jobs, " << options.nodes << " nodes x "
+        << options.gpus_per_node << " GPUs; times in hours\n";
+    table.Print(out);
+    out << "\nPer tenant (queue wait from submit to first start; quota shortfall)\n";
+    tenants.Print(out);
+  }
+  return 0;
+}
+
 void AddSimCommand(CLI::App& app) {
   CLI::App* sim = app.add_subcommand("sim", "Replay real cluster traces and compare policies");
   sim->require_subcommand(1);
@@ -285,6 +372,28 @@ void AddSimCommand(CLI::App& app) {
   openb->add_option("--plot", o->plot, "Draw the curves with gnuplot into this PNG");
   openb->callback([o]() {
     const int code = RunOpenbCommand(*o, std::cout, std::cerr);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  auto po = std::make_shared<PhillyCommandOptions>();
+  CLI::App* philly = sim->add_subcommand(
+      "philly", "Multi-tenant replay of the Philly trace: quotas, reclaim and checkpoints");
+  philly->footer(
+      "Replays the jobs in simulated time on NODES x GPUS-PER-NODE whole GPUs, the scheduler\n"
+      "core deciding at every arrival and completion. Each tenant's GPU quota is its share of\n"
+      "the trace's GPU-hours (summing to the cluster), over-quota weight 1; jobs are\n"
+      "preemptible training that checkpoints every 30 minutes of run time. Policies: fifo (one\n"
+      "queue, no quotas), quota (quotas, no reclaim or preemption), sluice (the full cycle).\n\n"
+      "Example:\n  sluice sim philly --jobs ../shared/traces/philly/philly_vc_jobs.csv");
+  philly->add_option("--jobs", po->jobs, "The job list (job_id,tenant,submit_s,gpus,duration_s)")
+      ->required();
+  philly->add_option("--nodes", po->nodes, "Nodes (48)")->check(CLI::Range(1, 100'000));
+  philly->add_option("--gpus-per-node", po->gpus_per_node, "GPUs per node (8)")
+      ->check(CLI::Range(1, 1024));
+  philly->add_option("--policy", po->policies, "fifo, quota, sluice (repeatable; default all)");
+  philly->add_flag("--json", po->json, "Print the results as one JSON object");
+  philly->callback([po]() {
+    const int code = RunPhillyCommand(*po, std::cout, std::cerr);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }

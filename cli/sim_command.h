@@ -28,6 +28,16 @@ struct OpenbCommandOptions {
 
 int RunOpenbCommand(const OpenbCommandOptions& options, std::ostream& out, std::ostream& err);
 
+struct PhillyCommandOptions {
+  std::string jobs;
+  int32_t nodes = 48;
+  int32_t gpus_per_node = 8;
+  std::vector<std::string> policies;  // empty: all
+  bool json = false;
+};
+
+int RunPhillyCommand(const PhillyCommandOptions& options, std::ostream& out, std::ostream& err);
+
 void AddSimCommand(CLI::App& app);
 
 }  // namespace sluice

@@ -176,7 +176,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
       snapshot, state,  index ? &*index : nullptr,   &mix, result.fair_share,
       demand,   result, std::vector<uint8_t>(nw, 0), {},   std::vector<int64_t>(nw, 0)};
   AllocateAction::Run(ctx);
-  if (!ctx.failed.empty()) {
+  if (!ctx.failed.empty() && options.take_back) {
     const std::vector<std::vector<WorkloadId>> by_node = WorkloadsByNode(snapshot);
     ConsolidateAction::Run(ctx, by_node);
     ReclaimAction::Run(ctx, by_node);

@@ -53,6 +53,9 @@ struct CycleOptions {
   // Search nodes by scanning them all instead of through the NodeIndex. The
   // decisions are identical; tests use it as the reference.
   bool linear_node_search = false;
+  // Run consolidate, reclaim and preempt after allocate. Off, a cycle only
+  // places (what `sluice sim philly` compares as "quotas without reclaim").
+  bool take_back = true;
 };
 
 CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options = {});
