@@ -399,7 +399,7 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
   for (const Project& p : projects_) {
     items.push_back(entry(p.name, "project", p.department, p.settings, totals[p.name]));
   }
-  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json"};
+  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json", ""};
 }
 
 std::string ControlPlane::MetricsText() const {

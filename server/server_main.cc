@@ -209,6 +209,7 @@ int RunServer(const ServerOptions& options) {
   cpo.offload = [&sched_io](std::function<void()> f) { asio::post(sched_io, std::move(f)); };
   cpo.time_based_fair_share = options.time_based_fair_share;
   cpo.time_based_k_milli = *k;
+  cpo.sample_period = std::chrono::milliseconds(std::max(100, options.sample_ms));
   cpo.fatal = [](const Status& s) {
     std::cerr << "sluice server: FATAL: " << s.message()
               << "; stopping so that a restart resumes from what is on disk\n";
@@ -236,6 +237,7 @@ int RunServer(const ServerOptions& options) {
   }
 
   HttpServer http(io, &cp, &metrics, static_cast<int64_t>(geteuid()));
+  http.ServeWeb(options.web_dir.empty() ? std::string(SLUICE_WEB_DIR) : options.web_dir);
   if (!options.listen.empty()) {
     Result<int> port = http.ListenTcp(options.listen);
     if (!port.ok()) {
