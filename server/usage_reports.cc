@@ -313,10 +313,10 @@ ApiResponse ControlPlane::Chargeback(const Caller& c, const Query& query) const 
   for (const StoredSample& s : *minutes) {
     const std::string project = s.series.substr(8);
     by_project[project].Add({s.allocated, s.used, s.measured_ms});
-    const bool low =
-        s.allocated > 0 && s.measured_ms > 0 &&
-        static_cast<double>(s.used) / static_cast<double>(s.measured_ms) <
-            0.05 * static_cast<double>(s.allocated) / static_cast<double>(s.duration_ms);
+    // Use accrues only while workloads run, so both integrals cover the
+    // same time.
+    const bool low = s.allocated > 0 && s.measured_ms > 0 &&
+                     static_cast<double>(s.used) < 0.05 * static_cast<double>(s.allocated);
     if (run && (project != run_project || s.time_ms != run->end || !low)) close_run();
     if (!low) continue;
     if (!run) {

@@ -1,7 +1,6 @@
 // The app's frame: sign-in until there is a token, then the navigation and
-// the pages. Pages with charts load on demand, so sign-in and the tables
-// come up without the chart library.
-import { lazy, Suspense } from "react";
+// the pages. The chart library loads on demand (see components/Chart.tsx).
+import { Suspense } from "react";
 import { AppShell, Badge, Button, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
 import { Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { useAuth } from "./auth";
@@ -12,9 +11,9 @@ import { WorkloadDetail } from "./pages/WorkloadDetail";
 import { SubmitForm } from "./pages/SubmitForm";
 import { GpuMap } from "./pages/GpuMap";
 
-const Overview = lazy(() => import("./pages/Overview"));
-const Projects = lazy(() => import("./pages/Projects"));
-const ChargebackPage = lazy(() => import("./pages/Chargeback"));
+import Overview from "./pages/Overview";
+import Projects from "./pages/Projects";
+import ChargebackPage from "./pages/Chargeback";
 
 const NAV = [
   { to: "/", label: "Overview" },

@@ -3,6 +3,8 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, storeToken, storedToken, type WhoAmI } from "./api";
+import { nodesQuery } from "./hooks";
+import { workloadsQuery } from "./watch";
 
 interface Auth {
   me: WhoAmI | null;
@@ -20,11 +22,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (!storedToken()) return;
+    // What the first page shows loads while the token is checked.
+    void client.prefetchQuery(nodesQuery);
+    void client.prefetchQuery(workloadsQuery);
     api<WhoAmI>("/api/v1/whoami")
       .then(setMe)
       .catch(() => storeToken(""))
       .finally(() => setChecking(false));
-  }, []);
+  }, [client]);
 
   const signIn = useCallback(async (token: string) => {
     const who = await api<WhoAmI>("/api/v1/whoami", { token });

@@ -12,12 +12,13 @@ export function useNow(ms: number): number {
   return now;
 }
 
+export const nodesQuery = {
+  queryKey: ["nodes"],
+  queryFn: async () => (await api<{ items: NodeInfo[] }>("/api/v1/nodes")).items,
+};
+
 export function useNodes() {
-  return useQuery({
-    queryKey: ["nodes"],
-    queryFn: async () => (await api<{ items: NodeInfo[] }>("/api/v1/nodes")).items,
-    refetchInterval: 3_000,
-  });
+  return useQuery({ ...nodesQuery, refetchInterval: 3_000 });
 }
 
 export function useQueues() {

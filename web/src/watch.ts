@@ -9,12 +9,13 @@ import { readStream, SseParser } from "./sse";
 
 export const WORKLOADS = ["workloads"] as const;
 
+export const workloadsQuery = {
+  queryKey: WORKLOADS,
+  queryFn: async () => (await api<{ items: Workload[] }>("/api/v1/workloads")).items,
+};
+
 export function useWorkloads() {
-  return useQuery({
-    queryKey: WORKLOADS,
-    queryFn: async () => (await api<{ items: Workload[] }>("/api/v1/workloads")).items,
-    refetchInterval: 15_000,
-  });
+  return useQuery({ ...workloadsQuery, refetchInterval: 15_000 });
 }
 
 // Applies watch events to the cached list.

@@ -1,31 +1,15 @@
-// One ECharts chart, with only the parts the pages use (tree-shaken), on a
-// canvas that follows its box's size.
-import { useEffect, useRef } from "react";
-import * as echarts from "echarts/core";
-import { BarChart, LineChart } from "echarts/charts";
-import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
-import { CanvasRenderer } from "echarts/renderers";
+// A chart, drawn by ECharts once its chunk has loaded: pages come up with
+// their figures and tables first, and the chart library (the largest part
+// of the bundle) loads beside them.
+import { lazy, Suspense } from "react";
 import type { EChartsCoreOption } from "echarts/core";
 
-echarts.use([BarChart, LineChart, GridComponent, LegendComponent, TooltipComponent, DataZoomComponent, CanvasRenderer]);
+const EChart = lazy(() => import("./EChart"));
 
-export function Chart({ option, height = 260, testId }: { option: EChartsCoreOption; height?: number; testId?: string }) {
-  const box = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
-  useEffect(() => {
-    if (!box.current) return;
-    const c = echarts.init(box.current);
-    chart.current = c;
-    const resize = new ResizeObserver(() => c.resize());
-    resize.observe(box.current);
-    return () => {
-      resize.disconnect();
-      c.dispose();
-      chart.current = null;
-    };
-  }, []);
-  useEffect(() => {
-    chart.current?.setOption(option, { notMerge: true });
-  }, [option]);
-  return <div ref={box} style={{ width: "100%", height }} data-testid={testId} />;
+export function Chart(props: { option: EChartsCoreOption; height?: number; testId?: string }) {
+  return (
+    <Suspense fallback={<div style={{ width: "100%", height: props.height ?? 260 }} />}>
+      <EChart {...props} />
+    </Suspense>
+  );
 }

@@ -35,7 +35,8 @@ export default function ChargebackPage() {
   const client = useQueryClient();
   const [from, setFrom] = useState(day(-7));
   const [to, setTo] = useState(day(0));
-  const query = rangeQuery(from, to);
+  const [idleMinutes, setIdleMinutes] = useState<number | string>(60);
+  const query = `${rangeQuery(from, to)}&idleMinutes=${Number(idleMinutes) || 60}`;
   const report = useQuery({
     queryKey: ["chargeback", query],
     queryFn: () => api<Chargeback>(`/api/v1/chargeback?${query}`),
@@ -69,6 +70,7 @@ export default function ChargebackPage() {
       <Group align="end">
         <TextInput type="date" label="From" value={from} onChange={(e) => setFrom(e.currentTarget.value)} data-testid="cb-from" />
         <TextInput type="date" label="To" value={to} onChange={(e) => setTo(e.currentTarget.value)} data-testid="cb-to" />
+        <NumberInput label="Idle after (minutes)" value={idleMinutes} onChange={setIdleMinutes} min={1} max={10080} w={150} data-testid="cb-idle-minutes" />
         <Button variant="default" onClick={exportCsv} disabled={!r} data-testid="cb-export">
           Export CSV
         </Button>

@@ -15,7 +15,7 @@ export function GpuCard({ node, gpu }: { node: string; gpu: Gpu }) {
     const m = mib(s.usedGpuMemory);
     return m === null ? sum : (sum ?? 0) + m;
   }, null);
-  const limit = total === null ? null : gpu.shares.reduce((sum, s) => sum + s.gpuFraction * total, 0);
+  const limit = total === null || gpu.shares.length === 0 ? null : gpu.shares.reduce((sum, s) => sum + s.gpuFraction * total, 0);
   const free = Math.max(0, 1 - gpu.allocated);
   return (
     <Card withBorder padding="sm" data-testid={`gpu-${node}-${gpu.index}`}>
@@ -40,7 +40,9 @@ export function GpuCard({ node, gpu }: { node: string; gpu: Gpu }) {
           Allocated {gpus(gpu.allocated)} · {gpu.shares.length} {gpu.shares.length === 1 ? "workload" : "workloads"}
         </Text>
         <Text size="xs">
-          Memory used {memoryText(used)} of {memoryText(limit)} allowed ({memoryText(total)} on the device)
+          {limit === null
+            ? `Memory: ${memoryText(total)} on the device, none allocated`
+            : `Memory used ${memoryText(used)} of ${memoryText(limit)} allowed (${memoryText(total)} on the device)`}
         </Text>
         <Group gap={6}>
           <Text size="xs">Utilisation {percent(gpu.utilization)}</Text>

@@ -85,7 +85,7 @@ export default function Overview() {
       </Title>
       <ErrorNote error={nodes.error ?? workloads.error} />
       <SimpleGrid cols={{ base: 2, md: 5 }} mb="md">
-        <Stat label="GPUs" value={String(totals.total)} note={`${(nodes.data ?? []).length} nodes`} testId="stat-total" />
+        <Stat label="GPUs" value={String(totals.total)} note={`${(nodes.data ?? []).length} ${(nodes.data ?? []).length === 1 ? "node" : "nodes"}`} testId="stat-total" />
         <Stat label="Allocated" value={gpus(totals.allocated)} note={totals.total ? `${Math.round((totals.allocated / totals.total) * 100)}% of all` : ""} testId="stat-allocated" />
         <Stat label="Actually used" value={totals.used === null ? "–" : gpus(Math.round(totals.used * 100) / 100)} note={totals.used === null ? "not measured (simulated GPUs)" : "measured utilisation"} testId="stat-used" />
         <Stat label="Running" value={String(running)} testId="stat-running" />
