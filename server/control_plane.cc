@@ -791,8 +791,15 @@ ApiResponse ControlPlane::ListNodes(const Caller&) const {
     }
     Json gpus = Json::array();
     int64_t total = 0;
+    auto mig = opt_.mig.find(n.name);
     for (int32_t g = 0; g < n.gpus; ++g) {
       total += used[static_cast<size_t>(g)];
+      Json slices = Json::array();
+      if (mig != opt_.mig.end() && static_cast<size_t>(g) < mig->second.size()) {
+        for (const MigSlice& m : mig->second[static_cast<size_t>(g)]) {
+          slices.push_back({{"uuid", m.uuid}, {"memory", FormatMemoryMiB(m.memory_mib)}});
+        }
+      }
       gpus.push_back(
           {{"index", g},
            {"model", n.gpu_model},
@@ -800,7 +807,8 @@ ApiResponse ControlPlane::ListNodes(const Caller&) const {
            {"allocated", MilliNumber(used[static_cast<size_t>(g)])},
            {"utilization", UtilizationOf(n.name, g)},
            {"workloads", holders[static_cast<size_t>(g)]},
-           {"shares", shares[static_cast<size_t>(g)]}});
+           {"shares", shares[static_cast<size_t>(g)]},
+           {"mig", std::move(slices)}});
     }
     items.push_back({{"name", n.name},
                      {"gpuCount", n.gpus},

@@ -43,8 +43,17 @@ struct ApiResponse {
 };
 using Reply = std::function<void(ApiResponse)>;
 
+// A MIG instance of a device, as NVML lists it.
+struct MigSlice {
+  std::string uuid;
+  int64_t memory_mib = 0;
+};
+
 struct ControlPlaneOptions {
   std::vector<Node> nodes;
+  // The MIG instances of each node's devices in MIG mode (by node, then
+  // device index), shown in the nodes view.
+  std::map<std::string, std::vector<std::vector<MigSlice>>> mig;
   std::function<Time()> now;
   // Queues a callback on the control plane's thread.
   std::function<void(std::function<void()>)> post;

@@ -202,6 +202,13 @@ int RunServer(const ServerOptions& options) {
   Metrics metrics;
   ControlPlaneOptions cpo;
   cpo.nodes = *nodes;
+  for (const GpuDevice& d : devices) {
+    std::vector<std::vector<MigSlice>>& node_mig = cpo.mig[(*nodes)[0].name];
+    node_mig.resize(devices.size());
+    for (const MigInstance& m : d.mig_instances) {
+      node_mig[static_cast<size_t>(d.index)].push_back({m.uuid, m.memory_mib});
+    }
+  }
   cpo.now = &SystemNow;
   cpo.post = post;
   cpo.after = after;

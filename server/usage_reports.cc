@@ -396,14 +396,14 @@ void ControlPlane::UpdateSettings(const Caller& c, const nlohmann::json& body, c
   for (const auto& [key, value] : body.items()) {
     if (key == "gpuHourPrice") {
       if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1e6) {
-        problems.push_back("gpuHourPrice: expected a number from 0 to 1000000 (per GPU-hour)");
+        problems.emplace_back("gpuHourPrice: expected a number from 0 to 1000000 (per GPU-hour)");
       } else {
         price = value.get<double>();
       }
     } else if (key == "currency") {
       if (!value.is_string() || value.get<std::string>().empty() ||
           value.get<std::string>().size() > 8) {
-        problems.push_back("currency: expected a short name like USD or EUR");
+        problems.emplace_back("currency: expected a short name like USD or EUR");
       } else {
         currency = value.get<std::string>();
       }

@@ -223,6 +223,38 @@ TEST_F(UsageTest, BadQueriesAreRefusedWithTheFieldAtFault) {
   Expect(admin, 405, "POST", "/api/v1/usage");
 }
 
+// The nodes view draws the GPU map: each device's shares, and the MIG
+// instances of devices in MIG mode.
+TEST_F(UsageTest, NodesShowEachDevicesSharesAndMigInstances) {
+  setenv("LD_LIBRARY_PATH", FAKE_NVML_DIR, 1);
+  setenv("SLUICE_FAKE_NVML_DEVICES",
+         "NVIDIA H100 80GB HBM3:81559:20:0,NVIDIA H100 80GB HBM3:81559:0:0", 1);
+  setenv("SLUICE_FAKE_NVML_MIG", "1", 1);
+  setenv("SLUICE_FAKE_NVML_MIG_INSTANCES", "1:40192,1:20096", 1);
+  Start("auto", {"--telemetry-ms", "100"});
+  for (const char* v : {"LD_LIBRARY_PATH", "SLUICE_FAKE_NVML_DEVICES", "SLUICE_FAKE_NVML_MIG",
+                        "SLUICE_FAKE_NVML_MIG_INSTANCES"}) {
+    unsetenv(v);
+  }
+  const ApiClient admin = Admin();
+  Expect(admin, 201, "POST", "/api/v1/projects", {{"name", "p"}, {"gpu", {{"quota", 1}}}});
+  for (const char* name : {"a", "b", "c", "d"}) {
+    Expect(admin, 201, "POST", "/api/v1/projects/p/workloads",
+           {{"name", name}, {"gpu", 0.25}, {"command", json::array({"sleep", "3600"})}});
+  }
+  json gpus;
+  ASSERT_TRUE(Eventually([&] {
+    gpus = Expect(admin, 200, "GET", "/api/v1/nodes")["items"][0]["gpus"];
+    return gpus[0]["shares"].size() == 4;
+  })) << gpus.dump();
+  for (const json& share : gpus[0]["shares"]) EXPECT_EQ(share["gpuFraction"], 0.25);
+  EXPECT_EQ(gpus[0]["shares"][0]["workload"], "p/a");
+  EXPECT_TRUE(gpus[0]["mig"].empty());
+  ASSERT_EQ(gpus[1]["mig"].size(), 2u) << gpus.dump();
+  EXPECT_EQ(gpus[1]["mig"][0]["memory"], "40192Mi");
+  EXPECT_TRUE(gpus[1]["shares"].empty());
+}
+
 // On measured GPUs (the fake NVML) that do nothing, an allocation is
 // flagged idle; history survives a restart.
 TEST_F(UsageTest, IdleAllocationsAreFlaggedAndHistorySurvivesARestart) {

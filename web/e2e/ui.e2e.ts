@@ -58,6 +58,9 @@ function startServer(): Promise<void> {
         LD_LIBRARY_PATH: fakeNvml,
         // GPU 1, where the quarter-GPU workloads go, is nearly idle (3%).
         SLUICE_FAKE_NVML_DEVICES: [35, 3, 35, 35].map((u) => `NVIDIA H100 80GB HBM3:81559:${u}:0`).join(","),
+        // GPU 3 is in MIG mode, with three instances.
+        SLUICE_FAKE_NVML_MIG: "3",
+        SLUICE_FAKE_NVML_MIG_INSTANCES: "3:40192,3:20096,3:20096",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -195,6 +198,7 @@ describe("the web UI against a real server", () => {
     const holders = await shared.locator('[data-testid="share"]').evaluateAll((els) => els.map((e) => e.getAttribute("data-workload")));
     expect(holders.sort()).toEqual(["nlp/q1", "nlp/q2", "nlp/q3", "nlp/q4"]);
     await expect.poll(() => page.getByText("Utilisation 35%").count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid^="gpu-"][data-testid$="-3"]').getByTestId("mig").allTextContents()).toEqual(["39.3 GiB", "19.6 GiB", "19.6 GiB"]);
     await shot("gpu-map");
   });
 

@@ -61,7 +61,7 @@ export interface NodeInfo {
     utilization: number | null;
     workloads: string[];
     shares: GpuShare[];
-    mig?: { memory: string }[];
+    mig: { uuid: string; memory: string }[];
   }[];
 }
 

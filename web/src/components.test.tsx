@@ -27,7 +27,7 @@ describe("GpuCard", () => {
   it("draws a GPU as the shares its workloads hold", () => {
     const shares = ["a", "b", "c", "d"].map((n) => ({ workload: `vision/${n}`, gpuFraction: 0.25, usedGpuMemory: "1Gi" }));
     renderWithProviders(
-      <GpuCard node="n" gpu={{ index: 0, model: "H100", memory: "80Gi", allocated: 1, utilization: 0.5, workloads: shares.map((s) => s.workload), shares }} />,
+      <GpuCard node="n" gpu={{ index: 0, model: "H100", memory: "80Gi", allocated: 1, utilization: 0.5, workloads: shares.map((s) => s.workload), shares, mig: [] }} />,
     );
     const drawn = screen.getAllByTestId("share");
     expect(drawn.map((s) => s.getAttribute("data-workload"))).toEqual(["vision/a", "vision/b", "vision/c", "vision/d"]);

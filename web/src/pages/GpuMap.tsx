@@ -48,12 +48,12 @@ export function GpuCard({ node, gpu }: { node: string; gpu: Gpu }) {
           <Text size="xs">Utilisation {percent(gpu.utilization)}</Text>
           {gpu.utilization !== null && <Progress value={gpu.utilization * 100} size="sm" style={{ flex: 1 }} color="teal" />}
         </Group>
-        {gpu.mig && gpu.mig.length > 0 && (
+        {gpu.mig.length > 0 && (
           <Group gap={4}>
-            <Text size="xs">MIG:</Text>
-            {gpu.mig.map((m, i) => (
-              <Badge key={i} size="xs" variant="outline">
-                {m.memory}
+            <Text size="xs">MIG instances:</Text>
+            {gpu.mig.map((m) => (
+              <Badge key={m.uuid} size="xs" variant="outline" title={m.uuid} data-testid="mig">
+                {memoryText(mib(m.memory))}
               </Badge>
             ))}
           </Group>
