@@ -13,40 +13,22 @@
 #include <sstream>
 #include <thread>
 
+#include "server/testing/api_checks.h"
 #include "server/testing/server_process.h"
 
 namespace sluice {
 namespace {
 
 using nlohmann::json;
+using testing::ErrorOf;
+using testing::Eventually;
+using testing::Expect;
+using testing::ExpectText;
 using testing::ServerProcess;
 
 std::string TestDir() {
   return "/tmp/sluice-usage-test-" + std::to_string(getpid()) + "-" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-json Expect(const ApiClient& c, int status, const std::string& method, const std::string& target,
-            const json& body = nullptr) {
-  Result<HttpResult> r = c.Call(method, target, body.is_null() ? "" : body.dump());
-  EXPECT_TRUE(r.ok()) << method << " " << target << ": " << r.status().message();
-  if (!r.ok()) return nullptr;
-  EXPECT_EQ(r->status, status) << method << " " << target << " -> " << r->body;
-  return r->json.is_null() ? json(r->body) : r->json;
-}
-
-std::string ErrorOf(const json& j) {
-  return j.is_object() && j.contains("error") ? j["error"]["message"].get<std::string>() : "";
-}
-
-template <class F>
-bool Eventually(F f) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
 }
 
 // A server that records an interval every 100 ms, on `gpus`, with `extra` args.
@@ -76,11 +58,11 @@ TEST_F(UsageTest, ServesTheWebUiAtTheRootWithoutATokenButNotTheApi) {
   std::ofstream(web + "/assets/app-1234.js") << "console.log('sluice')";
   Start("sim:2xH100-80GB", {"--web-dir", web});
   const ApiClient anonymous = server_->Http("");
-  EXPECT_EQ(Expect(anonymous, 200, "GET", "/"), "<!doctype html><title>sluice</title>");
+  EXPECT_EQ(ExpectText(anonymous, 200, "GET", "/"), "<!doctype html><title>sluice</title>");
   // The app's own routes load the app.
-  EXPECT_EQ(Expect(anonymous, 200, "GET", "/workloads/vision/train"),
+  EXPECT_EQ(ExpectText(anonymous, 200, "GET", "/workloads/vision/train"),
             "<!doctype html><title>sluice</title>");
-  EXPECT_EQ(Expect(anonymous, 200, "GET", "/assets/app-1234.js"), "console.log('sluice')");
+  EXPECT_EQ(ExpectText(anonymous, 200, "GET", "/assets/app-1234.js"), "console.log('sluice')");
   Expect(anonymous, 404, "GET", "/assets/missing.js");
   Expect(anonymous, 404, "GET", "/%2e%2e/index.html");
   Expect(anonymous, 404, "GET", "/assets/..%2f..%2fetc%2fpasswd");
@@ -160,7 +142,7 @@ TEST_F(UsageTest, SeriesAndChargebackFollowWhatIsAllocated) {
   EXPECT_NEAR(report["total"]["cost"].get<double>(), std::round(total * 3.5 * 100) / 100, 1e-9);
   EXPECT_EQ(report["currency"], "EUR");
 
-  const std::string csv = Expect(admin, 200, "GET", "/api/v1/chargeback?format=csv");
+  const std::string csv = ExpectText(admin, 200, "GET", "/api/v1/chargeback?format=csv");
   EXPECT_EQ(csv.rfind("level,department,project,allocated_gpu_hours,", 0), 0u) << csv;
   EXPECT_NE(csv.find("project,research,vision,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("department,research,,"), std::string::npos) << csv;
