@@ -110,6 +110,15 @@ TEST_F(UsageTest, SeriesAndChargebackFollowWhatIsAllocated) {
   ASSERT_FALSE(cluster["series"].empty());
   EXPECT_EQ(cluster["series"][0]["points"].back()["allocated"], 2.5);
   EXPECT_EQ(cluster["series"][0]["points"].back()["pending"], 4);
+  // The queues view has every resource's quota, fair share and allocation.
+  json queues = Expect(admin, 200, "GET", "/api/v1/queues")["items"];
+  ASSERT_EQ(queues[1]["name"], "vision");
+  EXPECT_EQ(queues[1]["resources"]["gpu"]["quota"], 2);
+  EXPECT_EQ(queues[1]["resources"]["gpu"]["allocated"], 2);
+  EXPECT_EQ(queues[1]["resources"]["cpu"]["quota"], -1);
+  EXPECT_EQ(queues[1]["resources"]["cpu"]["allocated"], 0);
+  EXPECT_EQ(queues[1]["resources"]["memory"]["allocated"], "0Mi");
+  EXPECT_EQ(queues[0]["resources"]["gpu"]["allocated"], 2);  // research: vision's
   json gpus = Expect(admin, 200, "GET", "/api/v1/usage?scope=gpus&step=1s");
   EXPECT_EQ(gpus["series"].size(), 4u);
 

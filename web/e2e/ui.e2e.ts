@@ -223,6 +223,15 @@ describe("the web UI against a real server", () => {
     await page.getByTestId("edit-save").click();
     await expect.poll(() => page.getByTestId("queue-vision").getByTestId("quota").textContent()).toBe("3");
     expect((await call("GET", "/api/v1/projects/vision")).gpu.quota).toBe(3);
+    // The same table for memory: unlimited, and an admin sets it in GiB.
+    await page.getByTestId("resource").locator("label", { hasText: "Memory" }).click();
+    await expect.poll(() => page.getByTestId("queue-vision").getByTestId("quota").textContent()).toBe("∞");
+    await page.getByTestId("edit-vision").click();
+    await page.getByTestId("edit-quota").fill("64");
+    await page.getByTestId("edit-save").click();
+    await expect.poll(() => page.getByTestId("queue-vision").getByTestId("quota").textContent()).toBe("64");
+    expect((await call("GET", "/api/v1/projects/vision")).memory.quota).toBe("64Gi");
+    await page.getByTestId("resource").locator("label", { hasText: "GPU" }).click();
     await shot("projects");
   });
 

@@ -65,6 +65,15 @@ export interface NodeInfo {
   }[];
 }
 
+// One resource of a queue: numbers for gpu and cpu, "64Gi" for memory; -1 unlimited.
+export interface QueueResourceInfo {
+  quota: number | string;
+  limit: number | string;
+  overQuotaWeight: number;
+  fairShare: number | string | null;
+  allocated: number | string;
+}
+
 export interface QueueInfo {
   name: string;
   kind: "department" | "project";
@@ -77,6 +86,7 @@ export interface QueueInfo {
   allocatedGpu: number;
   running: number;
   pending: number;
+  resources: Record<"gpu" | "cpu" | "memory", QueueResourceInfo>;
 }
 
 export interface Project {

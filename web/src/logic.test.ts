@@ -4,6 +4,7 @@ import { SseParser } from "./sse";
 import { fieldErrors, INITIAL, requestBody } from "./submit";
 import { applyEvents } from "./watch";
 import { filterWorkloads } from "./pages/Workloads";
+import { amount } from "./pages/Projects";
 import { workload } from "./test-utils";
 
 describe("splitCommand", () => {
@@ -81,5 +82,15 @@ describe("filterWorkloads", () => {
     expect(filterWorkloads(items, { project: null, phase: "Running", type: null, text: "" }).map((w) => w.id)).toEqual([2]);
     expect(filterWorkloads(items, { project: null, phase: null, type: "build", text: "" })).toEqual([]);
     expect(filterWorkloads(items, { project: null, phase: null, type: null, text: "TRAIN" }).map((w) => w.id)).toEqual([3]);
+  });
+});
+
+describe("amount", () => {
+  it("reads the queues view's amounts in the chart's units", () => {
+    expect(amount(2.5)).toBe(2.5);
+    expect(amount(-1)).toBe(-1);
+    expect(amount("64Gi")).toBe(64);
+    expect(amount("512Mi")).toBe(0.5);
+    expect(amount(null)).toBeNull();
   });
 });

@@ -3,27 +3,47 @@
 // allocation, and members. Admins edit quotas and members here; others see
 // their own projects.
 import { useMemo, useState } from "react";
-import { ActionIcon, Badge, Button, Card, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { ActionIcon, Badge, Button, Card, Group, Modal, NumberInput, SegmentedControl, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, enc, type Project, type QueueInfo } from "../api";
 import { useAuth } from "../auth";
 import { Chart } from "../components/Chart";
 import { ErrorNote } from "../components/ErrorNote";
-import { gpus } from "../format";
+import { gpus, mib } from "../format";
 import { useProjects, useQueues } from "../hooks";
 
 type Member = { user: string; role: string };
 
-function limitText(v: number) {
-  return v < 0 ? "∞" : gpus(v);
+type ResourceKey = "gpu" | "cpu" | "memory";
+const UNITS: Record<ResourceKey, string> = { gpu: "GPUs", cpu: "CPU cores", memory: "memory (GiB)" };
+
+// A resource amount as a number in the chart's unit (memory in GiB); -1 unlimited.
+export function amount(v: number | string | null | undefined): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "number") return v;
+  const m = mib(v);
+  return m === null ? null : m / 1024;
+}
+
+function limitText(v: number | string | null | undefined) {
+  const n = amount(v);
+  if (n === null) return "–";
+  return n < 0 ? "∞" : gpus(Math.round(n * 100) / 100);
 }
 
 // The quota editor of one queue (a department or a project).
-function EditQueue({ queue, project, onClose }: { queue: QueueInfo; project?: Project; onClose: () => void }) {
+// The request body's form of an amount: memory (typed in GiB) in MiB, like "65536Mi"; -1 as is.
+function wire(resource: ResourceKey, v: number | string): number | string {
+  const n = Number(v);
+  return resource === "memory" && n >= 0 ? `${Math.round(n * 1024)}Mi` : n;
+}
+
+function EditQueue({ queue, project, resource, onClose }: { queue: QueueInfo; project?: Project; resource: ResourceKey; onClose: () => void }) {
   const client = useQueryClient();
-  const [quota, setQuota] = useState<number | string>(queue.gpuQuota);
-  const [limit, setLimit] = useState<number | string>(queue.gpuLimit);
-  const [weight, setWeight] = useState<number | string>(queue.gpuOverQuotaWeight);
+  const current = queue.resources[resource];
+  const [quota, setQuota] = useState<number | string>(amount(current.quota) ?? -1);
+  const [limit, setLimit] = useState<number | string>(amount(current.limit) ?? -1);
+  const [weight, setWeight] = useState<number | string>(current.overQuotaWeight);
   const [members, setMembers] = useState<Member[]>((project?.members as Member[] | undefined) ?? []);
   const [newUser, setNewUser] = useState("");
   const [newRole, setNewRole] = useState<string | null>("member");
@@ -34,7 +54,9 @@ function EditQueue({ queue, project, onClose }: { queue: QueueInfo; project?: Pr
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = { gpu: { quota: Number(quota), limit: Number(limit), overQuotaWeight: Number(weight) } };
+      const body: Record<string, unknown> = {
+        [resource]: { quota: wire(resource, quota), limit: wire(resource, limit), overQuotaWeight: Number(weight) },
+      };
       if (queue.kind === "project") body.members = members;
       await api(path, { method: "PATCH", body });
       await Promise.all([client.invalidateQueries({ queryKey: ["queues"] }), client.invalidateQueries({ queryKey: ["projects"] })]);
@@ -48,8 +70,8 @@ function EditQueue({ queue, project, onClose }: { queue: QueueInfo; project?: Pr
   return (
     <Stack>
       <Group grow>
-        <NumberInput label="GPU quota" description="-1: unlimited" value={quota} onChange={setQuota} min={-1} step={0.5} decimalScale={3} data-testid="edit-quota" />
-        <NumberInput label="GPU limit" description="-1: no limit" value={limit} onChange={setLimit} min={-1} step={0.5} decimalScale={3} data-testid="edit-limit" />
+        <NumberInput label={`Quota (${UNITS[resource]})`} description="-1: unlimited" value={quota} onChange={setQuota} min={-1} step={0.5} decimalScale={3} data-testid="edit-quota" />
+        <NumberInput label={`Limit (${UNITS[resource]})`} description="-1: no limit" value={limit} onChange={setLimit} min={-1} step={0.5} decimalScale={3} data-testid="edit-limit" />
         <NumberInput label="Over-quota weight" value={weight} onChange={setWeight} min={0} step={0.5} decimalScale={3} data-testid="edit-weight" />
       </Group>
       {queue.kind === "project" && (
@@ -96,6 +118,7 @@ export default function Projects() {
   const queues = useQueues();
   const projects = useProjects();
   const [editing, setEditing] = useState<QueueInfo | null>(null);
+  const [resource, setResource] = useState<ResourceKey>("gpu");
   const visible = useMemo(() => new Set((projects.data ?? []).map((p) => p.name)), [projects.data]);
   // Departments in order, each followed by its projects; top-level projects last.
   const rows = useMemo(() => {
@@ -115,12 +138,13 @@ export default function Projects() {
     legend: {},
     grid: { left: 40, right: 10, top: 30, bottom: 30 },
     xAxis: { type: "category", data: projectRows.map((q) => q.name) },
-    yAxis: { type: "value", name: "GPUs" },
-    series: [
-      { name: "quota", type: "bar", data: projectRows.map((q) => Math.max(0, q.gpuQuota)) },
-      { name: "fair share", type: "bar", data: projectRows.map((q) => q.fairShare?.gpu ?? 0) },
-      { name: "allocated", type: "bar", data: projectRows.map((q) => q.allocatedGpu) },
-    ],
+    yAxis: { type: "value", name: UNITS[resource] },
+    series: (["quota", "fairShare", "allocated"] as const).map((field) => ({
+      name: field === "fairShare" ? "fair share" : field,
+      type: "bar",
+      // Unlimited (-1) is drawn as nothing.
+      data: projectRows.map((q) => Math.max(0, amount(q.resources[resource][field]) ?? 0)),
+    })),
   };
   const membersOf = (name: string) => ((projects.data ?? []).find((p) => p.name === name)?.members as Member[] | undefined) ?? [];
   return (
@@ -128,7 +152,11 @@ export default function Projects() {
       <Title order={2}>Projects and quotas</Title>
       <ErrorNote error={queues.error ?? projects.error} />
       <Card withBorder>
-        <Title order={4}>Quota, fair share and allocation (GPUs)</Title>
+        <Group justify="space-between">
+          <Title order={4}>Quota, fair share and allocation ({UNITS[resource]})</Title>
+          <SegmentedControl size="xs" value={resource} onChange={(v) => setResource(v as ResourceKey)} data-testid="resource"
+            data={[{ value: "gpu", label: "GPU" }, { value: "cpu", label: "CPU" }, { value: "memory", label: "Memory" }]} />
+        </Group>
         <Chart option={chart} testId="chart-quotas" />
       </Card>
       <Card withBorder>
@@ -136,7 +164,7 @@ export default function Projects() {
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Department / project</Table.Th>
-              <Table.Th>Quota</Table.Th>
+              <Table.Th>Quota ({UNITS[resource]})</Table.Th>
               <Table.Th>Limit</Table.Th>
               <Table.Th>Over-quota weight</Table.Th>
               <Table.Th>Fair share</Table.Th>
@@ -152,11 +180,11 @@ export default function Projects() {
                 <Table.Td style={{ paddingLeft: q.kind === "project" && q.parent ? 28 : 8 }}>
                   <Text fw={q.kind === "department" ? 700 : 400}>{q.name}</Text>
                 </Table.Td>
-                <Table.Td data-testid="quota">{limitText(q.gpuQuota)}</Table.Td>
-                <Table.Td>{limitText(q.gpuLimit)}</Table.Td>
-                <Table.Td>{gpus(q.gpuOverQuotaWeight)}</Table.Td>
-                <Table.Td>{q.fairShare ? gpus(q.fairShare.gpu) : "–"}</Table.Td>
-                <Table.Td>{gpus(q.allocatedGpu)}</Table.Td>
+                <Table.Td data-testid="quota">{limitText(q.resources[resource].quota)}</Table.Td>
+                <Table.Td>{limitText(q.resources[resource].limit)}</Table.Td>
+                <Table.Td>{gpus(q.resources[resource].overQuotaWeight)}</Table.Td>
+                <Table.Td>{limitText(q.resources[resource].fairShare)}</Table.Td>
+                <Table.Td>{limitText(q.resources[resource].allocated)}</Table.Td>
                 <Table.Td>
                   {q.running} / {q.pending}
                 </Table.Td>
@@ -185,9 +213,9 @@ export default function Projects() {
           </Text>
         )}
       </Card>
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing ? `Edit ${editing.kind} ${editing.name}` : ""} size="lg">
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing ? `Edit ${editing.kind} ${editing.name}: ${UNITS[resource]}` : ""} size="lg">
         {editing && (
-          <EditQueue queue={editing} project={(projects.data ?? []).find((p) => p.name === editing.name)} onClose={() => setEditing(null)} />
+          <EditQueue queue={editing} resource={resource} project={(projects.data ?? []).find((p) => p.name === editing.name)} onClose={() => setEditing(null)} />
         )}
       </Modal>
     </Stack>
