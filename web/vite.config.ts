@@ -9,13 +9,8 @@ export default defineConfig({
   build: {
     outDir: "dist",
     emptyOutDir: true,
+    // ECharts is one chunk of its own (components/EChart.tsx, loaded on demand).
     chunkSizeWarningLimit: 800,
-    rollupOptions: {
-      output: {
-        // Charts load with the pages that draw them, not with sign-in.
-        manualChunks: { charts: ["echarts/core", "echarts/charts", "echarts/components", "echarts/renderers"] },
-      },
-    },
   },
   server: { proxy: { "/api": "http://127.0.0.1:8080" } },
   test: {

@@ -139,9 +139,11 @@ describe("the web UI against a real server", () => {
   });
 
   it("loads in under a second on localhost", async () => {
-    // Each try is a fresh browser context (nothing cached); the best of
-    // three, since the machine running the tests may be busy.
-    const times: number[] = [];
+    // Each try is a fresh browser context (nothing cached). The page marks
+    // when the Overview's first figures are on screen; that mark's time
+    // since navigation began is the initial load. The best of three, since
+    // the machine running the tests may be busy.
+    const loads: number[] = [];
     for (let i = 0; i < 3; i++) {
       const context = await browser.newContext();
       const fresh = await context.newPage();
@@ -150,11 +152,17 @@ describe("the web UI against a real server", () => {
       const t0 = Date.now();
       await fresh.goto(base + "/");
       await fresh.getByTestId("stat-total").filter({ hasText: "4" }).waitFor();
-      times.push(Date.now() - t0);
+      const wall = Date.now() - t0;
+      const t = await fresh.evaluate(() => {
+        const n = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+        return { figures: performance.getEntriesByName("sluice:figures")[0].startTime, dcl: n.domContentLoadedEventEnd };
+      });
+      loads.push(Math.round(t.figures));
+      console.log(`  try ${i + 1}: figures at ${Math.round(t.figures)} ms (DOMContentLoaded ${Math.round(t.dcl)} ms; ${wall} ms as the test saw it)`);
       await context.close();
     }
-    console.log(`initial load (navigation to the Overview's figures), ms: ${times.join(", ")}`);
-    expect(Math.min(...times)).toBeLessThan(1000);
+    console.log(`initial load (navigation to the Overview's figures), ms: ${loads.join(", ")}`);
+    expect(Math.min(...loads)).toBeLessThan(1000);
   });
 
   it("submits through the form and shows Pending turn into Running live, with its logs", async () => {

@@ -1,19 +1,33 @@
 // The app's frame: sign-in until there is a token, then the navigation and
 // the pages. The chart library loads on demand (see components/Chart.tsx).
-import { Suspense } from "react";
+import { lazy, Suspense, useEffect } from "react";
 import { AppShell, Badge, Button, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
 import { Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { useAuth } from "./auth";
 import { useWorkloadWatch } from "./watch";
 import { SignIn } from "./pages/SignIn";
-import { WorkloadsPage } from "./pages/Workloads";
-import { WorkloadDetail } from "./pages/WorkloadDetail";
-import { SubmitForm } from "./pages/SubmitForm";
-import { GpuMap } from "./pages/GpuMap";
-
 import Overview from "./pages/Overview";
-import Projects from "./pages/Projects";
-import ChargebackPage from "./pages/Chargeback";
+
+// The first page comes with the app; the others load when first opened,
+// or in the background a second after sign-in.
+const pages = {
+  workloads: () => import("./pages/Workloads"),
+  detail: () => import("./pages/WorkloadDetail"),
+  submit: () => import("./pages/SubmitForm"),
+  gpus: () => import("./pages/GpuMap"),
+  projects: () => import("./pages/Projects"),
+  chargeback: () => import("./pages/Chargeback"),
+};
+const WorkloadsPage = lazy(() => pages.workloads().then((m) => ({ default: m.WorkloadsPage })));
+const WorkloadDetail = lazy(() => pages.detail().then((m) => ({ default: m.WorkloadDetail })));
+const SubmitForm = lazy(() => pages.submit().then((m) => ({ default: m.SubmitForm })));
+const GpuMap = lazy(() => pages.gpus().then((m) => ({ default: m.GpuMap })));
+const Projects = lazy(pages.projects);
+const ChargebackPage = lazy(pages.chargeback);
+
+function preloadPages() {
+  for (const load of Object.values(pages)) void load();
+}
 
 const NAV = [
   { to: "/", label: "Overview" },
@@ -27,6 +41,11 @@ export function App() {
   const { me, checking, signOut } = useAuth();
   const location = useLocation();
   useWorkloadWatch(me !== null);
+  useEffect(() => {
+    if (!me) return;
+    const t = setTimeout(preloadPages, 1000);
+    return () => clearTimeout(t);
+  }, [me]);
   if (checking) {
     return (
       <Center h="100vh">

@@ -25,7 +25,8 @@ export default function EChart({ option, height = 260, testId }: { option: EChar
     };
   }, []);
   useEffect(() => {
-    chart.current?.setOption(option, { notMerge: true });
+    // No animation: charts update every few seconds, and screenshots show them settled.
+    chart.current?.setOption({ animation: false, ...option }, { notMerge: true });
   }, [option]);
   return <div ref={box} style={{ width: "100%", height }} data-testid={testId} />;
 }
