@@ -215,6 +215,15 @@ describe("the web UI against a real server", () => {
     await page.getByRole("link", { name: "Workloads" }).click();
     await expect.poll(() => page.getByTestId("count").textContent()).toBe("6 of 6");
     await shot("workloads");
+    await page.getByTestId("filter-project").click();
+    await page.getByRole("option", { name: "nlp" }).click();
+    await expect.poll(() => page.getByTestId("count").textContent()).toBe("4 of 6");
+    await page.getByTestId("filter-phase").click();
+    await page.getByRole("option", { name: "Pending" }).click();
+    await expect.poll(() => page.getByTestId("count").textContent()).toBe("0 of 6");
+    await page.getByTestId("filter-project").click();
+    await page.getByRole("option", { name: "speech" }).click();
+    await expect.poll(() => page.getByTestId("count").textContent()).toBe("1 of 6");
     await page.getByRole("link", { name: "Overview" }).click();
     await expect.poll(() => page.getByTestId("stat-allocated").textContent(), { timeout: 10_000 }).toBe("2");
     expect(await page.getByTestId("stat-total").textContent()).toBe("4");
@@ -222,6 +231,20 @@ describe("the web UI against a real server", () => {
     await page.locator("label", { hasText: /^15m$/ }).click();
     await page.waitForTimeout(2500); // a few samples on the chart
     await shot("overview");
+  });
+
+  it("deletes a workload from its page", async () => {
+    await page.getByRole("link", { name: "Workloads" }).click();
+    await page.getByTestId("row-nlp-q4").click();
+    await expect.poll(() => page.getByTestId("workload-title").textContent()).toBe("nlp/q4");
+    await page.getByTestId("delete").click();
+    await page.getByTestId("confirm-delete").click();
+    await page.waitForURL(/\/workloads$/);
+    await expect.poll(() => page.getByTestId("row-nlp-q4").count(), { timeout: 15_000 }).toBe(0);
+    await until("q4 to be gone", async () => {
+      const items = (await call("GET", "/api/v1/projects/nlp/workloads")).items;
+      return !items.some((w: { name: string }) => w.name === "q4");
+    });
   });
 
   it("lets an admin change a quota", async () => {

@@ -7,7 +7,8 @@ import { Link } from "react-router-dom";
 import { Chart } from "../components/Chart";
 import { ErrorNote } from "../components/ErrorNote";
 import { duration, gpus, waitMs } from "../format";
-import { useNodes, useNow, useQueues } from "../hooks";
+import { useAuth } from "../auth";
+import { useNodes, useNow, useProjects, useQueues } from "../hooks";
 import { pairs, RANGES, useUsage } from "../usage";
 import { useWorkloads } from "../watch";
 
@@ -32,6 +33,8 @@ function Stat({ label, value, note, testId }: { label: string; value: string; no
 export default function Overview() {
   const nodes = useNodes();
   const queues = useQueues();
+  const mine = useProjects();
+  const { me } = useAuth();
   const workloads = useWorkloads();
   const now = useNow(5000);
   const [range, setRange] = useState("1h");
@@ -56,7 +59,9 @@ export default function Overview() {
   const running = items.filter((w) => w.status.phase === "Running").length;
   const pending = items.filter((w) => w.status.phase === "Pending");
   const waiting = [...pending].sort((a, b) => Date.parse(a.status.submitted) - Date.parse(b.status.submitted)).slice(0, 8);
-  const projects = (queues.data ?? []).filter((q) => q.kind === "project");
+  // Admins see every project; others the projects they belong to.
+  const visible = useMemo(() => new Set((mine.data ?? []).map((p) => p.name)), [mine.data]);
+  const projects = (queues.data ?? []).filter((q) => q.kind === "project" && (me?.admin || visible.has(q.name)));
 
   const byProject = {
     tooltip: { trigger: "axis" },
