@@ -367,5 +367,14 @@ describe("the web UI against a real server", () => {
     });
     await page.getByTestId("row-speech-bulk-09999").waitFor();
     await shot("workloads-10000");
+    // Sorted by name, descending, from the top: the last one submitted first.
+    await page.evaluate(() => {
+      (document.querySelector('[data-testid="workload-table"] > div:nth-child(2)') as HTMLElement).scrollTop = 0;
+    });
+    await page.getByRole("columnheader", { name: "Name" }).click();
+    await page.getByRole("columnheader", { name: /Name/ }).click();
+    await expect.poll(() => page.getByRole("columnheader", { name: /Name/ }).getAttribute("aria-sort")).toBe("descending");
+    await page.getByTestId("row-speech-bulk-09999").waitFor();
+    expect(await page.getByTestId("row-speech-bulk-00000").count()).toBe(0);
   });
 });

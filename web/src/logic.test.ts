@@ -3,7 +3,7 @@ import { duration, splitCommand } from "./format";
 import { SseParser } from "./sse";
 import { fieldErrors, INITIAL, requestBody } from "./submit";
 import { applyEvents } from "./watch";
-import { filterWorkloads } from "./pages/Workloads";
+import { filterWorkloads, sortWorkloads } from "./pages/Workloads";
 import { amount } from "./pages/Projects";
 import { workload } from "./test-utils";
 
@@ -92,5 +92,19 @@ describe("amount", () => {
     expect(amount("64Gi")).toBe(64);
     expect(amount("512Mi")).toBe(0.5);
     expect(amount(null)).toBeNull();
+  });
+});
+
+describe("sortWorkloads", () => {
+  it("sorts by a column either way, ties in submission order", () => {
+    const a = workload(1, { name: "b" });
+    const b = { ...workload(2, { name: "a" }), status: { ...workload(2).status, queuePosition: 0 } };
+    const c = workload(3, { name: "c" });
+    const now = Date.parse("2026-12-01T11:00:00Z");
+    expect(sortWorkloads([a, b, c], { key: "name", descending: false }, now).map((w) => w.id)).toEqual([2, 1, 3]);
+    expect(sortWorkloads([a, b, c], { key: "name", descending: true }, now).map((w) => w.id)).toEqual([3, 1, 2]);
+    // Queue position 0 (not queued) sorts after every queued one; 1 and 3 tie.
+    expect(sortWorkloads([b, c, a], { key: "queue", descending: false }, now).map((w) => w.id)).toEqual([1, 3, 2]);
+    expect(sortWorkloads([a, b], null, now)).toEqual([a, b]);
   });
 });

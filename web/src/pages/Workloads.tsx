@@ -31,9 +31,54 @@ export function filterWorkloads(items: Workload[], f: Filters): Workload[] {
   );
 }
 
-const COLUMNS = ["Name", "Project", "Type", "Phase", "GPUs", "Used", "Wait", "Age", "Queue", "Why it waits"];
+export type SortKey = "name" | "project" | "type" | "phase" | "gpus" | "used" | "wait" | "age" | "queue" | "reason";
+export interface Sort {
+  key: SortKey;
+  descending: boolean;
+}
 
-export function WorkloadTable({ items, now }: { items: Workload[]; now: number }) {
+const COLUMNS: { key: SortKey; label: string }[] = [
+  { key: "name", label: "Name" },
+  { key: "project", label: "Project" },
+  { key: "type", label: "Type" },
+  { key: "phase", label: "Phase" },
+  { key: "gpus", label: "GPUs" },
+  { key: "used", label: "Used" },
+  { key: "wait", label: "Wait" },
+  { key: "age", label: "Age" },
+  { key: "queue", label: "Queue" },
+  { key: "reason", label: "Why it waits" },
+];
+
+// The value a column sorts by; unknown use sorts lowest.
+function sortValue(w: Workload, key: SortKey, now: number): number | string {
+  switch (key) {
+    case "name": return w.name;
+    case "project": return w.project;
+    case "type": return w.spec.priorityClass;
+    case "phase": return w.status.phase;
+    case "gpus": return w.status.allocatedGpu;
+    case "used": return w.status.usedGpu ?? -1;
+    case "wait": return waitMs(w.status.submitted, w.status.started, now);
+    case "age": return ageMs(w.status.submitted, now);
+    case "queue": return w.status.queuePosition || Number.MAX_SAFE_INTEGER;
+    case "reason": return w.status.reason;
+  }
+}
+
+// Sorted by one column, ties in submission order; a new array.
+export function sortWorkloads(items: Workload[], sort: Sort | null, now: number): Workload[] {
+  if (!sort) return items;
+  const sign = sort.descending ? -1 : 1;
+  return [...items].sort((a, b) => {
+    const x = sortValue(a, sort.key, now);
+    const y = sortValue(b, sort.key, now);
+    const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+    return c !== 0 ? sign * c : a.id - b.id;
+  });
+}
+
+export function WorkloadTable({ items, now, sort, onSort }: { items: Workload[]; now: number; sort?: Sort | null; onSort?: (s: Sort) => void }) {
   const parent = useRef<HTMLDivElement>(null);
   const navigate = useNavigate();
   const rows = useVirtualizer({
@@ -47,8 +92,15 @@ export function WorkloadTable({ items, now }: { items: Workload[]; now: number }
     <div className={classes.table} role="table" aria-rowcount={items.length} data-testid="workload-table">
       <div className={`${classes.row} ${classes.head}`} role="row">
         {COLUMNS.map((c) => (
-          <div key={c} role="columnheader">
-            {c}
+          <div
+            key={c.key}
+            role="columnheader"
+            aria-sort={sort?.key === c.key ? (sort.descending ? "descending" : "ascending") : "none"}
+            className={onSort ? classes.sortable : undefined}
+            onClick={() => onSort?.({ key: c.key, descending: sort?.key === c.key ? !sort.descending : false })}
+          >
+            {c.label}
+            {sort?.key === c.key ? (sort.descending ? " ▼" : " ▲") : ""}
           </div>
         ))}
       </div>
@@ -95,7 +147,8 @@ export function WorkloadsPage() {
   const [filters, setFilters] = useState<Filters>({ project: null, phase: null, type: null, text: "" });
   const items = useMemo(() => data ?? [], [data]);
   const projects = useMemo(() => [...new Set(items.map((w) => w.project))].sort(), [items]);
-  const shown = useMemo(() => filterWorkloads(items, filters), [items, filters]);
+  const [sort, setSort] = useState<Sort | null>(null);
+  const shown = useMemo(() => sortWorkloads(filterWorkloads(items, filters), sort, now), [items, filters, sort, now]);
   return (
     <>
       <Group justify="space-between" mb="sm">
@@ -117,7 +170,7 @@ export function WorkloadsPage() {
           {shown.length} of {items.length}
         </Text>
       </Group>
-      <WorkloadTable items={shown} now={now} />
+      <WorkloadTable items={shown} now={now} sort={sort} onSort={setSort} />
     </>
   );
 }
