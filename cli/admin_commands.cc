@@ -298,6 +298,11 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
       ->check(CLI::IsMember({"local", "sim"}));
   server->add_option("--telemetry-ms", so->telemetry_ms,
                      "How often GPU utilisation is sampled through NVML (default 5000)");
+  server->add_option("--sample-ms", so->sample_ms,
+                     "How often the usage history (charts, chargeback) records an interval "
+                     "(default 60000)");
+  server->add_option("--web-dir", so->web_dir,
+                     "The built web UI to serve at / (default: web/dist of this build)");
   server->add_option("--grace-period", so->grace_seconds,
                      "Seconds between SIGTERM and SIGKILL when a pod is stopped (default 30)");
 

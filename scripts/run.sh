@@ -24,7 +24,9 @@ done
   ./build/sluice project create demo --gpu-quota 4 >/dev/null
 cat <<'MSG'
 
-sluice is running (Ctrl-C stops it). In another terminal, try:
+sluice is running (Ctrl-C stops it). The web UI is at http://127.0.0.1:8080/
+(sign in with the admin token the server wrote to its data directory, above).
+In another terminal, try:
 
   ./build/sluice submit hello -p demo --gpu 0.5 -- sh -c 'echo hello on $CUDA_VISIBLE_DEVICES; sleep 60'
                                          # prints the id and queue position

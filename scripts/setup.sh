@@ -13,7 +13,13 @@ packages=(
   clang libclang-rt-14-dev
   prometheus wrk curl
   gnuplot-nox
+  chromium fonts-dejavu-core
 )
+# The web UI builds with Node.js and npm (Debian 12 ships Node 18). A
+# machine that already has another Node.js (say from NodeSource, whose
+# nodejs package carries npm itself) keeps it: only what is missing is added.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -56,7 +56,7 @@ void Projects(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Re
     if (s.size() == 5) {
       if (req.method == "GET") return reply(cp.ListWorkloads(c, name, !QueryFlag(req, "active")));
       if (req.method == "POST") {
-        if (Body(req, reply, &body)) cp.Submit(c, name, body, reply);
+        if (Body(req, reply, &body)) cp.Submit(c, name, body, reply, QueryFlag(req, "dryRun"));
         return;
       }
       return reply(MethodNotAllowed(req, "GET or POST"));
@@ -135,7 +135,17 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
       return reply(MethodNotAllowed(req, "DELETE"));
     }
   }
+  if (resource == "settings" && s.size() == 3) {
+    if (req.method == "GET") return reply(cp.GetSettings(c));
+    if (req.method == "PATCH") {
+      if (Body(req, reply, &body)) cp.UpdateSettings(c, body, reply);
+      return;
+    }
+    return reply(MethodNotAllowed(req, "GET or PATCH"));
+  }
   if (s.size() == 3 && req.method == "GET") {
+    if (resource == "usage") return reply(cp.UsageSeries(c, req.query));
+    if (resource == "chargeback") return reply(cp.Chargeback(c, req.query));
     if (resource == "nodes") return reply(cp.ListNodes(c));
     if (resource == "queues") return reply(cp.ListQueues(c));
     if (resource == "whoami") return reply(cp.WhoAmI(c));
@@ -154,7 +164,7 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
     }
   }
   if (s.size() == 3 && (resource == "nodes" || resource == "queues" || resource == "whoami" ||
-                        resource == "events")) {
+                        resource == "events" || resource == "usage" || resource == "chargeback")) {
     return reply(MethodNotAllowed(req, "GET"));
   }
   reply(ApiResponse::Error(404, "no such API path: /" + resource + "; see docs/api.md"));

@@ -92,6 +92,12 @@ Status ControlPlane::Load() {
     } else if (o.kind == "usage") {
       Result<json> u = ParseJsonText(o.doc, "stored usage");
       if (u.ok() && u->is_number()) usage_[o.key] = u->get<double>();
+    } else if (o.kind == "setting" && o.key == "chargeback") {
+      Result<json> c = ParseJsonText(o.doc, "stored chargeback settings");
+      if (c.ok() && c->is_object()) {
+        gpu_hour_price_ = c->value("gpuHourPrice", 0.0);
+        currency_ = c->value("currency", std::string("USD"));
+      }
     } else if (o.kind == "next-id") {
       Result<json> u = ParseJsonText(o.doc, "stored next id");
       if (u.ok() && u->is_number_integer()) next_id_ = std::max(next_id_, u->get<int64_t>());
@@ -120,6 +126,8 @@ Status ControlPlane::Load() {
     if (w.phase == Phase::kRunning) executor_->Adopt(w);
   }
   SchedulePeriodic();
+  last_sample_ = opt_.now();
+  ScheduleSampling();
   RequestCycle();
   return Status::OK();
 }
@@ -495,7 +503,7 @@ std::string ControlPlane::NeverFitsWarning(const WorkloadSpec& spec) const {
 }
 
 void ControlPlane::Submit(const Caller& c, const std::string& project, const json& body,
-                          const Reply& reply) {
+                          const Reply& reply, bool dry_run) {
   auto pit = std::find_if(projects_.begin(), projects_.end(),
                           [&](const Project& p) { return p.name == project; });
   if (pit == projects_.end()) {
@@ -520,6 +528,11 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
                                              "\" already has a workload named \"" + sub.name +
                                              "\" (" + std::string(PhaseName(existing->phase)) +
                                              "); pick another name or delete it first"));
+  }
+  if (dry_run) {
+    const std::string warning = NeverFitsWarning(sub.spec);
+    return reply(Ok(Json{{"valid", true},
+                         {"warnings", warning.empty() ? Json::array() : Json::array({warning})}}));
   }
   WorkloadRecord w;
   w.id = next_id_++;
@@ -752,27 +765,50 @@ ApiResponse ControlPlane::ListNodes(const Caller&) const {
   for (const Node& n : opt_.nodes) {
     std::vector<int64_t> used(static_cast<size_t>(n.gpus), 0);
     std::vector<Json> holders(static_cast<size_t>(n.gpus), Json::array());
+    // Each holder's share of the device, and its part of the GPU memory its
+    // processes use (split evenly over its devices).
+    std::vector<Json> shares(static_cast<size_t>(n.gpus), Json::array());
     for (const auto& [id, w] : workloads_) {
+      size_t devices = 0;
+      for (const PlacedPod& p : w.placement) devices += p.gpus.size();
+      Json memory = nullptr;
+      if (gpu_memory_use_ && w.phase == Phase::kRunning && devices > 0) {
+        auto it = gpu_memory_use_->find(w.id);
+        const int64_t mib = it == gpu_memory_use_->end() ? 0 : it->second;
+        memory = FormatMemoryMiB(mib / static_cast<int64_t>(devices));
+      }
       for (const PlacedPod& p : w.placement) {
         if (p.node != n.name) continue;
         for (int32_t g : p.gpus) {
           if (g < 0 || g >= n.gpus) continue;
           used[static_cast<size_t>(g)] += p.gpu_milli;
           holders[static_cast<size_t>(g)].push_back(w.project + "/" + w.name);
+          shares[static_cast<size_t>(g)].push_back({{"workload", w.project + "/" + w.name},
+                                                    {"gpuFraction", MilliNumber(p.gpu_milli)},
+                                                    {"usedGpuMemory", memory}});
         }
       }
     }
     Json gpus = Json::array();
     int64_t total = 0;
+    auto mig = opt_.mig.find(n.name);
     for (int32_t g = 0; g < n.gpus; ++g) {
       total += used[static_cast<size_t>(g)];
+      Json slices = Json::array();
+      if (mig != opt_.mig.end() && static_cast<size_t>(g) < mig->second.size()) {
+        for (const MigSlice& m : mig->second[static_cast<size_t>(g)]) {
+          slices.push_back({{"uuid", m.uuid}, {"memory", FormatMemoryMiB(m.memory_mib)}});
+        }
+      }
       gpus.push_back(
           {{"index", g},
            {"model", n.gpu_model},
            {"memory", n.gpu_memory_mib > 0 ? Json(FormatMemoryMiB(n.gpu_memory_mib)) : Json()},
            {"allocated", MilliNumber(used[static_cast<size_t>(g)])},
            {"utilization", UtilizationOf(n.name, g)},
-           {"workloads", holders[static_cast<size_t>(g)]}});
+           {"workloads", holders[static_cast<size_t>(g)]},
+           {"shares", shares[static_cast<size_t>(g)]},
+           {"mig", std::move(slices)}});
     }
     items.push_back({{"name", n.name},
                      {"gpuCount", n.gpus},

@@ -36,14 +36,24 @@ struct ApiResponse {
   Json body;
   std::string text;  // sent instead of body when not empty
   std::string content_type = "application/json";
+  std::string cache_control;  // sent as Cache-Control when not empty
 
   static ApiResponse Error(int status, std::string message);
   static ApiResponse FromStatus(const Status& s);  // InvalidArgument 400, NotFound 404, ...
 };
 using Reply = std::function<void(ApiResponse)>;
 
+// A MIG instance of a device, as NVML lists it.
+struct MigSlice {
+  std::string uuid;
+  int64_t memory_mib = 0;
+};
+
 struct ControlPlaneOptions {
   std::vector<Node> nodes;
+  // The MIG instances of each node's devices in MIG mode (by node, then
+  // device index), shown in the nodes view.
+  std::map<std::string, std::vector<std::vector<MigSlice>>> mig;
   std::function<Time()> now;
   // Queues a callback on the control plane's thread.
   std::function<void(std::function<void()>)> post;
@@ -59,6 +69,10 @@ struct ControlPlaneOptions {
   // API keeps answering while it runs; null runs it inline. Results come
   // back through `post`.
   std::function<void(std::function<void()>)> offload;
+  // How often the usage history records an interval, and how long it keeps
+  // intervals before summing them into hours.
+  std::chrono::milliseconds sample_period{60'000};
+  Duration sample_retention{30LL * 24 * 3600 * 1000};
   // Called when a change could not be made durable: the server must stop so
   // that it restarts from what is on disk.
   std::function<void(const Status&)> fatal;
@@ -105,8 +119,11 @@ class ControlPlane {
   ApiResponse GetProject(const Caller& c, const std::string& name) const;
 
   // Workloads.
+  // With `dry_run`, checks everything a submission would (permissions,
+  // fields, the name) and replies 200 {"valid": true, "warnings"} without
+  // keeping anything: the UI's form validates through it as people type.
   void Submit(const Caller& c, const std::string& project, const nlohmann::json& body,
-              const Reply& reply);
+              const Reply& reply, bool dry_run = false);
   void DeleteWorkload(const Caller& c, const std::string& project, const std::string& name,
                       const Reply& reply);
   ApiResponse GetWorkload(const Caller& c, const std::string& project,
@@ -145,6 +162,18 @@ class ControlPlane {
 
   // Prometheus text.
   std::string MetricsText() const;
+
+  // The usage history (usage_reports.cc): time series of GPUs allocated,
+  // used and pending, per project, per GPU and for the cluster, kept in the
+  // store; the chargeback report over them; the price it charges.
+  using Query = std::map<std::string, std::string>;
+  ApiResponse UsageSeries(const Caller& c, const Query& query) const;
+  ApiResponse Chargeback(const Caller& c, const Query& query) const;
+  ApiResponse GetSettings(const Caller& c) const;
+  void UpdateSettings(const Caller& c, const nlohmann::json& body, const Reply& reply);
+  // Records the interval since the last sample (the server does this every
+  // sample_period).
+  void RecordUsageSample();
 
   // Starts a scheduling cycle now, or right after the one in flight.
   void RunSchedulingCycle();
@@ -200,6 +229,14 @@ class ControlPlane {
   std::optional<double> UsedGpu(const WorkloadRecord& w) const;
   Json ApiWorkload(const WorkloadRecord& w) const;
   Json UtilizationOf(const std::string& node, int32_t gpu) const;
+
+  void ScheduleSampling();
+  // Milli-GPU a pending workload asks for.
+  int64_t PendingGpuMilli(const WorkloadRecord& w) const;
+  Time last_sample_;
+  Time last_compaction_;
+  double gpu_hour_price_ = 0;
+  std::string currency_ = "USD";
 
   bool cycle_requested_ = false;
   bool cycle_running_ = false;

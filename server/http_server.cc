@@ -74,7 +74,10 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     }
     api.body = std::move(req.body());
     if (api.segments.size() == 1 && api.segments[0] == "healthz") {
-      return Write(ApiResponse{200, Json{{"ok", true}}, "", "application/json"});
+      return Write(ApiResponse{200, Json{{"ok", true}}, "", "application/json", ""});
+    }
+    if (api.method == "GET" && *shared_->web && WebFiles::IsWebPath(api.segments)) {
+      return Write((*shared_->web)->Serve(api.segments));
     }
     std::optional<Caller> caller = peer_;
     const auto auth_header = req[http::field::authorization];
@@ -118,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
         static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "sluice");
     res->set(http::field::content_type, r.content_type);
+    if (!r.cache_control.empty()) res->set(http::field::cache_control, r.cache_control);
     res->keep_alive(keep_alive_);
     res->body() = r.text.empty() && r.content_type == "application/json" ? DumpJson(r.body) + "\n"
                                                                          : std::move(r.text);
@@ -302,7 +306,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, ControlPlane* cp, Metrics* metrics, int64_t server_uid)
-    : io_(io), shared_{cp, metrics, server_uid} {}
+    : io_(io), shared_{cp, metrics, server_uid, &web_} {}
 
 Result<int> HttpServer::ListenTcp(const std::string& host_port) {
   size_t colon = host_port.rfind(':');

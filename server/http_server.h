@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "server/control_plane.h"
+#include "server/web_files.h"
 
 namespace sluice {
 
@@ -29,11 +30,14 @@ class HttpServer {
   // anyone may connect, and each is known by their uid.
   Status ListenUnix(const std::string& path);
   void Close();
+  // Serves the web UI from `root` at every path outside the API.
+  void ServeWeb(const std::string& root) { web_.emplace(root); }
 
   struct Shared {
     ControlPlane* cp;
     Metrics* metrics;
     int64_t server_uid;
+    const std::optional<WebFiles>* web;
   };
 
  private:
@@ -41,6 +45,7 @@ class HttpServer {
   void AcceptUnix();
 
   boost::asio::io_context& io_;
+  std::optional<WebFiles> web_;
   Shared shared_;
   std::optional<boost::asio::ip::tcp::acceptor> tcp_;
   std::optional<boost::asio::local::stream_protocol::acceptor> unix_;

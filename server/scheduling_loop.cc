@@ -337,6 +337,8 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
 ApiResponse ControlPlane::ListQueues(const Caller&) const {
   struct Totals {
     int64_t allocated_gpu = 0;
+    int64_t allocated_cpu = 0;     // millicores
+    int64_t allocated_memory = 0;  // MiB
     int32_t running = 0;
     int32_t pending = 0;
   };
@@ -345,6 +347,9 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
     Totals& t = totals[w.project];
     if (w.phase == Phase::kRunning) {
       t.allocated_gpu += w.AllocatedGpuMilli();
+      const auto pods = static_cast<int64_t>(w.placement.size());
+      t.allocated_cpu += pods * w.spec.request.cpu_milli;
+      t.allocated_memory += pods * w.spec.request.memory_mib;
       ++t.running;
     } else if (w.phase == Phase::kPending) {
       ++t.pending;
@@ -356,12 +361,31 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
                    const QueueSettings& settings, const Totals& t) {
     const QueueResource& gpu = settings.resources[static_cast<size_t>(Resource::kGpu)];
     Json fair = nullptr;
+    const Resources* share = nullptr;
     if (auto it = fs_index.find(name);
         it != fs_index.end() && it->second < last_fair_share_.size()) {
-      const Resources& r = last_fair_share_[it->second];
-      fair = Json{{"gpu", MilliNumber(r[Resource::kGpu])},
-                  {"cpu", MilliNumber(r[Resource::kCpu])},
-                  {"memory", FormatMemoryMiB(r[Resource::kMemory])}};
+      share = &last_fair_share_[it->second];
+      fair = Json{{"gpu", MilliNumber((*share)[Resource::kGpu])},
+                  {"cpu", MilliNumber((*share)[Resource::kCpu])},
+                  {"memory", FormatMemoryMiB((*share)[Resource::kMemory])}};
+    }
+    // Each resource's settings, fair share and allocation, for the UI.
+    Json resources = Json::object();
+    for (Resource r : kAllResources) {
+      const auto amount = [r](int64_t v) -> Json {
+        if (v < 0 || v >= kUnlimited) return -1;  // unlimited
+        return r == Resource::kMemory ? Json(FormatMemoryMiB(v)) : MilliNumber(v);
+      };
+      const QueueResource& qr = settings.resources[static_cast<size_t>(r)];
+      const int64_t allocated = r == Resource::kGpu   ? t.allocated_gpu
+                                : r == Resource::kCpu ? t.allocated_cpu
+                                                      : t.allocated_memory;
+      resources[std::string(ResourceName(r))] = {
+          {"quota", amount(qr.quota)},
+          {"limit", amount(qr.limit)},
+          {"overQuotaWeight", MilliNumber(qr.weight_milli)},
+          {"fairShare", share == nullptr ? Json() : amount((*share)[r])},
+          {"allocated", amount(allocated)}};
     }
     double hours = 0;
     if (auto u = usage_.find(name); u != usage_.end()) hours = u->second;
@@ -382,7 +406,8 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
                 {"allocatedGpu", MilliNumber(t.allocated_gpu)},
                 {"running", t.running},
                 {"pending", t.pending},
-                {"gpuHours", hours / 1000.0}};
+                {"gpuHours", hours / 1000.0},
+                {"resources", std::move(resources)}};
   };
   Json items = Json::array();
   for (const Department& d : departments_) {
@@ -391,6 +416,8 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
       if (p.department != d.name) continue;
       const Totals& t = totals[p.name];
       sum.allocated_gpu += t.allocated_gpu;
+      sum.allocated_cpu += t.allocated_cpu;
+      sum.allocated_memory += t.allocated_memory;
       sum.running += t.running;
       sum.pending += t.pending;
     }
@@ -399,7 +426,7 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
   for (const Project& p : projects_) {
     items.push_back(entry(p.name, "project", p.department, p.settings, totals[p.name]));
   }
-  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json"};
+  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json", ""};
 }
 
 std::string ControlPlane::MetricsText() const {

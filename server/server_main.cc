@@ -202,6 +202,13 @@ int RunServer(const ServerOptions& options) {
   Metrics metrics;
   ControlPlaneOptions cpo;
   cpo.nodes = *nodes;
+  for (const GpuDevice& d : devices) {
+    std::vector<std::vector<MigSlice>>& node_mig = cpo.mig[(*nodes)[0].name];
+    node_mig.resize(devices.size());
+    for (const MigInstance& m : d.mig_instances) {
+      node_mig[static_cast<size_t>(d.index)].push_back({m.uuid, m.memory_mib});
+    }
+  }
   cpo.now = &SystemNow;
   cpo.post = post;
   cpo.after = after;
@@ -209,6 +216,7 @@ int RunServer(const ServerOptions& options) {
   cpo.offload = [&sched_io](std::function<void()> f) { asio::post(sched_io, std::move(f)); };
   cpo.time_based_fair_share = options.time_based_fair_share;
   cpo.time_based_k_milli = *k;
+  cpo.sample_period = std::chrono::milliseconds(std::max(100, options.sample_ms));
   cpo.fatal = [](const Status& s) {
     std::cerr << "sluice server: FATAL: " << s.message()
               << "; stopping so that a restart resumes from what is on disk\n";
@@ -236,6 +244,7 @@ int RunServer(const ServerOptions& options) {
   }
 
   HttpServer http(io, &cp, &metrics, static_cast<int64_t>(geteuid()));
+  http.ServeWeb(options.web_dir.empty() ? std::string(SLUICE_WEB_DIR) : options.web_dir);
   if (!options.listen.empty()) {
     Result<int> port = http.ListenTcp(options.listen);
     if (!port.ok()) {

@@ -18,6 +18,8 @@ struct ServerOptions {
   std::string executor = "local";  // local: run processes; sim: hold GPUs, run nothing
   int grace_seconds = 30;          // SIGTERM to SIGKILL when stopping a pod
   int telemetry_ms = 5000;         // how often GPU utilisation is sampled
+  int sample_ms = 60'000;          // how often the usage history records an interval
+  std::string web_dir;             // the built web UI; empty: the one this build made
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;

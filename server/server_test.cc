@@ -11,12 +11,16 @@
 #include <set>
 #include <thread>
 
+#include "server/testing/api_checks.h"
 #include "server/testing/server_process.h"
 
 namespace sluice {
 namespace {
 
 using nlohmann::json;
+using testing::ErrorOf;
+using testing::Eventually;
+using testing::Expect;
 using testing::ServerProcess;
 
 // What test workloads run: they hold their GPUs until stopped.
@@ -25,31 +29,6 @@ const std::pair<const char*, json> kSleep{"command", json::array({"sleep", "3600
 std::string TestDir() {
   return "/tmp/sluice-server-test-" + std::to_string(getpid()) + "-" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-// Calls and expects a status; returns the JSON body.
-json Expect(const ApiClient& c, int status, const std::string& method, const std::string& target,
-            const json& body = nullptr) {
-  Result<HttpResult> r = c.Call(method, target, body.is_null() ? "" : body.dump());
-  EXPECT_TRUE(r.ok()) << method << " " << target << ": " << r.status().message();
-  if (!r.ok()) return nullptr;
-  EXPECT_EQ(r->status, status) << method << " " << target << " -> " << r->body;
-  return r->json;
-}
-
-std::string ErrorOf(const json& j) {
-  return j.is_object() && j.contains("error") ? j["error"]["message"].get<std::string>() : "";
-}
-
-// Polls `f` until it holds or 10 s pass.
-template <class F>
-bool Eventually(F f) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return f();
 }
 
 class ServerTest : public ::testing::Test {

@@ -19,6 +19,13 @@ constexpr const char* kMigrations[] = {
     "  message TEXT NOT NULL);"
     "CREATE INDEX events_by_workload ON events (workload, id);"
     "CREATE INDEX events_by_project ON events (project, id);",
+    // 1 -> 2: usage time series, per interval (hourly = 0) and per hour
+    // once compacted (hourly = 1).
+    "CREATE TABLE samples ("
+    "  series TEXT NOT NULL, time_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+    "  allocated INTEGER NOT NULL, used INTEGER NOT NULL, measured_ms INTEGER NOT NULL,"
+    "  pending INTEGER NOT NULL, hourly INTEGER NOT NULL);"
+    "CREATE INDEX samples_by_series ON samples (series, time_ms);",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -202,8 +209,20 @@ Status SqliteStore::Apply(const std::vector<Pending>& group) {
   Statement event(writer_,
                   "INSERT INTO events (time_ms, project, workload, kind, message) "
                   "VALUES (?1, ?2, ?3, ?4, ?5);");
+  Statement sample(writer_,
+                   "INSERT INTO samples (series, time_ms, duration_ms, allocated, used, "
+                   "measured_ms, pending, hourly) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0);");
+  // Hours wholly before the cutoff become one row each; the rows they sum go.
+  Statement roll_up(writer_,
+                    "INSERT INTO samples SELECT series, time_ms / 3600000 * 3600000, "
+                    "SUM(duration_ms), SUM(allocated), SUM(used), SUM(measured_ms), "
+                    "SUM(pending), 1 FROM samples WHERE hourly = 0 AND time_ms < ?1 "
+                    "GROUP BY series, time_ms / 3600000;");
+  Statement drop(writer_, "DELETE FROM samples WHERE hourly = 0 AND time_ms < ?1;");
   Status result = Status::OK();
-  if (!put.ok() || !del.ok() || !event.ok()) result = SqlError(writer_, "preparing writes");
+  if (!put.ok() || !del.ok() || !event.ok() || !sample.ok() || !roll_up.ok() || !drop.ok()) {
+    result = SqlError(writer_, "preparing writes");
+  }
   const int64_t first_seq = next_seq_;
   for (const Pending& p : group) {
     for (const Mutation& m : p.batch) {
@@ -230,7 +249,27 @@ Status SqliteStore::Apply(const std::vector<Pending>& group) {
           event.Bind(4, m.event.kind);
           event.Bind(5, m.event.message);
           break;
+        case Mutation::Op::kSample:
+          st = &sample;
+          sample.Bind(1, m.sample.series);
+          sample.Bind(2, m.sample.time_ms);
+          sample.Bind(3, m.sample.duration_ms);
+          sample.Bind(4, m.sample.allocated);
+          sample.Bind(5, m.sample.used);
+          sample.Bind(6, m.sample.measured_ms);
+          sample.Bind(7, m.sample.pending);
+          break;
+        case Mutation::Op::kCompactSamples: {
+          const int64_t cutoff = m.sample.time_ms / 3'600'000 * 3'600'000;
+          roll_up.Bind(1, cutoff);
+          if (roll_up.Step() != SQLITE_DONE) result = roll_up.Error("compacting samples");
+          roll_up.Reset();
+          st = &drop;
+          drop.Bind(1, cutoff);
+          break;
+        }
       }
+      if (!result.ok()) break;
       if (st->Step() != SQLITE_DONE) result = st->Error("writing");
       st->Reset();
     }
@@ -271,6 +310,30 @@ Result<std::vector<StoredEvent>> SqliteStore::Events(const std::string& workload
     out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5)});
   }
   if (rc != SQLITE_DONE) return q.Error("reading events");
+  return out;
+}
+
+Result<std::vector<StoredSample>> SqliteStore::Samples(const std::string& prefix, int64_t from_ms,
+                                                       int64_t to_ms, int64_t step_ms) {
+  if (step_ms <= 0) return Status::InvalidArgument("the step must be positive");
+  std::lock_guard<std::mutex> lock(read_mu_);
+  // substr rather than LIKE: series names may hold '%' or '_'.
+  Statement q(reader_,
+              "SELECT series, time_ms / ?4 * ?4 AS bucket, SUM(duration_ms), SUM(allocated), "
+              "SUM(used), SUM(measured_ms), SUM(pending) FROM samples "
+              "WHERE substr(series, 1, length(?1)) = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
+              "GROUP BY series, bucket ORDER BY series, bucket;");
+  if (!q.ok()) return q.Error("reading samples");
+  q.Bind(1, prefix);
+  q.Bind(2, from_ms);
+  q.Bind(3, to_ms);
+  q.Bind(4, step_ms);
+  std::vector<StoredSample> out;
+  int rc = 0;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Text(0), q.Int(1), q.Int(2), q.Int(3), q.Int(4), q.Int(5), q.Int(6)});
+  }
+  if (rc != SQLITE_DONE) return q.Error("reading samples");
   return out;
 }
 

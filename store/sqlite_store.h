@@ -38,9 +38,11 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredEvent>> Events(const std::string& workload,
                                           const std::vector<std::string>& projects,
                                           int64_t after_id, int limit) override;
+  Result<std::vector<StoredSample>> Samples(const std::string& prefix, int64_t from_ms,
+                                            int64_t to_ms, int64_t step_ms) override;
   StoreStats Stats() const override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct Pending {

@@ -116,6 +116,50 @@ TEST_F(SqliteStoreTest, ConcurrentWritesAreGroupedAndAllDurable) {
   EXPECT_EQ(all->size(), static_cast<size_t>(kWriters * kEach));
 }
 
+// Two minutes of one series at one-minute intervals, and one of another.
+StoredSample Minute(const std::string& series, int64_t time_ms, int64_t milli) {
+  return {series, time_ms, 60'000, milli * 60'000, milli / 2 * 60'000, 60'000, 0};
+}
+
+TEST_F(SqliteStoreTest, SamplesSumPerBucketAndCompactIntoHoursExactly) {
+  constexpr int64_t kHour = 3'600'000;
+  auto store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->LoadAll().ok());
+  std::vector<Mutation> batch;
+  // project/a holds 1 GPU for the first hour and 2 GPUs for 30 minutes of the second.
+  for (int64_t m = 0; m < 60; ++m)
+    batch.push_back(Mutation::Sample(Minute("project/a", m * 60'000, 1000)));
+  for (int64_t m = 60; m < 90; ++m)
+    batch.push_back(Mutation::Sample(Minute("project/a", m * 60'000, 2000)));
+  batch.push_back(Mutation::Sample(Minute("gpu/n/0", 0, 500)));
+  ASSERT_TRUE(WriteAndWait(**store, std::move(batch)).ok());
+
+  auto before = (*store)->Samples("project/", 0, 2 * kHour, kHour);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(before->size(), 2u);  // one bucket per hour; gpu/n/0 is not under the prefix
+  EXPECT_EQ((*before)[0].allocated, 1000 * kHour);
+  EXPECT_EQ((*before)[1].allocated, 2000 * kHour / 2);
+  EXPECT_EQ((*before)[1].duration_ms, kHour / 2);
+
+  // Compacting the first hour keeps every sum and leaves one row for it.
+  ASSERT_TRUE(WriteAndWait(**store, {Mutation::CompactSamples(kHour + 5 * 60'000)}).ok());
+  auto after = (*store)->Samples("project/", 0, 2 * kHour, kHour);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].allocated, (*before)[0].allocated);
+  EXPECT_EQ((*after)[0].used, (*before)[0].used);
+  EXPECT_EQ((*after)[1].allocated, (*before)[1].allocated);
+  auto minutes = (*store)->Samples("project/a", 0, kHour, 60'000);
+  ASSERT_TRUE(minutes.ok());
+  EXPECT_EQ(minutes->size(), 1u);  // the first hour is one hourly row now
+  auto gpu = (*store)->Samples("gpu/", 0, kHour, kHour);
+  ASSERT_TRUE(gpu.ok());
+  ASSERT_EQ(gpu->size(), 1u);
+  EXPECT_EQ((*gpu)[0].series, "gpu/n/0");
+  EXPECT_EQ((*gpu)[0].allocated, 500 * 60'000);
+}
+
 TEST_F(SqliteStoreTest, RefusesAFileFromANewerSchema) {
   {
     auto store = SqliteStore::Open(path_);

@@ -37,20 +37,45 @@ struct StoredEvent {
   std::string message;
 };
 
-// One change: a put (insert or replace) or delete of an object, or an event.
+// One interval of a usage time series ("project/vision", "gpu/node-1/0",
+// "cluster"): GPU amounts integrated over the interval, in milli-GPU times
+// milliseconds, so that adding intervals (into hours, into a report) is
+// exact. `used` covers only the `measured_ms` of the interval when the GPUs'
+// use was known. Read back, a sample is the sum over one bucket.
+struct StoredSample {
+  std::string series;
+  int64_t time_ms = 0;  // start of the interval (of the bucket, when read)
+  int64_t duration_ms = 0;
+  int64_t allocated = 0;
+  int64_t used = 0;
+  int64_t measured_ms = 0;
+  int64_t pending = 0;
+};
+
+// One change: a put (insert or replace) or delete of an object, an event, a
+// usage sample, or the compaction of samples older than `sample.time_ms`
+// into hourly ones.
 struct Mutation {
-  enum class Op : uint8_t { kPut, kDelete, kEvent };
+  enum class Op : uint8_t { kPut, kDelete, kEvent, kSample, kCompactSamples };
   Op op = Op::kPut;
   StoredObject object;  // kPut: all fields; kDelete: kind and key
   StoredEvent event;    // kEvent
+  StoredSample sample;  // kSample; kCompactSamples: time_ms is the cutoff
 
   static Mutation Put(std::string kind, std::string key, std::string doc) {
-    return Mutation{Op::kPut, {std::move(kind), std::move(key), std::move(doc)}, {}};
+    return Mutation{Op::kPut, {std::move(kind), std::move(key), std::move(doc)}, {}, {}};
   }
   static Mutation Delete(std::string kind, std::string key) {
-    return Mutation{Op::kDelete, {std::move(kind), std::move(key), {}}, {}};
+    return Mutation{Op::kDelete, {std::move(kind), std::move(key), {}}, {}, {}};
   }
-  static Mutation Event(StoredEvent e) { return Mutation{Op::kEvent, {}, std::move(e)}; }
+  static Mutation Event(StoredEvent e) { return Mutation{Op::kEvent, {}, std::move(e), {}}; }
+  static Mutation Sample(StoredSample s) { return Mutation{Op::kSample, {}, {}, std::move(s)}; }
+  // Sums the per-interval samples before `cutoff_ms` into one per series and hour.
+  static Mutation CompactSamples(int64_t cutoff_ms) {
+    StoredSample s;
+    s.time_ms = cutoff_ms;
+    return Mutation{Op::kCompactSamples, {}, {}, std::move(s)};
+  }
 };
 
 struct StoreStats {
@@ -76,6 +101,12 @@ class Store {
   virtual Result<std::vector<StoredEvent>> Events(const std::string& workload,
                                                   const std::vector<std::string>& projects,
                                                   int64_t after_id, int limit) = 0;
+
+  // Usage samples of the series whose name starts with `prefix`, with
+  // time_ms in [from_ms, to_ms), summed per series and per bucket of
+  // `step_ms` (aligned to multiples of it); ordered by series, then time.
+  virtual Result<std::vector<StoredSample>> Samples(const std::string& prefix, int64_t from_ms,
+                                                    int64_t to_ms, int64_t step_ms) = 0;
 
   virtual StoreStats Stats() const = 0;
 };

@@ -1,0 +1,65 @@
+import { describe, expect, it, beforeEach } from "vitest";
+import { screen, waitFor, fireEvent } from "@testing-library/react";
+import { storeToken } from "./api";
+import { GpuCard } from "./pages/GpuMap";
+import { SubmitForm } from "./pages/SubmitForm";
+import { WorkloadTable } from "./pages/Workloads";
+import { mockFetch, renderWithProviders, workload } from "./test-utils";
+
+beforeEach(() => storeToken(""));
+
+describe("WorkloadTable", () => {
+  it("puts only the rows on screen into the DOM, even for 10,000 workloads", () => {
+    const items = Array.from({ length: 10_000 }, (_, i) => workload(i + 1));
+    const t0 = performance.now();
+    renderWithProviders(<WorkloadTable items={items} now={Date.parse("2026-12-01T10:05:00Z")} />);
+    const took = performance.now() - t0;
+    const rows = screen.getAllByRole("row");
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(100);
+    expect(screen.getByTestId("workload-table")).toHaveAttribute("aria-rowcount", "10000");
+    expect(screen.getByTestId("row-vision-w1")).toHaveTextContent("5m");
+    expect(took).toBeLessThan(2000);
+  });
+});
+
+describe("GpuCard", () => {
+  it("draws a GPU as the shares its workloads hold", () => {
+    const shares = ["a", "b", "c", "d"].map((n) => ({ workload: `vision/${n}`, gpuFraction: 0.25, usedGpuMemory: "1Gi" }));
+    renderWithProviders(
+      <GpuCard node="n" gpu={{ index: 0, model: "H100", memory: "80Gi", allocated: 1, utilization: 0.5, workloads: shares.map((s) => s.workload), shares, mig: [] }} />,
+    );
+    const drawn = screen.getAllByTestId("share");
+    expect(drawn.map((s) => s.getAttribute("data-workload"))).toEqual(["vision/a", "vision/b", "vision/c", "vision/d"]);
+    expect(screen.getByText(/Memory used 4 GiB of 80 GiB allowed/)).toBeInTheDocument();
+    expect(screen.getByText("Utilisation 50%")).toBeInTheDocument();
+  });
+});
+
+describe("SubmitForm", () => {
+  it("shows the server's own message beside the field as the user types", async () => {
+    storeToken("t");
+    const dryRuns: unknown[] = [];
+    mockFetch({
+      "/api/v1/whoami": { user: "alice", admin: false, projects: [] },
+      "/api/v1/projects/vision/workloads?dryRun=true": (_url: string, init?: RequestInit) => {
+        const body = JSON.parse(String(init?.body));
+        dryRuns.push(body);
+        return body.gpu === 1.5
+          ? { status: 400, body: { error: { code: 400, message: "body.gpu: expected a whole number of GPUs or a fraction, got 1.5" } } }
+          : { status: 200, body: { valid: true, warnings: [] } };
+      },
+      "/api/v1/projects": { items: [{ name: "vision", members: [{ user: "alice", role: "member" }] }] },
+    });
+    renderWithProviders(<SubmitForm />);
+    const name = await screen.findByLabelText(/Name/);
+    await waitFor(() => expect(screen.getByTestId("project")).toHaveValue("vision"));
+    fireEvent.change(name, { target: { value: "train" } });
+    fireEvent.change(screen.getByLabelText(/Command/), { target: { value: "sleep 5" } });
+    await waitFor(() => expect(screen.getByTestId("check-state")).toHaveTextContent("The server accepts"));
+    fireEvent.change(screen.getByTestId("gpu"), { target: { value: "1.5" } });
+    await waitFor(() => expect(screen.getByText(/expected a whole number of GPUs or a fraction, got 1.5/)).toBeInTheDocument());
+    expect(screen.getByTestId("submit")).toBeDisabled();
+    expect(dryRuns.at(-1)).toMatchObject({ name: "train", command: ["sleep", "5"], gpu: 1.5 });
+  });
+});

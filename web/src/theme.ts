@@ -1,0 +1,7 @@
+import { createTheme } from "@mantine/core";
+
+export const theme = createTheme({
+  primaryColor: "indigo",
+  fontFamily: "DejaVu Sans, system-ui, sans-serif",
+  defaultRadius: "sm",
+});
