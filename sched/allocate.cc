@@ -6,6 +6,7 @@
 #include "sched/pending_reason.h"
 #include "sched/placement.h"
 #include "sched/queue_order.h"
+#include "sched/twins.h"
 
 namespace sluice {
 
@@ -50,10 +51,23 @@ void AllocateAction::Run(CycleContext& ctx) {
     });
   }
   QueueOrder order(s, ctx.state, ctx.fair_share, std::move(candidates), ctx.demand);
+  // A twin of a workload that failed since the last placement fails alike:
+  // it takes that one's reason without a search.
+  struct Unplaced {
+    std::string reason;
+    bool busy = false;
+  };
+  FailedTwins<Unplaced> twins;
   for (WorkloadId id = order.Next(); id.valid(); id = order.Next()) {
     const Workload& w = s.workload(id);
     const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
     const bool must_place = w.min_available > running;  // pending, or a gang below its minimum
+    if (const Unplaced* u = must_place ? twins.Find(ctx, id) : nullptr) {
+      ctx.result.reason[id.index()] = u->reason;
+      if (u->busy) ctx.failed.push_back(id);
+      order.Pop(id);
+      continue;
+    }
     GangOutcome g = PlaceGang(ctx, id, GangMode{});
     if (!g.placed && must_place && ctx.state.any_releasing()) {
       GangOutcome p = PlaceGang(ctx, id, GangMode{.pipelining = true});
@@ -64,6 +78,7 @@ void AllocateAction::Run(CycleContext& ctx) {
       }
     }
     if (g.placed) {
+      twins.Succeeded();
       ctx.decided[id.index()] = 1;
       if (g.pipelined) {
         ctx.waiting_gpu[id.index()] = g.waiting_gpu;
@@ -76,6 +91,7 @@ void AllocateAction::Run(CycleContext& ctx) {
       ctx.result.reason[id.index()] =
           ExplainUnplaced(ctx, id, g.max_placed, g.rule_violation, &busy);
       if (busy) ctx.failed.push_back(id);
+      twins.Failed(ctx, id, Unplaced{ctx.result.reason[id.index()], busy});
     }
     order.Pop(id);
   }

@@ -11,6 +11,7 @@
 #include "common/quantity.h"
 #include "sched/gang.h"
 #include "sched/pending_reason.h"
+#include "sched/twins.h"
 #include "sched/victims.h"
 
 namespace sluice {
@@ -278,50 +279,6 @@ void Commit(CycleContext& ctx, WorkloadId r, GangOutcome& o, EvictionAction acti
   }
 }
 
-// Workloads that an action treats alike: same queue, priority class and
-// preemptibility, same request, gang shape, constraints and pods held.
-using Twin = std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t,
-                        int32_t, int32_t, int32_t, std::vector<std::string>, Labels, std::string>;
-
-Twin TwinOf(const CycleContext& ctx, WorkloadId id) {
-  const Workload& w = ctx.snapshot.workload(id);
-  const PodRequest& r = w.request;
-  return {w.queue.value(),
-          PriorityValue(w.priority_class),
-          w.preemptible,
-          r.gpu_devices,
-          r.gpu_milli,
-          r.gpu_memory_mib,
-          r.cpu_milli,
-          r.memory_mib,
-          w.pods,
-          w.min_available,
-          static_cast<int32_t>(ctx.state.placements(id).size()),
-          w.gpu_models,
-          w.node_selector,
-          w.topology};
-}
-
-// Failed attempts of one action, by twin. A failed attempt leaves the state
-// as it found it, so until some attempt succeeds a twin of a failed
-// workload fails the same way and need not be tried: with many identical
-// pending workloads this turns a cycle's cost from one search per workload
-// into one per kind of workload.
-class FailedTwins {
- public:
-  const std::string* Find(const CycleContext& ctx, WorkloadId id) const {
-    auto it = failed_.find(TwinOf(ctx, id));
-    return it == failed_.end() ? nullptr : &it->second;
-  }
-  void Failed(const CycleContext& ctx, WorkloadId id, const std::string& why_not) {
-    failed_.emplace(TwinOf(ctx, id), why_not);
-  }
-  void Succeeded() { failed_.clear(); }
-
- private:
-  std::map<Twin, std::string> failed_;
-};
-
 void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
                   const std::string& why) {
   if (why.empty()) return;
@@ -337,7 +294,7 @@ void ConsolidateAction::Run(CycleContext& ctx,
   for (size_t n = 0; n < ctx.snapshot.nodes.size(); ++n) {
     idle_gpu += std::max<int64_t>(0, ctx.state.free_gpu(NodeId(static_cast<int32_t>(n))));
   }
-  FailedTwins twins;
+  FailedTwins<std::string> twins;
   for (WorkloadId r : ctx.failed) {
     if (moves_left == 0) break;
     if (ctx.decided[r.index()] || twins.Find(ctx, r) != nullptr) continue;
@@ -376,7 +333,7 @@ namespace {
 template <typename Policy>
 void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node,
               EvictionAction action, const std::string& label) {
-  FailedTwins twins;
+  FailedTwins<std::string> twins;
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     if (const std::string* why = twins.Find(ctx, r)) {
