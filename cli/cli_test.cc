@@ -176,6 +176,31 @@ TEST(CliTest, SimOpenbComparesPoliciesAndDrawsTheCurve) {
   EXPECT_EQ(Sluice("sim openb --nodes /nonexistent.csv --pods " + pods).status, 1);
 }
 
+TEST(CliTest, SimPhillyComparesPoliciesPerTenant) {
+  const std::string jobs =
+      WriteTemp("sluice_sim_jobs.csv",
+                "job_id,tenant,submit_s,gpus,duration_s,model\na1,a,0,1,3600,m\na2,a,0,1,3600,m\n"
+                "b1,b,100,1,3600,m\nb2,b,100,1,3600,m\n");
+  Outcome r = Sluice("sim philly --jobs " + jobs + " --nodes 1 --gpus-per-node 2 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["jobs"], 4);
+  EXPECT_EQ(doc["policies"]["fifo"]["preemptions"], 0);
+  EXPECT_EQ(doc["policies"]["sluice"]["preemptions"], 1);
+  EXPECT_DOUBLE_EQ(doc["policies"]["sluice"]["quotaShortfallGpuHours"].get<double>(), 0.0);
+  EXPECT_GT(doc["policies"]["quota"]["tenants"]["b"]["quotaShortfallGpuHours"].get<double>(), 0.9);
+  EXPECT_EQ(doc["policies"]["sluice"]["tenants"]["a"]["quotaGpus"], 1.0);
+  Outcome table = Sluice("sim philly --jobs " + jobs + " --nodes 1 --gpus-per-node 2");
+  ASSERT_EQ(table.status, 0) << table.out;
+  EXPECT_NE(table.out.find("QUOTA SHORTFALL GPU-H"), std::string::npos) << table.out;
+  EXPECT_EQ(Sluice("sim philly --jobs " + jobs + " --nodes 1 --gpus-per-node 1").status, 0);
+  EXPECT_EQ(Sluice("sim philly --jobs " + jobs + " --policy lifo").status, 2);
+  const std::string bad = WriteTemp("sluice_sim_jobs_bad.csv", "job_id,tenant,submit_s,gpus\n");
+  Outcome e = Sluice("sim philly --jobs " + bad);
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.out.find("missing column \"duration_s\""), std::string::npos) << e.out;
+}
+
 TEST(CliTest, BadCommandLineExitsTwo) {
   EXPECT_EQ(Sluice("plan").status, 2);
   EXPECT_EQ(Sluice("plan -f /nonexistent.yaml").status, 2);
