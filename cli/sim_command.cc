@@ -271,6 +271,7 @@ int RunPhillyCommand(const PhillyCommandOptions& options, std::ostream& out, std
   sim::PhillyOptions po;
   po.nodes = options.nodes;
   po.gpus_per_node = options.gpus_per_node;
+  po.reclaim_min_runtime_s = options.reclaim_min_runtime_s;
   std::vector<Result<sim::PhillyRun>> runs(policies.size(), Status::Internal("not run"));
   RunParallel(policies.size(),
               static_cast<int32_t>(std::max(1U, std::thread::hardware_concurrency())),
@@ -391,6 +392,9 @@ void AddSimCommand(CLI::App& app) {
   philly->add_option("--gpus-per-node", po->gpus_per_node, "GPUs per node (8)")
       ->check(CLI::Range(1, 1024));
   philly->add_option("--policy", po->policies, "fifo, quota, sluice (repeatable; default all)");
+  philly->add_option("--reclaim-min-runtime", po->reclaim_min_runtime_s,
+                     "sluice: seconds a job runs before reclaim may take it (0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400 * 30}));
   philly->add_flag("--json", po->json, "Print the results as one JSON object");
   philly->callback([po]() {
     const int code = RunPhillyCommand(*po, std::cout, std::cerr);

@@ -32,6 +32,7 @@ struct PhillyCommandOptions {
   std::string jobs;
   int32_t nodes = 48;
   int32_t gpus_per_node = 8;
+  int64_t reclaim_min_runtime_s = 0;
   std::vector<std::string> policies;  // empty: all
   bool json = false;
 };

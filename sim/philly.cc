@@ -136,6 +136,9 @@ void PhillyReplay::BuildCluster() {
       q.name = tenant_names_[t];
       for (QueueResource& r : q.resources) r.quota = -1;
       q.resources[static_cast<size_t>(Resource::kGpu)].quota = quota_[t];
+      if (options_.reclaim_min_runtime_s > 0) {
+        q.reclaim_min_runtime = Duration{options_.reclaim_min_runtime_s * 1000};
+      }
       base_.queues.push_back(std::move(q));
     }
   }

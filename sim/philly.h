@@ -35,6 +35,9 @@ struct PhillyOptions {
   int32_t nodes = 48;
   int32_t gpus_per_node = 8;
   int64_t checkpoint_s = 1800;
+  // sluice's reclaimMinRuntime for every tenant: a job younger than this is
+  // not a victim of reclaim.
+  int64_t reclaim_min_runtime_s = 0;
 };
 
 struct TenantStats {
