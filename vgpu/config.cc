@@ -13,7 +13,7 @@ int SuffixShift(std::string_view s) {
   if (s.empty() || s == "B") return 0;
   const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
   std::string_view rest = s.substr(1);
-  if (rest != "" && rest != "i" && rest != "B" && rest != "iB") return -1;
+  if (!rest.empty() && rest != "i" && rest != "B" && rest != "iB") return -1;
   switch (unit) {
     case 'K':
       return 10;

@@ -12,7 +12,7 @@
 #pragma GCC visibility push(default)
 extern "C" {
 // Symbol lookup: the program's dlsym calls come here first.
-void* dlsym(void* handle, const char* symbol) noexcept;
+void* dlsym(void* handle, const char* name) noexcept;
 
 // Entry points.
 CUresult cuGetProcAddress(const char* symbol, void** pfn, int cudaVersion, cuuint64_t flags);

@@ -201,7 +201,7 @@ int CudaOrdinalOf(nvmlDevice_t device) {
 void* HookFor(std::string_view name) {
   // NOLINTBEGIN(google-readability-casting,bugprone-casting-through-void): function addresses
   static const auto* hooks = new std::unordered_map<std::string_view, void*>{
-#define SLUICE_HOOK(f) {#f, reinterpret_cast<void*>(&f)}
+#define SLUICE_HOOK(f) {#f, reinterpret_cast<void*>(&(f))}
       SLUICE_HOOK(cuGetProcAddress),
       SLUICE_HOOK(cuGetProcAddress_v2),
       SLUICE_HOOK(cuCtxCreate),
@@ -259,15 +259,15 @@ using sluice::vgpu::RealDlsym;
 
 extern "C" {
 
-void* dlsym(void* handle, const char* symbol) noexcept {
+void* dlsym(void* handle, const char* name) noexcept {
   // Only driver and NVML names can be ours; everything else costs a compare.
-  if (symbol[0] == 'c' || symbol[0] == 'n') {
-    if (void* hook = HookFor(symbol)) {
-      if (handle == RTLD_NEXT || RealDlsym(handle, symbol) != nullptr) return hook;
+  if (name[0] == 'c' || name[0] == 'n') {
+    if (void* hook = HookFor(name)) {
+      if (handle == RTLD_NEXT || RealDlsym(handle, name) != nullptr) return hook;
     }
   }
-  if (handle == RTLD_NEXT) return sluice::vgpu::NextSymbol(__builtin_return_address(0), symbol);
-  return RealDlsym(handle, symbol);
+  if (handle == RTLD_NEXT) return sluice::vgpu::NextSymbol(__builtin_return_address(0), name);
+  return RealDlsym(handle, name);
 }
 
 CUresult cuGetProcAddress(const char* symbol, void** pfn, int cudaVersion, cuuint64_t flags) {

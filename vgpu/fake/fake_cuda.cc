@@ -501,7 +501,7 @@ namespace {
 void* Exported(std::string_view name) {
   // NOLINTBEGIN(google-readability-casting,bugprone-casting-through-void): function addresses
   static const std::map<std::string_view, void*> table = {
-#define SLUICE_FAKE_ENTRY(f) {#f, reinterpret_cast<void*>(&f)}
+#define SLUICE_FAKE_ENTRY(f) {#f, reinterpret_cast<void*>(&(f))}
       SLUICE_FAKE_ENTRY(cuInit),
       SLUICE_FAKE_ENTRY(cuDriverGetVersion),
       SLUICE_FAKE_ENTRY(cuDeviceGet),
