@@ -125,12 +125,16 @@ TEST_F(ExecutorTest, FourQuarterGpusShareOneDevice) {
   for (int i = 0; i < 4; ++i) {
     Ok("submit f" + std::to_string(i) +
        " -p p --gpu 0.25 -- sh -c 'echo $CUDA_VISIBLE_DEVICES "
-       "$SLUICE_GPU_FRACTION $SLUICE_GPU_MEMORY_LIMIT_MIB; sleep 3600'");
+       "$SLUICE_GPU_FRACTION $SLUICE_GPU_MEMORY_LIMIT_MIB $SLUICE_GPU_MEMORY_LIMIT "
+       "$SLUICE_GPU_COMPUTE_SHARE ${LD_PRELOAD##*/} ${SLUICE_VGPU_DIR##*/}; sleep 3600'");
   }
   for (int i = 0; i < 4; ++i) {
     const std::string name = "f" + std::to_string(i);
     ASSERT_TRUE(Eventually([&] { return Logs("p", name).find("GPU-") != std::string::npos; }));
-    EXPECT_EQ(Logs("p", name), "GPU-sim-0-0 0.25 20480\n");
+    // Each pod's fraction is enforced by the interception library, with a
+    // usage region of its own.
+    EXPECT_EQ(Logs("p", name),
+              "GPU-sim-0-0 0.25 20480 21474836480 25 libsluice-vgpu.so vgpu-pod-0\n");
   }
 }
 
