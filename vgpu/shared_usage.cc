@@ -92,6 +92,8 @@ std::unique_ptr<SharedUsage> SharedUsage::Open(const std::string& path, std::str
     *error = "no free slot in " + path + " (" + std::to_string(kSlots) + " processes)";
     return nullptr;
   }
+  // Whoever died since the last look no longer counts, from the start.
+  usage->ReclaimDead();
   return usage;
 }
 
