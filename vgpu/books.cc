@@ -80,4 +80,16 @@ uint64_t ArrayBytes(size_t width, size_t height, size_t depth, unsigned int form
          element * std::max(channels, 1U);
 }
 
+uint64_t MipmapBytes(const CUDA_ARRAY3D_DESCRIPTOR& d, unsigned int levels) {
+  uint64_t bytes = 0;
+  size_t w = d.Width, h = d.Height, depth = d.Depth;
+  for (unsigned int l = 0; l < std::max(levels, 1U); ++l) {
+    bytes += ArrayBytes(w, h, depth, d.Format, d.NumChannels);
+    w = std::max<size_t>(w / 2, 1);
+    h = h == 0 ? 0 : std::max<size_t>(h / 2, 1);
+    depth = depth == 0 ? 0 : std::max<size_t>(depth / 2, 1);
+  }
+  return bytes;
+}
+
 }  // namespace sluice::vgpu

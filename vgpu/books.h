@@ -103,6 +103,9 @@ CUresult Released(Books& b, Holding kind, uint64_t key, Call call) {
 // Bytes of an array's elements: width x height x depth x channels x format.
 uint64_t ArrayBytes(size_t width, size_t height, size_t depth, unsigned int format,
                     unsigned int channels);
+// Bytes of a mipmapped array: its levels, each half the last in every
+// dimension it has.
+uint64_t MipmapBytes(const CUDA_ARRAY3D_DESCRIPTOR& d, unsigned int levels);
 
 }  // namespace sluice::vgpu
 

@@ -11,6 +11,7 @@ using sluice::vgpu::ArrayBytes;
 using sluice::vgpu::Counted;
 using sluice::vgpu::CurrentDevice;
 using sluice::vgpu::Holding;
+using sluice::vgpu::MipmapBytes;
 using sluice::vgpu::RealCuda;
 using sluice::vgpu::Released;
 using sluice::vgpu::TheBooks;
@@ -22,18 +23,6 @@ uint64_t Key(const void* p) { return reinterpret_cast<uintptr_t>(p); }  // NOLIN
 // What a pitched allocation will take: the row rounded up to the largest
 // pitch alignment drivers use, corrected once the driver says.
 constexpr size_t kPitchAlignment = 512;
-
-uint64_t MipmapBytes(const CUDA_ARRAY3D_DESCRIPTOR& d, unsigned int levels) {
-  uint64_t bytes = 0;
-  size_t w = d.Width, h = d.Height, depth = d.Depth;
-  for (unsigned int l = 0; l < std::max(levels, 1U); ++l) {
-    bytes += ArrayBytes(w, h, depth, d.Format, d.NumChannels);
-    w = std::max<size_t>(w / 2, 1);
-    h = h == 0 ? 0 : std::max<size_t>(h / 2, 1);
-    depth = depth == 0 ? 0 : std::max<size_t>(depth / 2, 1);
-  }
-  return bytes;
-}
 
 // An allocation on the current context's device: real(dptr, bytes, rest...).
 template <typename Fn, typename... Rest>

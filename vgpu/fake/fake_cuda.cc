@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "vgpu/books.h"
 #include "vgpu/cuda_types.h"
 #include "vgpu/proc_table.h"
 
@@ -124,25 +125,20 @@ CUresult Allocate(const char* call, int device, size_t bytes, CUdeviceptr* out) 
   return CUDA_SUCCESS;
 }
 
-CUresult Free(const char* call, CUdeviceptr ptr) {
-  if (CUresult rc = Injected(call); rc != CUDA_SUCCESS) return rc;
-  Driver& d = D();
-  std::lock_guard lock(d.mu);
-  auto it = d.allocations.find(ptr);
-  if (it == d.allocations.end()) return CUDA_ERROR_INVALID_VALUE;
+// Gives back what `books[key]` holds; the caller holds the lock.
+template <typename Books, typename Key>
+CUresult Drop(Driver& d, Books& books, Key key) {
+  auto it = books.find(key);
+  if (it == books.end()) return CUDA_ERROR_INVALID_VALUE;
   d.used[it->second.first] -= it->second.second;
-  d.allocations.erase(it);
+  books.erase(it);
   return CUDA_SUCCESS;
 }
 
-size_t ArrayBytes(size_t w, size_t h, size_t depth, unsigned int format, unsigned int channels) {
-  const size_t element = format == CU_AD_FORMAT_UNSIGNED_INT8 || format == CU_AD_FORMAT_SIGNED_INT8
-                             ? 1
-                         : format == CU_AD_FORMAT_UNSIGNED_INT16 ||
-                                 format == CU_AD_FORMAT_SIGNED_INT16 || format == CU_AD_FORMAT_HALF
-                             ? 2
-                             : 4;
-  return w * std::max<size_t>(h, 1) * std::max<size_t>(depth, 1) * element * channels;
+CUresult Free(const char* call, CUdeviceptr ptr) {
+  if (CUresult rc = Injected(call); rc != CUDA_SUCCESS) return rc;
+  std::lock_guard lock(D().mu);
+  return Drop(D(), D().allocations, ptr);
 }
 
 CUresult CreateContext(CUcontext* pctx, CUdevice dev) {
@@ -347,7 +343,8 @@ CUresult cuMemFreeHost(void* p) {
 
 CUresult cuArrayCreate_v2(CUarray* out, const CUDA_ARRAY_DESCRIPTOR* desc) {
   if (CUresult rc = Injected("cuArrayCreate_v2"); rc != CUDA_SUCCESS) return rc;
-  const size_t bytes = ArrayBytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
+  const size_t bytes =
+      sluice::vgpu::ArrayBytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
   std::lock_guard lock(D().mu);
   if (CUresult rc = Take(D(), CurrentDevice(), bytes); rc != CUDA_SUCCESS) return rc;
   *out = new CUarray_st{CurrentDevice(), bytes};
@@ -371,14 +368,7 @@ CUresult cuArrayDestroy(CUarray array) {
 CUresult cuMipmappedArrayCreate(CUmipmappedArray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc,
                                 unsigned int levels) {
   if (CUresult rc = Injected("cuMipmappedArrayCreate"); rc != CUDA_SUCCESS) return rc;
-  size_t bytes = 0;
-  size_t w = desc->Width, h = desc->Height, depth = desc->Depth;
-  for (unsigned int l = 0; l < levels; ++l) {
-    bytes += ArrayBytes(w, h, depth, desc->Format, desc->NumChannels);
-    w = std::max<size_t>(w / 2, 1);
-    h = h == 0 ? 0 : std::max<size_t>(h / 2, 1);
-    depth = depth == 0 ? 0 : std::max<size_t>(depth / 2, 1);
-  }
+  const size_t bytes = sluice::vgpu::MipmapBytes(*desc, levels);
   std::lock_guard lock(D().mu);
   if (CUresult rc = Take(D(), CurrentDevice(), bytes); rc != CUDA_SUCCESS) return rc;
   *out = new CUmipmappedArray_st{CurrentDevice(), bytes};
@@ -407,13 +397,8 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size,
 }
 
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  Driver& d = D();
-  std::lock_guard lock(d.mu);
-  auto it = d.handles.find(handle);
-  if (it == d.handles.end()) return CUDA_ERROR_INVALID_VALUE;
-  d.used[it->second.first] -= it->second.second;
-  d.handles.erase(it);
-  return CUDA_SUCCESS;
+  std::lock_guard lock(D().mu);
+  return Drop(D(), D().handles, handle);
 }
 
 CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPoolProps* /*props*/) {
