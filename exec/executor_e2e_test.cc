@@ -138,6 +138,18 @@ TEST_F(ExecutorTest, FourQuarterGpusShareOneDevice) {
   }
 }
 
+// A quarter of an 80 GiB device behaves like a 20 GiB one: the probe (linked
+// against the fake libcuda, whose device here has 80 GiB) fills it to the
+// limit, is refused past it, and sees the limit as the device's memory. (The
+// fake NVML is there for the compute share's loop, which finds no samples.)
+TEST_F(ExecutorTest, AFractionsMemoryLimitIsEnforcedInThePod) {
+  Ok(std::string("submit quarter -p p --gpu 0.25 --env SLUICE_FAKE_CUDA_DEVICES=81920 ") +
+     "--env SLUICE_VGPU_CONTEXT_BYTES=0 --env LD_LIBRARY_PATH=" + FAKE_NVML_DIR + " -- " +
+     VGPU_PROBE + " ctx alloc 20000 alloc 1000 meminfo");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "quarter") == "Succeeded"; }));
+  EXPECT_EQ(Logs("p", "quarter"), "ctx 0\nalloc 0\nalloc 2\nmeminfo 0 480 20480\n");
+}
+
 TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {
   // r (no quota) fills all 8 GPUs with a job that ignores SIGTERM.
   Ok("project create r --gpu-quota 0");

@@ -74,18 +74,21 @@ int64_t StartTicks(int pid) {
 }
 
 std::unique_ptr<SharedUsage> SharedUsage::Open(const std::string& path, std::string* error) {
-  void* p = MapFile(path, sizeof(Region), error);
-  if (p == nullptr) {
-    // Shared with forks at least, so a fork's usage still counts.
-    p = mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-  }
-  auto* region = static_cast<Region*>(p);
+  auto* region = static_cast<Region*>(MapFile(path, sizeof(Region), error));
   uint64_t expected = 0;
-  if (!region->magic.compare_exchange_strong(expected, kMagic) && expected != kMagic) {
+  if (region != nullptr && !region->magic.compare_exchange_strong(expected, kMagic) &&
+      expected != kMagic) {
     *error = path + " holds another layout (version " + std::to_string(expected & 0xff) + ")";
-    munmap(p, sizeof(Region));
-    return nullptr;
+    munmap(region, sizeof(Region));
+    region = nullptr;
+  }
+  if (region == nullptr) {
+    // Shared with forks at least, so a fork's usage still counts.
+    void* p =
+        mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    region = static_cast<Region*>(p);
+    region->magic.store(kMagic);
   }
   std::unique_ptr<SharedUsage> usage(new SharedUsage(region));
   if (!usage->Claim()) {

@@ -29,8 +29,9 @@ inline constexpr int kSlots = 256;
 class SharedUsage {
  public:
   // Maps the region at `path`, creating it (and its directory) if needed.
-  // When that fails, `error` says why and the usage is counted in a region
-  // of this process (and its forks) only.
+  // When that fails (or the file holds another layout), `error` says why
+  // and the usage is counted in a region of this process (and its forks)
+  // only. Null only when not even that can be mapped.
   static std::unique_ptr<SharedUsage> Open(const std::string& path, std::string* error);
   ~SharedUsage();
   SharedUsage(const SharedUsage&) = delete;

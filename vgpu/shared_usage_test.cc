@@ -181,7 +181,7 @@ TEST_F(VgpuSharedUsage, PidsAreTheLiveMembers) {
   EXPECT_TRUE(u->Pids().empty());
 }
 
-TEST_F(VgpuSharedUsage, ARegionOfAnotherLayoutIsRefused) {
+TEST_F(VgpuSharedUsage, ARegionOfAnotherLayoutIsLeftAlone) {
   std::filesystem::create_directories(dir_ + "/vgpu");
   {
     std::ofstream out(path_, std::ios::binary);
@@ -189,8 +189,12 @@ TEST_F(VgpuSharedUsage, ARegionOfAnotherLayoutIsRefused) {
     out.write(reinterpret_cast<const char*>(&other), sizeof other);  // NOLINT
   }
   std::string error;
-  EXPECT_EQ(SharedUsage::Open(path_, &error), nullptr);
+  auto u = SharedUsage::Open(path_, &error);
   EXPECT_NE(error.find("another layout"), std::string::npos) << error;
+  // Still limited, in a region of its own.
+  ASSERT_NE(u, nullptr);
+  EXPECT_TRUE(u->Reserve(0, 10, 10));
+  EXPECT_FALSE(u->Reserve(0, 1, 10));
 }
 
 TEST_F(VgpuSharedUsage, WithoutAWritableDirTheProcessCountsAlone) {
