@@ -143,6 +143,16 @@ TEST_F(VgpuIntercept, FreeingGivesTheMemoryBack) {
             (Lines{"ctx 0", "alloc 0", "array 0", "create 0", "free-all 0", "alloc 0"}));
 }
 
+TEST_F(VgpuIntercept, WhatTheDriverRefusesIsNotCharged) {
+  EXPECT_EQ(Run({"ctx", "create", "60", "alloc", "60", "meminfo"},
+                {{"SLUICE_FAKE_CUDA_FAIL", "cuMemCreate:999"}}),
+            (Lines{"ctx 0", "create 999", "alloc 0", "meminfo 0 40 100"}));
+  // A release the driver refuses keeps the charge.
+  EXPECT_EQ(Run({"ctx", "alloc", "60", "free-all", "meminfo"},
+                {{"SLUICE_FAKE_CUDA_FAIL", "cuMemFree_v2:1"}}),
+            (Lines{"ctx 0", "alloc 0", "free-all 1", "meminfo 0 40 100"}));
+}
+
 TEST_F(VgpuIntercept, TheProgramSeesItsLimitAsTheDevicesMemory) {
   EXPECT_EQ(Run({"ctx", "alloc", "30", "meminfo", "totalmem", "nvml"}),
             (Lines{"ctx 0", "alloc 0", "meminfo 0 70 100", "totalmem 0 100", "nvml 0 100 30 70"}));
