@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace sluice::vgpu {
@@ -58,12 +59,19 @@ int UtilizationSampler::Sample(const std::vector<int>& pids) {
     samples_.resize(count);
     if (count == 0 || get_utilization_(dev, samples_.data(), &count, last_seen_) != NVML_SUCCESS)
       continue;
-    int sum = 0;
+    // NVML may return several samples per process (one per interval since
+    // last_seen): each process counts with its average, the workload with
+    // the sum over its processes.
+    std::unordered_map<unsigned int, std::pair<int64_t, int64_t>> per_pid;  // sum, samples
     for (unsigned int s = 0; s < count && s < samples_.size(); ++s) {
       newest = std::max(newest, samples_[s].timeStamp);
-      if (mine.count(static_cast<int>(samples_[s].pid)) != 0)
-        sum += static_cast<int>(samples_[s].smUtil);
+      if (mine.count(static_cast<int>(samples_[s].pid)) == 0) continue;
+      auto& [sum, n] = per_pid[samples_[s].pid];
+      sum += samples_[s].smUtil;
+      ++n;
     }
+    int sum = 0;
+    for (const auto& [pid, acc] : per_pid) sum += static_cast<int>(acc.first / acc.second);
     best = std::max(best, sum);
   }
   last_seen_ = newest;

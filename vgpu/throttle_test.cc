@@ -146,6 +146,9 @@ TEST(VgpuThrottle, TheSamplerAddsUpTheWorkloadsProcessesOnTheBusiestDevice) {
   EXPECT_EQ(sampler.Sample({100, 101}), -1) << "no sample newer than the last one seen";
   setenv("SLUICE_FAKE_NVML_PROCESS_UTIL", "0:100:5:6,1:100:60:6", 1);
   EXPECT_EQ(sampler.Sample({100}), 60);
+  // Several intervals' samples of one process: its average counts.
+  setenv("SLUICE_FAKE_NVML_PROCESS_UTIL", "0:100:20:7,0:100:40:8,0:101:10:8", 1);
+  EXPECT_EQ(sampler.Sample({100, 101}), 40);
   unsetenv("SLUICE_FAKE_NVML_PROCESS_UTIL");
   unsetenv("SLUICE_FAKE_NVML_DEVICES");
 }
