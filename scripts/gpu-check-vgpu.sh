@@ -58,7 +58,8 @@ if len(sys.argv) > 1:
         time.sleep(0.05)
 PY
 for conf in "" "expandable_segments:True" "backend:cudaMallocAsync"; do
-  read -r seen got oom < <(in_workload "torch-${conf%%:*}" env PYTORCH_CUDA_ALLOC_CONF="$conf" python3 "$dir/fill.py")
+  out=$(in_workload "torch-${conf%%:*}" env PYTORCH_CUDA_ALLOC_CONF="$conf" python3 "$dir/fill.py") || true
+  read -r seen got oom <<<"${out:-0 0 0}"
   name="PyTorch${conf:+ ($conf)}"
   row "$name: mem_get_info total (MiB)" "$limit_mib" "$((seen >> 20))" "$([ "$seen" = "$limit" ] && echo 1 || echo 0)"
   row "$name: OOM past the limit" "OOM, <= $limit_mib MiB" "oom=$oom, $((got >> 20)) MiB" \
@@ -68,11 +69,11 @@ done
 # Two processes of one workload fill the device together.
 for i in 1 2; do in_workload shared python3 "$dir/fill.py" "$dir/release" >"$dir/shared.$i" & done
 for _ in $(seq 600); do [ -s "$dir/shared.1" ] && [ -s "$dir/shared.2" ] && break; sleep 0.1; done
-both=$(( $(cut -d' ' -f2 "$dir/shared.1") + $(cut -d' ' -f2 "$dir/shared.2") ))
+both=$(( $(cut -d' ' -f2 "$dir/shared.1" || echo 0) + $(cut -d' ' -f2 "$dir/shared.2" || echo 0) ))
 touch "$dir/release"; wait
 row "two processes, one workload: together (MiB)" "<= $limit_mib" "$((both >> 20))" "$([ "$both" -le "$limit" ] && echo 1 || echo 0)"
 
-smi=$(in_workload smi nvidia-smi -i 0 --query-gpu=memory.total --format=csv,noheader,nounits | tr -d ' ')
+smi=$(in_workload smi nvidia-smi -i 0 --query-gpu=memory.total --format=csv,noheader,nounits | tr -d ' ') || true
 row "nvidia-smi inside: memory.total (MiB)" "$limit_mib" "$smi" "$([ "$smi" = "$limit_mib" ] && echo 1 || echo 0)"
 
 cat >"$dir/bench.cu" <<'CU'

@@ -257,6 +257,21 @@ TEST_F(VgpuIntercept, GetProcAddressHandsOutTheHookForExactlyTheVersionAskedFor)
                                 {"gp", "0", "0", "cuLaunchKernel_ptsz", "libcuda.so.1"}}));
 }
 
+TEST_F(VgpuIntercept, DlsymAnswersEverythingElseLikeGlibc) {
+  const Lines args = {"next", "cuDeviceGetCount", "next", "malloc", "next", "no_such_symbol"};
+  const Lines want = {"next cuDeviceGetCount libcuda.so.1", "next malloc libc.so.6",
+                      "next no_such_symbol none"};
+  EXPECT_EQ(Run(args), want);
+  Env plain = env_;
+  plain.erase("LD_PRELOAD");
+  Probe bare(plain, args);
+  std::vector<Lines> lines = bare.Rest();
+  ASSERT_EQ(lines.size(), 3U);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i][0] + " " + lines[i][1] + " " + lines[i][2], want[i]);
+  }
+}
+
 TEST_F(VgpuIntercept, LaunchesPassThroughWithOrWithoutAShare) {
   // Every kind of launch (kernel, cooperative, graph, ex) reaches the driver.
   EXPECT_EQ(Run({"ctx", "launch", "25"}), (Lines{"ctx 0", "launch 0 100"}));

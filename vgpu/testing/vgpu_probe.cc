@@ -13,6 +13,7 @@
 //   fill                1 MiB allocations until one fails; prints the MiB held
 //   gp NAME VERSION FLAGS  which exported variant cuGetProcAddress_v2 returned,
 //                       and which library it lives in
+//   next NAME           which library dlsym(RTLD_NEXT, NAME) finds it in
 //   launch N            N launches of each kind (kernel, cooperative, graph, ex)
 //   fork MIB            a child that sets up its context and allocates MIB
 //   hold                print, then wait to be killed
@@ -144,6 +145,14 @@ std::string Nvml() {
          std::to_string(m.used / kMiB) + " " + std::to_string(m.free / kMiB);
 }
 
+// The library a lookup's result lives in, or "none".
+std::string Owner(void* fn) {
+  Dl_info where{};
+  if (fn == nullptr || dladdr(fn, &where) == 0) return "none";
+  const std::string name = where.dli_fname;
+  return name.substr(name.rfind('/') + 1);
+}
+
 // Which exported variant (looked up as the program would, through dlsym)
 // cuGetProcAddress_v2 handed out, and from which library.
 std::string GetProc(const char* name, int version, uint64_t flags) {
@@ -155,13 +164,8 @@ std::string GetProc(const char* name, int version, uint64_t flags) {
     if (fn != nullptr && dlsym(RTLD_DEFAULT, std::string(v.variant).c_str()) == fn)
       variant = std::string(v.variant);
   }
-  Dl_info where{};
-  std::string owner = "none";
-  if (fn != nullptr && dladdr(fn, &where) != 0) {
-    owner = where.dli_fname;
-    owner = owner.substr(owner.rfind('/') + 1);
-  }
-  return "gp " + std::to_string(rc) + " " + std::to_string(status) + " " + variant + " " + owner;
+  return "gp " + std::to_string(rc) + " " + std::to_string(status) + " " + variant + " " +
+         Owner(fn);
 }
 
 std::string Launch(int n) {
@@ -230,6 +234,9 @@ int main(int argc, char** argv) {
       const std::string name = next(&i);
       const int version = std::stoi(next(&i));
       Print(GetProc(name.c_str(), version, std::stoull(next(&i))));
+    } else if (op == "next") {
+      const std::string name = next(&i);
+      Print("next " + name + " " + Owner(dlsym(RTLD_NEXT, name.c_str())));
     } else if (op == "launch") {
       Print(Launch(std::stoi(next(&i))));
     } else if (op == "fork") {
