@@ -86,6 +86,8 @@ VgpuConfig ReadConfig(const std::function<const char*(const char*)>& env) {
     }
   }
   bytes("SLUICE_VGPU_CONTEXT_BYTES", &c.context_bytes);
+  const char* context = env("SLUICE_VGPU_CONTEXT_BYTES");
+  c.measure_context = context == nullptr || !ParseBytes(context).has_value();
   const char* dir = env("SLUICE_VGPU_DIR");
   c.usage_path =
       dir != nullptr && dir[0] != '\0' ? std::string(dir) + "/usage" : DefaultUsagePath(env);

@@ -8,8 +8,9 @@
 //                                or 100: no throttling
 //   SLUICE_VGPU_DIR              the workload's runtime dir, where the usage
 //                                region all its processes share lives
-//   SLUICE_VGPU_CONTEXT_BYTES    what a CUDA context costs on the device
-//                                (default 300 MiB), counted against the limit
+//   SLUICE_VGPU_CONTEXT_BYTES    what a CUDA context costs on the device,
+//                                counted against the limit; unset: measured
+//                                through NVML where it can be, else 300 MiB
 //
 // A plain value type; the library builds one at its first CUDA call.
 #ifndef SLUICE_VGPU_CONFIG_H_
@@ -32,7 +33,8 @@ struct VgpuConfig {
   int compute_share = 0;                             // percent; 0: throttling off
   std::string usage_path;                            // the shared usage region's file
   uint64_t context_bytes = 300ULL << 20;
-  std::string problems;  // what was ignored, one line each, for stderr
+  bool measure_context = true;  // SLUICE_VGPU_CONTEXT_BYTES unset
+  std::string problems;         // what was ignored, one line each, for stderr
 
   bool limits_memory() const;
 };

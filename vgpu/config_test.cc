@@ -48,6 +48,15 @@ TEST(VgpuConfig, NothingSetMeansNothingEnforced) {
   EXPECT_FALSE(c.limits_memory());
   EXPECT_EQ(c.compute_share, 0);
   EXPECT_EQ(c.context_bytes, 300ULL << 20);
+  EXPECT_TRUE(c.measure_context);
+}
+
+TEST(VgpuConfig, AGivenContextFootprintIsTakenAsItIs) {
+  VgpuConfig c = Read({{"SLUICE_VGPU_CONTEXT_BYTES", "512M"}});
+  EXPECT_EQ(c.context_bytes, 512ULL << 20);
+  EXPECT_FALSE(c.measure_context);
+  EXPECT_FALSE(Read({{"SLUICE_VGPU_CONTEXT_BYTES", "0"}}).measure_context);
+  EXPECT_TRUE(Read({{"SLUICE_VGPU_CONTEXT_BYTES", "big"}}).measure_context);
 }
 
 TEST(VgpuConfig, PerDeviceLimitAloneLimitsOnlyThatDevice) {

@@ -103,6 +103,11 @@ struct CUmemAllocationProp {
   } allocFlags;
 };
 
+// cuDeviceGetUuid's answer: the device's UUID as 16 bytes.
+struct CUuuid {
+  unsigned char bytes[16];
+};
+
 // cuMemHostAlloc flags.
 constexpr unsigned int CU_MEMHOSTALLOC_DEVICEMAP = 0x02;
 
@@ -128,6 +133,13 @@ struct nvmlMemory_v2_t {
   unsigned long long free;      // NOLINT(google-runtime-int)
   unsigned long long used;      // NOLINT(google-runtime-int)
 };
+struct nvmlProcessInfo_t {  // the _v2 and _v3 calls' layout
+  unsigned int pid;
+  unsigned long long usedGpuMemory;  // NOLINT(google-runtime-int)
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
+constexpr unsigned long long NVML_VALUE_NOT_AVAILABLE = ~0ULL;  // NOLINT(google-runtime-int)
 struct nvmlProcessUtilizationSample_t {
   unsigned int pid;
   unsigned long long timeStamp;  // NOLINT(google-runtime-int): microseconds

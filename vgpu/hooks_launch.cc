@@ -4,6 +4,7 @@
 #include "vgpu/hooks.h"
 #include "vgpu/runtime.h"
 
+using sluice::vgpu::Books;
 using sluice::vgpu::Counted;
 using sluice::vgpu::Holding;
 using sluice::vgpu::kMaxDevices;
@@ -15,10 +16,28 @@ namespace {
 
 uint64_t Key(const void* p) { return reinterpret_cast<uintptr_t>(p); }  // NOLINT: a handle as a key
 
+// What this process holds on `dev` so far.
+uint64_t Mine(int dev) { return TheBooks().usage() != nullptr ? TheBooks().usage()->Mine(dev) : 0; }
+
+// A process's first context on a device is charged at the estimate; where
+// NVML can say what the process now uses there (the context and nothing
+// else yet), that is the context's real footprint and replaces it.
+void MeasureFootprint(Holding kind, uint64_t key, int dev, uint64_t held_before) {
+  Books& b = TheBooks();
+  if (!b.counting() || !b.config().measure_context || held_before != 0) return;
+  const int64_t measured = sluice::vgpu::ProcessMemoryOn(dev);
+  if (measured <= 0) return;
+  b.Adjust(dev, b.config().context_bytes, static_cast<uint64_t>(measured));
+  b.Record(kind, key, dev, static_cast<uint64_t>(measured));
+}
+
 template <typename Call>
 CUresult CreateContext(CUdevice dev, CUcontext* pctx, Call call) {
-  return Counted(TheBooks(), Holding::kContext, dev, TheBooks().config().context_bytes, call,
-                 [&] { return Key(*pctx); });
+  const uint64_t before = Mine(dev);
+  const CUresult rc = Counted(TheBooks(), Holding::kContext, dev, TheBooks().config().context_bytes,
+                              call, [&] { return Key(*pctx); });
+  if (rc == CUDA_SUCCESS) MeasureFootprint(Holding::kContext, Key(*pctx), dev, before);
+  return rc;
 }
 
 template <typename Fn>
@@ -101,9 +120,12 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   int& refs = TheBooks().primary_refs(dev);
   CUresult rc = CUDA_SUCCESS;
   if (refs == 0) {
+    const uint64_t before = Mine(dev);
+    const auto key = static_cast<uint64_t>(dev);
     rc = Counted(
         TheBooks(), Holding::kPrimary, dev, TheBooks().config().context_bytes,
-        [&] { return real(pctx, dev); }, [&] { return static_cast<uint64_t>(dev); });
+        [&] { return real(pctx, dev); }, [&] { return key; });
+    if (rc == CUDA_SUCCESS) MeasureFootprint(Holding::kPrimary, key, dev, before);
   } else {
     rc = real(pctx, dev);
   }

@@ -171,6 +171,20 @@ TEST_F(VgpuIntercept, TheContextsFootprintCounts) {
   EXPECT_EQ(Run({"ctx"}, {{"SLUICE_VGPU_CONTEXT_BYTES", "200M"}}), (Lines{"ctx 2"}));
 }
 
+TEST_F(VgpuIntercept, TheContextsFootprintIsMeasuredWhereNvmlCanSay) {
+  // NVML says the process uses 40 MiB on the device once its context
+  // exists: that replaces the 300 MiB estimate.
+  const Env measured = {{"SLUICE_VGPU_CONTEXT_BYTES", ""},
+                        {"SLUICE_FAKE_CUDA_CONTEXT_MIB", "40"},
+                        {"SLUICE_FAKE_NVML_PROCESSES", "0:self:40"},
+                        {"SLUICE_GPU_MEMORY_LIMIT", "400M"}};
+  EXPECT_EQ(Run({"ctx", "meminfo"}, measured), (Lines{"ctx 0", "meminfo 0 360 400"}));
+  // Without a figure from NVML, the estimate stands.
+  Env estimated = measured;
+  estimated.erase("SLUICE_FAKE_NVML_PROCESSES");
+  EXPECT_EQ(Run({"ctx", "meminfo"}, estimated), (Lines{"ctx 0", "meminfo 0 100 400"}));
+}
+
 TEST_F(VgpuIntercept, WithoutALimitEverythingPassesThrough) {
   EXPECT_EQ(Run({"ctx", "alloc", "1000", "meminfo", "nvml", "alloc", "100"},
                 {{"SLUICE_GPU_MEMORY_LIMIT", ""}}),

@@ -13,6 +13,8 @@ constexpr std::array kTable = {
     ProcVariant{"cuDriverGetVersion", "cuDriverGetVersion", 2020, false},
     ProcVariant{"cuDeviceGet", "cuDeviceGet", 2000, false},
     ProcVariant{"cuDeviceGetCount", "cuDeviceGetCount", 2000, false},
+    ProcVariant{"cuDeviceGetUuid", "cuDeviceGetUuid", 9020, false},
+    ProcVariant{"cuDeviceGetUuid", "cuDeviceGetUuid_v2", 11040, false},
     ProcVariant{"cuDeviceTotalMem", "cuDeviceTotalMem", 2000, false},
     ProcVariant{"cuDeviceTotalMem", "cuDeviceTotalMem_v2", 3020, false},
     ProcVariant{"cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRetain", 7000, false},

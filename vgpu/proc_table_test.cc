@@ -25,6 +25,8 @@ TEST(VgpuProcTable, EveryEntryIsADocumentedVersion) {
       "PFN_cuDriverGetVersion_v2020",
       "PFN_cuDeviceGet_v2000",
       "PFN_cuDeviceGetCount_v2000",
+      "PFN_cuDeviceGetUuid_v9020",
+      "PFN_cuDeviceGetUuid_v11040",
       "PFN_cuDeviceTotalMem_v2000",
       "PFN_cuDeviceTotalMem_v3020",
       "PFN_cuDevicePrimaryCtxRetain_v7000",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -194,6 +195,40 @@ int CudaOrdinalOf(nvmlDevice_t device) {
     // CUDA takes an index, a whole UUID, or a unique prefix of one.
     if (v == std::to_string(index) || (v.starts_with("GPU-") && std::string(uuid).starts_with(v)))
       return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int64_t ProcessMemoryOn(int ordinal) {
+  using GetUuid = CUresult (*)(CUuuid*, CUdevice);
+  using ByUuid = nvmlReturn_t (*)(const char*, nvmlDevice_t*);
+  using Processes = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, nvmlProcessInfo_t*);
+  static const GetUuid get_uuid = RealCuda<GetUuid>("cuDeviceGetUuid_v2") != nullptr
+                                      ? RealCuda<GetUuid>("cuDeviceGetUuid_v2")
+                                      : RealCuda<GetUuid>("cuDeviceGetUuid");
+  static const auto by_uuid = RealNvml<ByUuid>("nvmlDeviceGetHandleByUUID");
+  static const auto processes = RealNvml<Processes>("nvmlDeviceGetComputeRunningProcesses_v3");
+  static const auto init = RealNvml<nvmlReturn_t (*)()>("nvmlInit_v2");
+  static const bool ready = get_uuid != nullptr && by_uuid != nullptr && processes != nullptr &&
+                            init != nullptr && init() == NVML_SUCCESS;
+  CUuuid id{};
+  if (!ready || get_uuid(&id, ordinal) != CUDA_SUCCESS) return -1;
+  char text[48];
+  const unsigned char* b = id.bytes;
+  std::snprintf(text, sizeof text,
+                "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                b[14], b[15]);
+  nvmlDevice_t device = nullptr;
+  if (by_uuid(text, &device) != NVML_SUCCESS) return -1;
+  std::vector<nvmlProcessInfo_t> infos(64);
+  auto count = static_cast<unsigned int>(infos.size());
+  if (processes(device, &count, infos.data()) != NVML_SUCCESS) return -1;
+  for (unsigned int i = 0; i < count; ++i) {
+    if (static_cast<pid_t>(infos[i].pid) == getpid() &&
+        infos[i].usedGpuMemory != NVML_VALUE_NOT_AVAILABLE) {
+      return static_cast<int64_t>(infos[i].usedGpuMemory);
+    }
   }
   return -1;
 }

@@ -42,6 +42,10 @@ int CurrentDevice();
 // CUDA_VISIBLE_DEVICES); -1 when the process cannot see it.
 int CudaOrdinalOf(nvmlDevice_t device);
 
+// The device memory NVML says this process uses on CUDA device `ordinal`
+// (its contexts and allocations); -1 when NVML cannot say.
+int64_t ProcessMemoryOn(int ordinal);
+
 // The launch gate and whether it is in use (SLUICE_GPU_COMPUTE_SHARE).
 LaunchGate& TheGate();
 inline bool Throttled() {

@@ -165,6 +165,11 @@ uint64_t SharedUsage::Used(int device) const {
   return sum;
 }
 
+uint64_t SharedUsage::Mine(int device) const {
+  if (mine_ == nullptr || device < 0 || device >= kMaxDevices) return 0;
+  return mine_->used[device].load();
+}
+
 bool SharedUsage::OwnerDead(uint64_t owner, int64_t recorded_ticks) {
   if (owner == 0) return false;
   const auto pid = static_cast<int>(owner & ~kReclaiming);

@@ -42,8 +42,9 @@ class SharedUsage {
   bool Reserve(int device, uint64_t bytes, uint64_t limit);
   // Gives back what Reserve took.
   void Release(int device, uint64_t bytes);
-  // The workload's total on `device`.
+  // The workload's total on `device`, and this process's part of it.
   uint64_t Used(int device) const;
+  uint64_t Mine(int device) const;
   // Zeroes the slots of processes that are gone; returns how many.
   int ReclaimDead();
   // In a forked child: the parent's memory is not the child's, so the child

@@ -3,7 +3,7 @@
 // read again on every call so a test can change the machine under it.
 //
 //   SLUICE_FAKE_NVML_DEVICES    "NAME:MEMORY_MIB[:UTIL%[:USED_MIB]],..."
-//   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..."
+//   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..." (PID "self": the caller)
 //   SLUICE_FAKE_NVML_PROCESSES_FILE  a file holding the same list (read on
 //                               every call, so a test can change it while a
 //                               server that loaded the fake runs)
@@ -16,6 +16,8 @@
 //   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
 //
 // The ABI (types, struct layouts, error codes) follows NVML's public header.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -238,6 +240,17 @@ int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
   return 0;
 }
 
+int nvmlDeviceGetHandleByUUID(const char* uuid, void** device) {
+  if (!initialized) return 1;
+  const std::string prefix = "GPU-fa4e0000-0000-4000-8000-";
+  const std::string u = uuid == nullptr ? "" : uuid;
+  if (u.size() != prefix.size() + 12 || u.compare(0, prefix.size(), prefix) != 0) return 6;
+  const auto index = static_cast<size_t>(std::strtoul(u.c_str() + prefix.size(), nullptr, 10));
+  if (index >= Devices().size()) return 6;  // NVML_ERROR_NOT_FOUND
+  *device = &handles[index];
+  return 0;
+}
+
 int nvmlDeviceGetIndex(void* device, unsigned int* index) {
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
@@ -315,7 +328,8 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, P
     if (f.size() != 3 || static_cast<uintptr_t>(std::atoi(f[0].c_str())) != IndexOf(device))
       continue;
     if (n < *count) {
-      infos[n] = {static_cast<unsigned int>(std::atoi(f[1].c_str())),
+      infos[n] = {f[1] == "self" ? static_cast<unsigned int>(getpid())
+                                 : static_cast<unsigned int>(std::atoi(f[1].c_str())),
                   std::strtoull(f[2].c_str(), nullptr, 10) << 20, 0, 0};
     }
     ++n;

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -237,6 +238,23 @@ CUresult cuDeviceGet(CUdevice* device, int ordinal) {
   *device = ordinal;
   return CUDA_SUCCESS;
 }
+
+// The UUID the fake NVML gives device `dev`: GPU-fa4e0000-0000-4000-8000-
+// and the index as twelve decimal digits.
+CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice dev) {
+  if (!D().initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (dev < 0 || dev >= static_cast<int>(D().total.size())) return CUDA_ERROR_INVALID_DEVICE;
+  const unsigned char head[10] = {0xfa, 0x4e, 0, 0, 0, 0, 0x40, 0, 0x80, 0};
+  std::memcpy(uuid->bytes, head, sizeof head);
+  char digits[16];
+  std::snprintf(digits, sizeof digits, "%012d", dev);
+  for (size_t i = 0; i < 6; ++i) {
+    const int high = digits[2 * i] - '0', low = digits[2 * i + 1] - '0';
+    uuid->bytes[10 + i] = static_cast<unsigned char>(high * 16 + low);
+  }
+  return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetUuid(CUuuid* uuid, CUdevice dev) { return cuDeviceGetUuid_v2(uuid, dev); }
 
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
   if (!D().initialized) return CUDA_ERROR_NOT_INITIALIZED;
@@ -491,6 +509,8 @@ void* Exported(std::string_view name) {
       SLUICE_FAKE_ENTRY(cuDriverGetVersion),
       SLUICE_FAKE_ENTRY(cuDeviceGet),
       SLUICE_FAKE_ENTRY(cuDeviceGetCount),
+      SLUICE_FAKE_ENTRY(cuDeviceGetUuid),
+      SLUICE_FAKE_ENTRY(cuDeviceGetUuid_v2),
       SLUICE_FAKE_ENTRY(cuDeviceTotalMem),
       SLUICE_FAKE_ENTRY(cuDeviceTotalMem_v2),
       SLUICE_FAKE_ENTRY(cuDevicePrimaryCtxRetain),
