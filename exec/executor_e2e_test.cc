@@ -125,13 +125,29 @@ TEST_F(ExecutorTest, FourQuarterGpusShareOneDevice) {
   for (int i = 0; i < 4; ++i) {
     Ok("submit f" + std::to_string(i) +
        " -p p --gpu 0.25 -- sh -c 'echo $CUDA_VISIBLE_DEVICES "
-       "$SLUICE_GPU_FRACTION $SLUICE_GPU_MEMORY_LIMIT_MIB; sleep 3600'");
+       "$SLUICE_GPU_FRACTION $SLUICE_GPU_MEMORY_LIMIT_MIB $SLUICE_GPU_MEMORY_LIMIT "
+       "$SLUICE_GPU_COMPUTE_SHARE ${LD_PRELOAD##*/} ${SLUICE_VGPU_DIR##*/}; sleep 3600'");
   }
   for (int i = 0; i < 4; ++i) {
     const std::string name = "f" + std::to_string(i);
     ASSERT_TRUE(Eventually([&] { return Logs("p", name).find("GPU-") != std::string::npos; }));
-    EXPECT_EQ(Logs("p", name), "GPU-sim-0-0 0.25 20480\n");
+    // Each pod's fraction is enforced by the interception library, with a
+    // usage region of its own.
+    EXPECT_EQ(Logs("p", name),
+              "GPU-sim-0-0 0.25 20480 21474836480 25 libsluice-vgpu.so vgpu-pod-0\n");
   }
+}
+
+// A quarter of an 80 GiB device behaves like a 20 GiB one: the probe (linked
+// against the fake libcuda, whose device here has 80 GiB) fills it to the
+// limit, is refused past it, and sees the limit as the device's memory. (The
+// fake NVML is there for the compute share's loop, which finds no samples.)
+TEST_F(ExecutorTest, AFractionsMemoryLimitIsEnforcedInThePod) {
+  Ok(std::string("submit quarter -p p --gpu 0.25 --env SLUICE_FAKE_CUDA_DEVICES=81920 ") +
+     "--env SLUICE_VGPU_CONTEXT_BYTES=0 --env LD_LIBRARY_PATH=" + FAKE_NVML_DIR + " -- " +
+     VGPU_PROBE + " ctx alloc 20000 alloc 1000 meminfo");
+  ASSERT_TRUE(Eventually([&] { return Phase("p", "quarter") == "Succeeded"; }));
+  EXPECT_EQ(Logs("p", "quarter"), "ctx 0\nalloc 0\nalloc 2\nmeminfo 0 480 20480\n");
 }
 
 TEST_F(ExecutorTest, EvictionSendsTermThenKillAfterTheGracePeriod) {

@@ -36,6 +36,38 @@ std::string ExitText(const PodExit& e) {
   return "vanished";
 }
 
+std::string VgpuDir(const std::string& state_dir, int64_t id, int32_t pod) {
+  return state_dir + "/" + std::to_string(id) + "/vgpu-pod-" + std::to_string(pod);
+}
+
+// What a pod holding a fraction of its devices gets: the fraction, its share
+// of each device's memory and compute, and the interception library that
+// enforces them, with a usage region of the pod's own under the workload's
+// directory (shared by every process of the pod, and nobody else).
+void FractionEnvironment(const WorkloadRecord& w, int32_t pod, const PlacedPod& placed,
+                         const LocalExecutorOptions& o, std::vector<std::string>* env) {
+  env->push_back("SLUICE_GPU_FRACTION=" + FormatMilli(placed.gpu_milli));
+  const int64_t memory = o.device_memory_mib ? o.device_memory_mib(placed.node) : 0;
+  if (memory > 0) {
+    const int64_t limit_mib = memory * placed.gpu_milli / 1000;
+    env->push_back("SLUICE_GPU_MEMORY_LIMIT_MIB=" + std::to_string(limit_mib));
+    env->push_back("SLUICE_GPU_MEMORY_LIMIT=" + std::to_string(limit_mib << 20));
+  }
+  env->push_back("SLUICE_GPU_COMPUTE_SHARE=" + std::to_string(placed.gpu_milli / 10));
+  if (o.vgpu_library.empty()) return;
+  env->push_back("SLUICE_VGPU_DIR=" + VgpuDir(o.state_dir, w.id, pod));
+  // The library goes first; whatever the workload preloads itself follows.
+  std::string preload = o.vgpu_library;
+  for (std::string& e : *env) {
+    if (e.starts_with("LD_PRELOAD=")) {
+      preload += ":" + e.substr(11);
+      e.clear();
+    }
+  }
+  std::erase(*env, std::string());
+  env->push_back("LD_PRELOAD=" + preload);
+}
+
 }  // namespace
 
 std::vector<std::string> ProcessStat(int pid) {
@@ -128,15 +160,7 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
   env.push_back("LOCAL_RANK=" + std::to_string(local_rank));
   env.emplace_back("MASTER_ADDR=127.0.0.1");
   env.push_back("MASTER_PORT=" + std::to_string(29500 + w.id % 20000));
-  if (!placed.gpus.empty() && placed.gpu_milli < 1000) {
-    env.push_back("SLUICE_GPU_FRACTION=" + FormatMilli(placed.gpu_milli));
-    const int64_t memory = o.device_memory_mib ? o.device_memory_mib(placed.node) : 0;
-    if (memory > 0) {
-      env.push_back("SLUICE_GPU_MEMORY_LIMIT_MIB=" +
-                    std::to_string(memory * placed.gpu_milli / 1000));
-    }
-    env.push_back("SLUICE_GPU_COMPUTE_SHARE=" + std::to_string(placed.gpu_milli / 10));
-  }
+  if (!placed.gpus.empty() && placed.gpu_milli < 1000) FractionEnvironment(w, pod, placed, o, &env);
   return env;
 }
 
@@ -145,6 +169,12 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
   const std::string dir = Dir(w.id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  if (!opt_.vgpu_library.empty() && !placed.gpus.empty() && placed.gpu_milli < 1000) {
+    // The pod's processes create their usage region here, as its user.
+    const std::string vgpu = VgpuDir(opt_.state_dir, w.id, index);
+    std::filesystem::create_directories(vgpu, ec);
+    if (w.uid >= 0 && geteuid() == 0) (void)!chown(vgpu.c_str(), static_cast<uid_t>(w.uid), -1);
+  }
   const std::string exit_path = PodFile(dir, index, ".exit");
   std::filesystem::remove(exit_path, ec);
   std::vector<std::string> args{opt_.shim_binary, "pod-shim", "--log", PodFile(dir, index, ".log"),

@@ -34,6 +34,9 @@ struct LocalExecutorOptions {
   std::function<std::string(const std::string& node, int32_t gpu)> device_uuid;
   // Device memory in MiB of `node`'s GPUs (0 unknown), for fractional limits.
   std::function<int64_t(const std::string& node)> device_memory_mib;
+  // libsluice-vgpu.so, preloaded into pods that hold a fraction of a GPU so
+  // that the fraction is enforced; empty: fractions are only bookkeeping.
+  std::string vgpu_library;
   // Where pods get their cgroups (mode kNone: process groups only).
   PodCgroups cgroups;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> after;

@@ -3,8 +3,10 @@
 # discovery and telemetry against nvidia-smi's own figures, and that a
 # workload sees exactly its GPU. Needs a built sluice (scripts/build.sh).
 # Usage: scripts/gpu-check.sh        (exit 0 when every check passes)
+#        scripts/gpu-check.sh vgpu   the interception library's checks (scripts/gpu-check-vgpu.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = vgpu ]; then exec scripts/gpu-check-vgpu.sh; fi
 command -v nvidia-smi >/dev/null || { echo "gpu-check: nvidia-smi not found; this needs a GPU machine" >&2; exit 2; }
 dir=$(mktemp -d /tmp/sluice-gpu-check.XXXXXX)
 ./build/sluice server --data-dir "$dir/data" --no-listen --socket "$dir/s.sock" --gpus auto \

@@ -194,6 +194,10 @@ int RunServer(const ServerOptions& options) {
       }
       return 0;
     };
+    // The interception library is installed next to the sluice binary.
+    const std::string vgpu =
+        std::filesystem::path(eo.shim_binary).parent_path().string() + "/libsluice-vgpu.so";
+    if (std::filesystem::exists(vgpu, self_ec)) eo.vgpu_library = vgpu;
     eo.after = after;
     eo.post = post;
     eo.cgroups = PodCgroups::Detect();

@@ -3,16 +3,22 @@
 // read again on every call so a test can change the machine under it.
 //
 //   SLUICE_FAKE_NVML_DEVICES    "NAME:MEMORY_MIB[:UTIL%[:USED_MIB]],..."
-//   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..."
+//   SLUICE_FAKE_NVML_PROCESSES  "INDEX:PID:USED_MIB,..." (PID "self": the caller)
 //   SLUICE_FAKE_NVML_PROCESSES_FILE  a file holding the same list (read on
 //                               every call, so a test can change it while a
 //                               server that loaded the fake runs)
+//   SLUICE_FAKE_NVML_PROCESS_UTIL "INDEX:PID:SM%[:TIMESTAMP_US],...": per-process
+//                               utilisation samples (timestamp 1 when left out)
+//   SLUICE_FAKE_NVML_PROCESS_UTIL_FILE  a file holding the same list
 //   SLUICE_FAKE_NVML_MIG        "INDEX,..." devices in MIG mode
 //   SLUICE_FAKE_NVML_MIG_INSTANCES "INDEX:MEMORY_MIB,..." one MIG instance each
 //   SLUICE_FAKE_NVML_INIT_ERROR an NVML error code nvmlInit returns (9: driver not loaded)
 //   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
 //
 // The ABI (types, struct layouts, error codes) follows NVML's public header.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -120,6 +126,26 @@ struct Memory {
 struct Utilization {
   unsigned int gpu, memory;
 };
+struct MemoryV2 {
+  unsigned int version;
+  unsigned long long total, reserved, free, used;  // NOLINT(google-runtime-int)
+};
+struct ProcessUtilization {
+  unsigned int pid;
+  unsigned long long timestamp;  // NOLINT(google-runtime-int)
+  unsigned int sm, memory, encoder, decoder;
+};
+
+// A list from the variable `name`, or from the file `name`_FILE names.
+std::string ListFrom(const std::string& name) {
+  std::string list = Env(name.c_str());
+  if (std::string file = Env((name + "_FILE").c_str()); !file.empty()) {
+    std::ifstream in(file);
+    std::getline(in, list);
+  }
+  return list;
+}
+
 struct ProcessInfo {
   unsigned int pid;
   unsigned long long used;  // NOLINT(google-runtime-int)
@@ -214,6 +240,65 @@ int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
   return 0;
 }
 
+int nvmlDeviceGetHandleByUUID(const char* uuid, void** device) {
+  if (!initialized) return 1;
+  const std::string prefix = "GPU-fa4e0000-0000-4000-8000-";
+  const std::string u = uuid == nullptr ? "" : uuid;
+  if (u.size() != prefix.size() + 12 || u.compare(0, prefix.size(), prefix) != 0) return 6;
+  const auto index = static_cast<size_t>(std::strtoul(u.c_str() + prefix.size(), nullptr, 10));
+  if (index >= Devices().size()) return 6;  // NVML_ERROR_NOT_FOUND
+  *device = &handles[index];
+  return 0;
+}
+
+int nvmlDeviceGetIndex(void* device, unsigned int* index) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  *index = static_cast<unsigned int>(IndexOf(device));
+  return 0;
+}
+
+int nvmlDeviceGetMemoryInfo_v2(void* device, MemoryV2* memory) {
+  Memory m{};
+  if (int rc = nvmlDeviceGetMemoryInfo(device, &m); rc != 0) return rc;
+  memory->total = m.total;
+  memory->reserved = 0;
+  memory->free = m.free;
+  memory->used = m.used;
+  return 0;
+}
+
+// Like NVML: with no buffer it says how many samples there are
+// (NVML_ERROR_INSUFFICIENT_SIZE); with none newer than last_seen,
+// NVML_ERROR_NOT_FOUND.
+int nvmlDeviceGetProcessUtilization(void* device, ProcessUtilization* samples, unsigned int* count,
+                                    unsigned long long last_seen) {  // NOLINT(google-runtime-int)
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  std::vector<ProcessUtilization> found;
+  for (const std::string& p : Split(ListFrom("SLUICE_FAKE_NVML_PROCESS_UTIL"), ',')) {
+    std::vector<std::string> f = Split(p, ':');
+    if (f.size() < 3 || static_cast<uintptr_t>(std::atoi(f[0].c_str())) != IndexOf(device))
+      continue;
+    const unsigned long long ts =  // NOLINT(google-runtime-int)
+        f.size() > 3 ? std::strtoull(f[3].c_str(), nullptr, 10) : 1;
+    if (ts <= last_seen) continue;
+    found.push_back({static_cast<unsigned int>(std::atoi(f[1].c_str())), ts,
+                     static_cast<unsigned int>(std::atoi(f[2].c_str())), 0, 0, 0});
+  }
+  if (found.empty()) {
+    *count = 0;
+    return 6;  // NVML_ERROR_NOT_FOUND
+  }
+  if (samples == nullptr || *count < found.size()) {
+    *count = static_cast<unsigned int>(found.size());
+    return 7;  // NVML_ERROR_INSUFFICIENT_SIZE
+  }
+  std::copy(found.begin(), found.end(), samples);
+  *count = static_cast<unsigned int>(found.size());
+  return 0;
+}
+
 int nvmlDeviceGetUtilizationRates(void* device, Utilization* util) {
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
@@ -238,17 +323,13 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, P
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
   unsigned int n = 0;
-  std::string list = Env("SLUICE_FAKE_NVML_PROCESSES");
-  if (std::string file = Env("SLUICE_FAKE_NVML_PROCESSES_FILE"); !file.empty()) {
-    std::ifstream in(file);
-    std::getline(in, list);
-  }
-  for (const std::string& p : Split(list, ',')) {
+  for (const std::string& p : Split(ListFrom("SLUICE_FAKE_NVML_PROCESSES"), ',')) {
     std::vector<std::string> f = Split(p, ':');
     if (f.size() != 3 || static_cast<uintptr_t>(std::atoi(f[0].c_str())) != IndexOf(device))
       continue;
     if (n < *count) {
-      infos[n] = {static_cast<unsigned int>(std::atoi(f[1].c_str())),
+      infos[n] = {f[1] == "self" ? static_cast<unsigned int>(getpid())
+                                 : static_cast<unsigned int>(std::atoi(f[1].c_str())),
                   std::strtoull(f[2].c_str(), nullptr, 10) << 20, 0, 0};
     }
     ++n;
