@@ -52,6 +52,7 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
   c.placement.node = n;
   const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
   int64_t milli = 0;
+  bool fragmentation_scored = false;
   if (r.gpu_devices > 0) {
     milli = r.MilliOn(node.gpu_memory_mib);
     if (milli == 0 || state_.free_gpu(n) < milli * r.gpu_devices) return std::nullopt;
@@ -63,15 +64,16 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
         if (state_.device_used(n, d) == 0) c.placement.gpus.push_back(d);
       }
     } else {
-      c.placement.gpus = FractionDevices(w, n, milli);
-      if (static_cast<int32_t>(c.placement.gpus.size()) < r.gpu_devices) return std::nullopt;
+      const std::vector<int32_t> candidates = FractionDevices(n, milli);
+      if (static_cast<int32_t>(candidates.size()) < r.gpu_devices) return std::nullopt;
+      c.placement.gpus.assign(candidates.begin(), candidates.begin() + r.gpu_devices);
       if (mix_ != nullptr && r.gpu_devices == 1) {
         // One fraction: the device whose use grows fragmentation least,
         // the strategy's order breaking ties. Devices equally used give the
         // same growth, so each amount is tried once.
         std::optional<int64_t> best;
         PodPlacement trial = c.placement;
-        const std::vector<int32_t> candidates = AllFractionDevices(n, milli);
+        fragmentation_scored = true;
         for (size_t i = 0; i < candidates.size(); ++i) {
           const int32_t d = candidates[i];
           const int64_t used = state_.device_used(n, d);
@@ -92,7 +94,7 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
       }
     }
   }
-  if (mix_ != nullptr && !(r.fractional() && r.gpu_devices == 1 && milli < 1000)) {
+  if (mix_ != nullptr && !fragmentation_scored) {
     c.score.fragmentation = FragmentationGrowth(w, c.placement);
   }
   const int64_t sign = binpack ? 1 : -1;
@@ -104,15 +106,7 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
   return c;
 }
 
-std::vector<int32_t> PodPlacer::FractionDevices(const Workload& w, NodeId n, int64_t milli) const {
-  std::vector<int32_t> out = AllFractionDevices(n, milli);
-  if (out.size() > static_cast<size_t>(w.request.gpu_devices)) {
-    out.resize(static_cast<size_t>(w.request.gpu_devices));
-  }
-  return out;
-}
-
-std::vector<int32_t> PodPlacer::AllFractionDevices(NodeId n, int64_t milli) const {
+std::vector<int32_t> PodPlacer::FractionDevices(NodeId n, int64_t milli) const {
   // Devices that can take the fraction, best first. binpack: shared devices
   // first, the most used first; spread: the least used first. Equally used
   // devices are next to each other.

@@ -94,10 +94,8 @@ class PodPlacer {
   // Score and devices together: the device choice of a fraction decides
   // its fragmentation.
   std::optional<Choice> Evaluate(const Workload& w, NodeId n) const;
-  // Devices for a fraction of `milli` on `n` without a mix.
-  std::vector<int32_t> FractionDevices(const Workload& w, NodeId n, int64_t milli) const;
   // Every device of `n` that can take `milli` more, in the strategy's order.
-  std::vector<int32_t> AllFractionDevices(NodeId n, int64_t milli) const;
+  std::vector<int32_t> FractionDevices(NodeId n, int64_t milli) const;
   // Fragmentation growth of `n` if `p` were added.
   int64_t FragmentationGrowth(const Workload& w, const PodPlacement& p) const;
 
