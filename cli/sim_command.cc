@@ -392,8 +392,9 @@ void AddSimCommand(CLI::App& app) {
   philly->add_option("--gpus-per-node", po->gpus_per_node, "GPUs per node (8)")
       ->check(CLI::Range(1, 1024));
   philly->add_option("--policy", po->policies, "fifo, quota, sluice (repeatable; default all)");
-  philly->add_option("--reclaim-min-runtime", po->reclaim_min_runtime_s,
-                     "sluice: seconds a job runs before reclaim may take it (0)")
+  philly
+      ->add_option("--reclaim-min-runtime", po->reclaim_min_runtime_s,
+                   "sluice: seconds a job runs before reclaim may take it (0)")
       ->check(CLI::Range(int64_t{0}, int64_t{86400 * 30}));
   philly->add_flag("--json", po->json, "Print the results as one JSON object");
   philly->callback([po]() {
