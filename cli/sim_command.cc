@@ -395,7 +395,7 @@ void AddSimCommand(CLI::App& app) {
   philly
       ->add_option("--reclaim-min-runtime", po->reclaim_min_runtime_s,
                    "sluice: seconds a job runs before reclaim may take it (0)")
-      ->check(CLI::Range(int64_t{0}, int64_t{86400 * 30}));
+      ->check(CLI::Range(int64_t{0}, int64_t{86400} * 30));
   philly->add_flag("--json", po->json, "Print the results as one JSON object");
   philly->callback([po]() {
     const int code = RunPhillyCommand(*po, std::cout, std::cerr);
