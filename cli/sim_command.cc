@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -83,6 +84,26 @@ void RunParallel(size_t jobs, int32_t threads, const std::function<void(size_t)>
     });
   }
   for (std::thread& t : pool) t.join();
+}
+
+// Writes the allocation curve: per policy and 1% of arrived demand, the
+// mean, min and max over the seeds.
+bool WriteCurve(const std::string& path, const std::vector<std::string>& policies, size_t seeds,
+                int32_t tune_percent,
+                const std::function<const sim::OpenbRun&(size_t, size_t)>& run) {
+  std::ofstream curve(path);
+  if (!curve) return false;
+  curve << "policy_index,arrived_pct,alloc_mean_pct,alloc_min_pct,alloc_max_pct,policy\n";
+  for (size_t p = 0; p < policies.size(); ++p) {
+    for (size_t k = 1; k <= static_cast<size_t>(tune_percent); ++k) {
+      std::vector<double> at;
+      for (size_t s = 0; s < seeds; ++s) at.push_back(run(p, s).alloc_at[k]);
+      const Spread c = SpreadOf(at);
+      curve << p << "," << k << "," << Fixed(c.mean, 3) << "," << Fixed(c.min, 3) << ","
+            << Fixed(c.max, 3) << "," << policies[p] << "\n";
+    }
+  }
+  return static_cast<bool>(curve);
 }
 
 // Draws the curves with gnuplot: allocation ratio against arrived demand.
@@ -182,15 +203,6 @@ int RunOpenbCommand(const OpenbCommandOptions& options, std::ostream& out, std::
   Table table({"POLICY", "ALLOC@100% MEAN", "MIN-MAX",
                "ALLOC@" + std::to_string(tune_percent) + "% MEAN", "MIN-MAX", "FRAG MEAN",
                "MIN-MAX"});
-  std::ofstream curve;
-  if (!options.curve.empty()) {
-    curve.open(options.curve);
-    if (!curve) {
-      err << "sluice sim openb: --curve: cannot write " << options.curve << "\n";
-      return 1;
-    }
-    curve << "policy_index,arrived_pct,alloc_mean_pct,alloc_min_pct,alloc_max_pct,policy\n";
-  }
   for (size_t p = 0; p < policies.size(); ++p) {
     std::vector<double> a100, aend, frag;
     for (size_t s = 0; s < seeds.size(); ++s) {
@@ -209,34 +221,23 @@ int RunOpenbCommand(const OpenbCommandOptions& options, std::ostream& out, std::
     table.AddRow({policies[p], Fixed(x.mean, 2), Fixed(x.min, 2) + "-" + Fixed(x.max, 2),
                   Fixed(y.mean, 2), Fixed(y.min, 2) + "-" + Fixed(y.max, 2), Fixed(z.mean, 2),
                   Fixed(z.min, 2) + "-" + Fixed(z.max, 2)});
-    if (curve.is_open()) {
-      for (size_t k = 1; k <= static_cast<size_t>(tune_percent); ++k) {
-        std::vector<double> at;
-        for (size_t s = 0; s < seeds.size(); ++s)
-          at.push_back(runs[p * seeds.size() + s]->alloc_at[k]);
-        const Spread c = SpreadOf(at);
-        curve << p << "," << k << "," << Fixed(c.mean, 3) << "," << Fixed(c.min, 3) << ","
-              << Fixed(c.max, 3) << "," << policies[p] << "\n";
-      }
-    }
   }
-  if (curve.is_open()) curve.close();
+  auto curve_to = [&](const std::string& path) {
+    return WriteCurve(
+        path, policies, seeds.size(), tune_percent,
+        [&](size_t p, size_t s) -> const sim::OpenbRun& { return *runs[p * seeds.size() + s]; });
+  };
+  if (!options.curve.empty() && !curve_to(options.curve)) {
+    err << "sluice sim openb: --curve: cannot write " << options.curve << "\n";
+    return 1;
+  }
   if (!options.plot.empty()) {
-    std::string csv = options.curve;
-    const bool temporary = csv.empty();
-    if (temporary) {
-      csv = options.plot + ".csv";
-      // Write the curve next to the picture; cheap next to the replay.
-      std::ofstream c(csv);
-      c << "policy_index,arrived_pct,alloc_mean_pct,alloc_min_pct,alloc_max_pct,policy\n";
-      for (size_t p = 0; p < policies.size(); ++p) {
-        for (size_t k = 1; k <= static_cast<size_t>(tune_percent); ++k) {
-          double sum = 0;
-          for (size_t s = 0; s < seeds.size(); ++s) sum += runs[p * seeds.size() + s]->alloc_at[k];
-          c << p << "," << k << "," << Fixed(sum / static_cast<double>(seeds.size()), 3) << ",,,"
-            << policies[p] << "\n";
-        }
-      }
+    // Without --curve, the curve goes next to the picture for gnuplot.
+    const bool temporary = options.curve.empty();
+    const std::string csv = temporary ? options.plot + ".csv" : options.curve;
+    if (temporary && !curve_to(csv)) {
+      err << "sluice sim openb: --plot: cannot write " << csv << "\n";
+      return 1;
     }
     const bool ok = Plot(csv, policies, options.plot, err);
     if (temporary) std::filesystem::remove(csv);

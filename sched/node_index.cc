@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <tuple>
+#include <utility>
 
 namespace sluice {
 
@@ -60,10 +61,12 @@ void NodeIndex::NodeChanged(NodeId n) {
   if (grouped_) {
     auto& states = classes_[static_cast<size_t>(class_of_[n.index()])].states;
     StateKey& key = state_of_[n.index()];
+    StateKey now = StateOf(n);
+    if (now == key) return;  // e.g. a bind rolled back
     auto it = states.find(key);
     it->second.erase(n.value());
     if (it->second.empty()) states.erase(it);
-    key = StateOf(n);
+    key = std::move(now);
     states[key].insert(n.value());
   }
 }
