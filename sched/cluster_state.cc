@@ -15,6 +15,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   releasing_cpu_.assign(n, 0);
   releasing_memory_.assign(n, 0);
   releasing_gpu_.assign(n, 0);
+  was_releasing_.assign(n, 0);
   idle_devices_.resize(n);
   shared_devices_.assign(n, 0);
   size_t offset = 0;
@@ -99,6 +100,10 @@ void ClusterState::ApplyReleasing(WorkloadId w, const PodPlacement& p, int sign)
   releasing_cpu_[ni] += sign * r[Resource::kCpu];
   releasing_memory_[ni] += sign * r[Resource::kMemory];
   releasing_pods_ += sign;
+  if (sign > 0 && was_releasing_[ni] == 0) {
+    was_releasing_[ni] = 1;
+    ever_releasing_.push_back(p.node);
+  }
   AddToQueues(wl, r, -sign);
   for (Observer* o : observers_) o->NodeChanged(p.node);
 }

@@ -89,6 +89,11 @@ class ClusterState {
   bool is_releasing(WorkloadId w) const { return !releasing_[w.index()].empty(); }
   // True when any pod anywhere is being released (pipelining is possible).
   bool any_releasing() const { return releasing_pods_ > 0; }
+  // Every node that has had a pod releasing since the state was built, in
+  // the order they first did (a superset of those with one now: filter
+  // with has_releasing). Lets pipelining look at those few nodes instead
+  // of all.
+  const std::vector<NodeId>& nodes_ever_releasing() const { return ever_releasing_; }
 
   // Records one pod of `w` at `p`. The caller has checked that it fits
   // (ordinarily, or pipelined).
@@ -133,6 +138,8 @@ class ClusterState {
   std::vector<std::vector<PodPlacement>> placements_;
   std::vector<std::vector<PodPlacement>> releasing_;
   std::vector<Undo> undo_;
+  std::vector<NodeId> ever_releasing_;
+  std::vector<uint8_t> was_releasing_;  // per node: listed in ever_releasing_
   int64_t releasing_pods_ = 0;
 };
 

@@ -53,7 +53,8 @@ bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
 // refuse every victim that holds any CPU.
 class ReclaimPolicy : public VictimPolicy {
  public:
-  ReclaimPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {
+  ReclaimPolicy(const CycleContext& ctx, WorkloadId r)
+      : ctx_(ctx), s_(ctx.snapshot), r_(r), diverges_(ctx.snapshot.queues.size(), -1) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
     for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
@@ -89,22 +90,41 @@ class ReclaimPolicy : public VictimPolicy {
   bool eligible() const { return eligible_ && !judged_.empty(); }
   const std::string& not_owed() const { return not_owed_; }
 
-  bool Allows(WorkloadId v, std::string* why_not) const override {
+  bool MayYield(WorkloadId v) const override {
     const Workload& wv = s_.workload(v);
     const Workload& wr = s_.workload(r_);
     if (!wv.preemptible) return false;
     if (wv.queue == wr.queue) return false;  // that is preemption
-    const auto [a, vq] = DivergingSiblings(s_, wr.queue, wv.queue);
-    if (!a.valid()) return false;
-    Resources held;
-    for (const PodPlacement& p : ctx_.state.placements(v)) held += PodResources(wv, p);
+    // Whether the two queues diverge (neither is the other's ancestor),
+    // once per victim queue.
+    int8_t& diverges = diverges_[wv.queue.index()];
+    if (diverges < 0) diverges = DivergingSiblings(s_, wr.queue, wv.queue).first.valid() ? 1 : 0;
+    if (diverges == 0) return false;
+    const std::vector<PodPlacement>& pods = ctx_.state.placements(v);
+    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) {
+      for (const PodPlacement& p : pods) {
+        if (p.gpu_milli > 0 && !p.gpus.empty()) return true;
+      }
+      return false;
+    }
+    const Resources held = Held(v);
     bool useful = false;
     for (Resource res : judged_) useful = useful || held[res] > 0;
-    if (!useful) return false;
+    return useful;
+  }
+
+  bool Allows(WorkloadId v, std::string* why_not) const override {
+    if (!MayYield(v)) return false;
+    const Workload& wv = s_.workload(v);
+    const Workload& wr = s_.workload(r_);
+    const auto [a, vq] = DivergingSiblings(s_, wr.queue, wv.queue);
+    const Resources held = Held(v);
     const Duration min_runtime = ReclaimMinRuntime(s_, wv.queue);
     if (!OldEnough(s_, wv, min_runtime)) {
-      *why_not = "are younger than " + s_.queue(wv.queue).name + "'s reclaim min-runtime (" +
-                 FormatDuration(min_runtime) + ")";
+      if (why_not != nullptr) {
+        *why_not = "are younger than " + s_.queue(wv.queue).name + "'s reclaim min-runtime (" +
+                   FormatDuration(min_runtime) + ")";
+      }
       return false;
     }
     for (Resource res : judged_) {
@@ -120,9 +140,11 @@ class ReclaimPolicy : public VictimPolicy {
         const bool in_quota = quota >= 0 && after <= quota;
         within_quota = within_quota && in_quota;
         if (!in_quota && after > fair) {
-          *why_not = "cannot be taken: queue " + s_.queue(q).name + " would hold " +
-                     FormatAmount(res, after) + ", above its fair share of " +
-                     FormatAmount(res, fair);
+          if (why_not != nullptr) {
+            *why_not = "cannot be taken: queue " + s_.queue(q).name + " would hold " +
+                       FormatAmount(res, after) + ", above its fair share of " +
+                       FormatAmount(res, fair);
+          }
           return false;
         }
         if (q == a) break;
@@ -138,9 +160,11 @@ class ReclaimPolicy : public VictimPolicy {
         const bool quota_only = within_quota && quota >= 0;
         const int64_t threshold = quota_only ? quota : std::max(fair, std::max<int64_t>(quota, 0));
         if (after < threshold) {
-          *why_not = "belong to " + s_.queue(q).name + ", which would drop below its " +
-                     (quota_only || threshold != fair ? "quota" : "fair share") + " of " +
-                     FormatAmount(res, threshold);
+          if (why_not != nullptr) {
+            *why_not = "belong to " + s_.queue(q).name + ", which would drop below its " +
+                       (quota_only || threshold != fair ? "quota" : "fair share") + " of " +
+                       FormatAmount(res, threshold);
+          }
           return false;
         }
         if (q == vq) break;
@@ -160,12 +184,20 @@ class ReclaimPolicy : public VictimPolicy {
       const int64_t a_after = BaseAllocation(a)[res] + ctx_.demand[r_.index()][res];
       const int64_t a_fair = ctx_.fair_share[a.index()][res];
       if (RatioLess(v_after, v_fair, a_after, a_fair)) {
-        *why_not = "belong to " + victim_queue.name + ", which would end less saturated than " +
-                   s_.queue(a).name;
+        if (why_not != nullptr) {
+          *why_not = "belong to " + victim_queue.name + ", which would end less saturated than " +
+                     s_.queue(a).name;
+        }
         return false;
       }
     }
     return true;
+  }
+
+  Resources Held(WorkloadId v) const {
+    Resources held;
+    for (const PodPlacement& p : ctx_.state.placements(v)) held += PodResources(s_.workload(v), p);
+    return held;
   }
 
   int64_t Saturation(QueueId q) const {
@@ -201,6 +233,7 @@ class ReclaimPolicy : public VictimPolicy {
   WorkloadId r_;
   std::vector<Resource> judged_;
   std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
+  mutable std::vector<int8_t> diverges_;             // per victim queue: -1 not known yet
   std::array<bool, kNumResources> within_quota_{};
   bool eligible_ = false;
   std::string not_owed_;
@@ -214,15 +247,22 @@ class PreemptPolicy : public VictimPolicy {
   bool eligible() const { return true; }
   const std::string& not_owed() const { return none_; }
 
-  bool Allows(WorkloadId v, std::string* why_not) const override {
+  bool MayYield(WorkloadId v) const override {
     const Workload& wv = s_.workload(v);
     const Workload& wr = s_.workload(r_);
-    if (wv.queue != wr.queue || !wv.preemptible) return false;
-    if (PriorityValue(wv.priority_class) >= PriorityValue(wr.priority_class)) return false;
+    return wv.queue == wr.queue && wv.preemptible &&
+           PriorityValue(wv.priority_class) < PriorityValue(wr.priority_class);
+  }
+
+  bool Allows(WorkloadId v, std::string* why_not) const override {
+    if (!MayYield(v)) return false;
+    const Workload& wv = s_.workload(v);
     const Duration min_runtime = PreemptMinRuntime(s_, wv.queue);
     if (!OldEnough(s_, wv, min_runtime)) {
-      *why_not = "are younger than " + s_.queue(wv.queue).name + "'s preempt min-runtime (" +
-                 FormatDuration(min_runtime) + ")";
+      if (why_not != nullptr) {
+        *why_not = "are younger than " + s_.queue(wv.queue).name + "'s preempt min-runtime (" +
+                   FormatDuration(min_runtime) + ")";
+      }
       return false;
     }
     return true;
@@ -248,9 +288,10 @@ class PreemptPolicy : public VictimPolicy {
 class ConsolidatePolicy : public VictimPolicy {
  public:
   ConsolidatePolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), r_(r) {}
-  bool Allows(WorkloadId v, std::string* /*why_not*/) const override {
+  bool MayYield(WorkloadId v) const override {
     return v != r_ && ctx_.snapshot.workload(v).preemptible;
   }
+  bool Allows(WorkloadId v, std::string* /*why_not*/) const override { return MayYield(v); }
   VictimKey Key(WorkloadId v) const override {
     return {HeldAmount(ctx_.state, v, Resource::kGpu), 0, 0, 0, 0, v.value()};
   }
@@ -295,6 +336,7 @@ void ConsolidateAction::Run(CycleContext& ctx,
     idle_gpu += std::max<int64_t>(0, ctx.state.free_gpu(NodeId(static_cast<int32_t>(n))));
   }
   FailedTwins<std::string> twins;
+  VictimScratch scratch;
   for (WorkloadId r : ctx.failed) {
     if (moves_left == 0) break;
     if (ctx.decided[r.index()] || twins.Find(ctx, r) != nullptr) continue;
@@ -305,7 +347,8 @@ void ConsolidateAction::Run(CycleContext& ctx,
     }
     const size_t checkpoint = ctx.state.Checkpoint();
     ConsolidatePolicy policy(ctx, r);
-    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
+    GangOutcome o =
+        PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node, .scratch = &scratch});
     bool ok = o.placed && static_cast<int32_t>(o.victims.size()) <= moves_left;
     std::vector<BindDecision> moved;
     for (size_t i = 0; ok && i < o.victims.size(); ++i) {
@@ -334,6 +377,7 @@ template <typename Policy>
 void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node,
               EvictionAction action, const std::string& label) {
   FailedTwins<std::string> twins;
+  VictimScratch scratch;
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     if (const std::string* why = twins.Find(ctx, r)) {
@@ -346,7 +390,8 @@ void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_
       twins.Failed(ctx, r, policy.not_owed());
       continue;
     }
-    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node});
+    GangOutcome o =
+        PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node, .scratch = &scratch});
     if (o.placed) {
       Commit(ctx, r, o, action);
       twins.Succeeded();

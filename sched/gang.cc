@@ -18,6 +18,16 @@ std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id) {
     fixed = FindLabel(s.node(running.front().node).labels, w.topology);
     if (fixed == nullptr) return {};
   }
+  if (w.topology.empty() && ctx.index != nullptr) {
+    // One domain, the whole cluster: no map of label values to build.
+    std::vector<Domain> one(1);
+    for (int32_t c : ctx.index->MatchingClasses(w)) {
+      one[0].classes.push_back(c);
+      one[0].free_gpu += ctx.index->ClassFreeGpu(c);
+    }
+    if (one[0].classes.empty()) one.clear();
+    return one;
+  }
   std::map<std::string, Domain> by_value;
   auto domain_of = [&](const std::string* label) -> Domain* {
     if (w.topology.empty()) return &by_value[""];
@@ -74,17 +84,22 @@ std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w,
   return placer.PlaceOn(w, *n);
 }
 
+bool InDomain(const CycleContext& ctx, const Domain& d, NodeId n) {
+  if (ctx.index == nullptr) return std::binary_search(d.nodes.begin(), d.nodes.end(), n);
+  return std::find(d.classes.begin(), d.classes.end(), ctx.index->ClassOf(n)) != d.classes.end();
+}
+
 }  // namespace
 
 std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Workload& w,
-                                              const Domain& domain,
-                                              const std::vector<NodeId>& nodes,
-                                              const PodPlacer& placer) {
+                                              const Domain& domain, const PodPlacer& placer) {
   if (std::optional<PodPlacement> idle = FindBest(ctx, w, domain, placer)) return idle;
   std::optional<PlacementScore> best;
   NodeId best_node;
-  for (NodeId n : nodes) {
-    if (!ctx.state.has_releasing(n)) continue;
+  // Only nodes with something releasing can take a pipelined pod; the
+  // score breaks every tie by node, so the order they are seen in is moot.
+  for (NodeId n : ctx.state.nodes_ever_releasing()) {
+    if (!ctx.state.has_releasing(n) || !InDomain(ctx, domain, n)) continue;
     std::optional<PlacementScore> c = placer.ScorePipelined(w, n);
     if (c && (!best || *c < *best)) {
       best = c;
@@ -105,14 +120,13 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const size_t checkpoint = ctx.state.Checkpoint();
   GangOutcome out;
   for (const Domain& domain : GangDomains(ctx, id)) {
-    const std::vector<NodeId> nodes = pipelining ? DomainNodes(ctx, domain) : std::vector<NodeId>{};
     std::optional<VictimSearch> search;  // built on the first pod that needs it
     GangOutcome attempt;
     std::set<std::pair<int32_t, int32_t>> waited_on;  // (node, device)
     int32_t count = 0;
     for (; count < missing; ++count) {
-      std::optional<PodPlacement> p = pipelining ? FindBestPipelined(ctx, w, domain, nodes, placer)
-                                                 : FindBest(ctx, w, domain, placer);
+      std::optional<PodPlacement> p =
+          pipelining ? FindBestPipelined(ctx, w, domain, placer) : FindBest(ctx, w, domain, placer);
       // Victims evicted for this pod are undone if the pod cannot stand,
       // so that an elastic workload never keeps evictions it did not use.
       const size_t before_victims = ctx.state.Checkpoint();
@@ -122,7 +136,10 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
         attempt.victims.resize(victims_so_far);
       };
       if (!p && mode.victims != nullptr) {
-        if (!search) search.emplace(ctx, id, nodes, *mode.victims, *mode.by_node);
+        if (!search) {
+          search.emplace(ctx, id, DomainNodes(ctx, domain), *mode.victims, *mode.by_node,
+                         mode.scratch);
+        }
         std::optional<NodeId> n = search->EvictForOnePod(&attempt.victims);
         if (n && placer.ScorePipelined(w, *n)) {
           p = placer.PlaceOnPipelined(w, *n);

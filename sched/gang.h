@@ -33,11 +33,9 @@ std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d);
 
 // The best node of `domain` for one pod of `w`, counting releasing resources
 // as free: the best ordinary placement when there is one (through the index
-// when the cycle has one), else the best among nodes that are releasing.
+// when the cycle has one), else the best among its nodes that are releasing.
 std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Workload& w,
-                                              const Domain& domain,
-                                              const std::vector<NodeId>& nodes,
-                                              const PodPlacer& placer);
+                                              const Domain& domain, const PodPlacer& placer);
 
 struct GangOutcome {
   bool placed = false;              // at least minAvailable pods stand (state updated)
@@ -57,6 +55,8 @@ struct GangMode {
   bool pipelining = false;
   const VictimPolicy* victims = nullptr;
   const std::vector<std::vector<WorkloadId>>* by_node = nullptr;
+  // Bookkeeping reused by the victim searches of one action; may be null.
+  VictimScratch* scratch = nullptr;
 };
 
 // Tries each domain in turn. On failure, the state is back where it was.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/check.h"
+
 namespace sluice {
 
 std::vector<std::vector<WorkloadId>> WorkloadsByNode(const Snapshot& s) {
@@ -76,31 +78,106 @@ class NodeSimulation {
 
 }  // namespace
 
+void VictimScratch::Begin(size_t nodes, size_t workloads) {
+  if (++epoch_ == 0) {  // wrapped: every old stamp could look current
+    for (std::vector<uint32_t>* v :
+         {&in_domain_, &dirty_, &has_cost_, &refused_, &checked_, &has_key_}) {
+      std::fill(v->begin(), v->end(), 0);
+    }
+    epoch_ = 1;
+  }
+  if (in_domain_.size() < nodes) {
+    for (std::vector<uint32_t>* v : {&in_domain_, &dirty_, &has_cost_, &version_}) {
+      v->resize(nodes, 0);
+    }
+    costs_.resize(nodes);
+    plans_.resize(nodes);
+  }
+  if (refused_.size() < workloads) {
+    for (std::vector<uint32_t>* v : {&refused_, &checked_, &has_key_}) v->resize(workloads, 0);
+    keys_.resize(workloads);
+  }
+  heap_.clear();
+  dirty_list_.clear();
+}
+
+namespace {
+
+// Min-heap order on (cost, node): the same node a sorted set would give first.
+bool HeapAfter(const std::tuple<VictimScratch::Cost, int32_t, uint32_t>& a,
+               const std::tuple<VictimScratch::Cost, int32_t, uint32_t>& b) {
+  return std::tie(std::get<0>(a), std::get<1>(a)) > std::tie(std::get<0>(b), std::get<1>(b));
+}
+
+}  // namespace
+
 VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::vector<NodeId>& nodes,
                            const VictimPolicy& policy,
-                           const std::vector<std::vector<WorkloadId>>& by_node)
-    : ctx_(ctx), id_(id), w_(ctx.snapshot.workload(id)), policy_(policy), by_node_(by_node) {
+                           const std::vector<std::vector<WorkloadId>>& by_node,
+                           VictimScratch* scratch)
+    : ctx_(ctx),
+      id_(id),
+      w_(ctx.snapshot.workload(id)),
+      policy_(policy),
+      by_node_(by_node),
+      x_(scratch != nullptr ? *scratch : own_.emplace()) {
+  SLUICE_CHECK(!x_.in_use_);
+  x_.in_use_ = true;
+  x_.Begin(ctx.snapshot.nodes.size(), ctx.snapshot.workloads.size());
+  // Only nodes holding something the policy may take can yield a plan.
+  std::vector<NodeId> domain;
   for (NodeId n : nodes) {
-    in_domain_.insert(n.value());
-    Recompute(n);
+    for (WorkloadId v : by_node_[n.index()]) {
+      if (Eligible(v)) {
+        domain.push_back(n);
+        break;
+      }
+    }
   }
+  for (NodeId n : domain) x_.in_domain_[n.index()] = x_.epoch_;
+  for (NodeId n : domain) Recompute(n);
+  std::make_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
   ctx_.state.AddObserver(this);
 }
 
-VictimSearch::~VictimSearch() { ctx_.state.RemoveObserver(this); }
+VictimSearch::~VictimSearch() {
+  ctx_.state.RemoveObserver(this);
+  x_.in_use_ = false;
+}
 
 void VictimSearch::NodeChanged(NodeId n) { MarkDirty(n); }
 
+bool VictimSearch::Eligible(WorkloadId v) const {
+  // Workloads placed, pipelined or evicted in this cycle stay as decided.
+  return v != id_ && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v) &&
+         policy_.MayYield(v);
+}
+
 void VictimSearch::MarkDirty(NodeId n) {
-  if (in_domain_.count(n.value()) != 0) dirty_.insert(n.value());
+  const size_t i = n.index();
+  if (x_.in_domain_[i] != x_.epoch_ || x_.dirty_[i] == x_.epoch_) return;
+  x_.dirty_[i] = x_.epoch_;
+  x_.dirty_list_.push_back(n.value());
+}
+
+std::optional<int32_t> VictimSearch::Cheapest() {
+  while (!x_.heap_.empty()) {
+    const auto& [cost, n, version] = x_.heap_.front();
+    const size_t i = static_cast<size_t>(n);
+    if (x_.has_cost_[i] == x_.epoch_ && x_.version_[i] == version) return n;
+    std::pop_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
+    x_.heap_.pop_back();
+  }
+  return std::nullopt;
 }
 
 std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* victims) {
   while (true) {
     Flush();
-    if (order_.empty()) return std::nullopt;
-    const NodeId n(order_.begin()->second);
-    const std::vector<WorkloadId> chosen = plans_[n.value()];
+    const std::optional<int32_t> cheapest = Cheapest();
+    if (!cheapest) return std::nullopt;
+    const NodeId n(*cheapest);
+    const std::vector<WorkloadId> chosen = x_.plans_[n.index()];
     // Each victim is judged after the ones before it are gone, so that
     // together they cannot take a queue below what one alone may.
     const size_t checkpoint = ctx_.state.Checkpoint();
@@ -108,7 +185,7 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
     bool refused = false;
     for (WorkloadId v : chosen) {
       std::string why;
-      if (!policy_.Allows(v, &why)) {
+      if (!policy_.Allows(v, why_not_.empty() ? &why : nullptr)) {
         Refuse(v, n, why);
         refused = true;
         break;
@@ -123,7 +200,7 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
 }
 
 void VictimSearch::Refuse(WorkloadId v, NodeId where, const std::string& why) {
-  refused_.insert(v.value());
+  x_.refused_[v.index()] = x_.epoch_;
   if (why_not_.empty() && !why.empty()) {
     why_not_ = "victims on " + ctx_.snapshot.node(where).name + " " + why;
   }
@@ -131,45 +208,61 @@ void VictimSearch::Refuse(WorkloadId v, NodeId where, const std::string& why) {
 }
 
 void VictimSearch::Flush() {
-  const std::vector<int32_t> dirty(dirty_.begin(), dirty_.end());
-  dirty_.clear();
-  for (int32_t n : dirty) Recompute(NodeId(n));
+  // In node order, as the nodes marked while flushing wait for the next.
+  std::vector<int32_t> dirty;
+  dirty.swap(x_.dirty_list_);
+  std::sort(dirty.begin(), dirty.end());
+  for (int32_t n : dirty) x_.dirty_[static_cast<size_t>(n)] = 0;
+  for (int32_t n : dirty) {
+    const size_t entries = x_.heap_.size();
+    Recompute(NodeId(n));
+    if (x_.heap_.size() > entries) std::push_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
+  }
+  if (x_.dirty_list_.empty()) x_.dirty_list_.swap(dirty);  // keep the capacity
+  x_.dirty_list_.clear();
 }
 
 const VictimKey& VictimSearch::KeyOf(WorkloadId v) {
-  auto it = keys_.find(v.value());
-  if (it == keys_.end()) it = keys_.emplace(v.value(), policy_.Key(v)).first;
-  return it->second;
+  const size_t i = v.index();
+  if (x_.has_key_[i] != x_.epoch_) {
+    x_.keys_[i] = policy_.Key(v);
+    x_.has_key_[i] = x_.epoch_;
+  }
+  return x_.keys_[i];
 }
 
+// Leaves the node's plan in the scratch and appends its entry to the heap's
+// vector; the caller restores the heap order (the constructor heapifies
+// once, Flush pushes each).
 void VictimSearch::Recompute(NodeId n) {
-  auto old = costs_.find(n.value());
-  if (old != costs_.end()) {
-    order_.erase({old->second, n.value()});
-    costs_.erase(old);
-    plans_.erase(n.value());
+  const size_t i = n.index();
+  const uint32_t epoch = x_.epoch_;
+  if (x_.has_cost_[i] == epoch) {
+    x_.has_cost_[i] = 0;
+    ++x_.version_[i];
   }
-  candidates_.clear();
+  std::vector<std::pair<VictimKey, WorkloadId>>& candidates = x_.candidates_;
+  candidates.clear();
   for (WorkloadId v : by_node_[n.index()]) {
-    // Workloads placed, pipelined or evicted in this cycle stay as decided.
-    if (v == id_ || ctx_.decided[v.index()] || ctx_.state.is_releasing(v)) continue;
-    if (refused_.count(v.value()) != 0) continue;
-    if (checked_.insert(v.value()).second) {
+    if (!Eligible(v) || x_.refused_[v.index()] == epoch) continue;
+    if (x_.checked_[v.index()] != epoch) {
+      x_.checked_[v.index()] = epoch;
       std::string why;
-      if (!policy_.Allows(v, &why)) {
+      if (!policy_.Allows(v, why_not_.empty() ? &why : nullptr)) {
         Refuse(v, n, why);
         continue;
       }
     }
-    candidates_.emplace_back(KeyOf(v), v);
+    candidates.emplace_back(KeyOf(v), v);
   }
-  if (candidates_.empty()) return;
-  std::sort(candidates_.begin(), candidates_.end());
-  NodeSimulation sim(ctx_.state, n, &scratch_);
-  std::vector<WorkloadId> chosen;
+  if (candidates.empty()) return;
+  std::sort(candidates.begin(), candidates.end());
+  NodeSimulation sim(ctx_.state, n, &x_.held_);
+  std::vector<WorkloadId>& chosen = x_.plans_[i];
+  chosen.clear();
   int64_t evicted_gpu = 0;
   bool fits = false;
-  for (const auto& [key, v] : candidates_) {
+  for (const auto& [key, v] : candidates) {
     sim.Remove(ctx_.snapshot.workload(v), ctx_.state.placements(v));
     chosen.push_back(v);
     evicted_gpu += HeldAmount(ctx_.state, v, Resource::kGpu);
@@ -185,10 +278,9 @@ void VictimSearch::Recompute(NodeId n) {
   score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
   score.k3 = sign * ctx_.state.free_memory_pipelined(n);
   score.node = n.value();
-  const Cost cost{chosen.size(), evicted_gpu, score};
-  costs_.emplace(n.value(), cost);
-  order_.insert({cost, n.value()});
-  plans_[n.value()] = std::move(chosen);
+  x_.costs_[i] = Cost{chosen.size(), evicted_gpu, score};
+  x_.has_cost_[i] = epoch;
+  x_.heap_.emplace_back(x_.costs_[i], n.value(), x_.version_[i]);
 }
 
 }  // namespace sluice
