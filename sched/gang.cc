@@ -79,9 +79,7 @@ namespace {
 std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w, const Domain& d,
                                      const PodPlacer& placer) {
   if (ctx.index == nullptr) return placer.FindBest(w, d.nodes);
-  std::optional<NodeId> n = ctx.index->FindBest(w, d.classes, placer);
-  if (!n) return std::nullopt;
-  return placer.PlaceOn(w, *n);
+  return ctx.index->FindBest(w, d.classes, placer);
 }
 
 bool InDomain(const CycleContext& ctx, const Domain& d, NodeId n) {

@@ -93,15 +93,16 @@ void NodeIndex::GroupByState() const {
   grouped_ = true;
 }
 
-std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::BestByState(
-    const Workload& w, const NodeClass& c, int64_t need_gpu, const PodPlacer& placer) const {
-  std::optional<std::pair<NodeId, PlacementScore>> best;
+std::optional<PodPlacer::Choice> NodeIndex::BestByState(const Workload& w, const NodeClass& c,
+                                                        int64_t need_gpu,
+                                                        const PodPlacer& placer) const {
+  std::optional<PodPlacer::Choice> best;
   // States are ordered by free GPU first: skip those with too little.
   auto from = need_gpu > 0 ? c.states.lower_bound(StateKey{need_gpu}) : c.states.begin();
   for (auto it = from; it != c.states.end(); ++it) {
     const NodeId n(*it->second.begin());
-    std::optional<PlacementScore> s = placer.Score(w, n);
-    if (s && (!best || *s < best->second)) best = std::make_pair(n, *s);
+    std::optional<PodPlacer::Choice> s = placer.Evaluate(w, n);
+    if (s && (!best || s->score < best->score)) best = std::move(s);
   }
   return best;
 }
@@ -120,9 +121,10 @@ const std::string* NodeIndex::ClassLabel(int32_t c, const std::string& key) cons
   return FindLabel(classes_[static_cast<size_t>(c)].representative->labels, key);
 }
 
-std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::FirstFit(
-    const Workload& w, const std::set<Entry>& set, std::set<Entry>::const_iterator from,
-    int64_t need_gpu, const PodPlacer& placer, int32_t max_idle_taken) const {
+std::optional<PodPlacer::Choice> NodeIndex::FirstFit(const Workload& w, const std::set<Entry>& set,
+                                                     std::set<Entry>::const_iterator from,
+                                                     int64_t need_gpu, const PodPlacer& placer,
+                                                     int32_t max_idle_taken) const {
   for (auto it = from; it != set.end(); ++it) {
     // Spread walks the most free first: once a node has too little free GPU,
     // all that follow have less.
@@ -130,17 +132,18 @@ std::optional<std::pair<NodeId, PlacementScore>> NodeIndex::FirstFit(
     // a pod without GPUs does not care.)
     if (!binpack_ && need_gpu > 0 && -it->k1 < need_gpu) break;
     const NodeId n(it->node);
-    std::optional<PlacementScore> s = placer.Score(w, n);
-    if (s && s->idle_devices_taken <= max_idle_taken) return std::make_pair(n, *s);
+    std::optional<PodPlacer::Choice> s = placer.Evaluate(w, n);
+    if (s && s->score.idle_devices_taken <= max_idle_taken) return s;
   }
   return std::nullopt;
 }
 
-std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int32_t> classes,
-                                          const PodPlacer& placer) const {
-  std::optional<std::pair<NodeId, PlacementScore>> best;
-  auto consider = [&](const std::optional<std::pair<NodeId, PlacementScore>>& c) {
-    if (c && (!best || c->second < best->second)) best = c;
+std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<const int32_t> classes,
+                                                const PodPlacer& placer) const {
+  // Each candidate is evaluated once, devices and score together.
+  std::optional<PodPlacer::Choice> best;
+  auto consider = [&](std::optional<PodPlacer::Choice> c) {
+    if (c && (!best || c->score < best->score)) best = std::move(c);
   };
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   for (int32_t ci : classes) {
@@ -164,17 +167,14 @@ std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int
       // Several fractional devices: the idle devices taken can be anything
       // from 0 to gpu_devices, so score every candidate of the class.
       for (auto it = start(c.all); it != c.all.end(); ++it) {
-        if (std::optional<PlacementScore> s = placer.Score(w, NodeId(it->node))) {
-          consider(std::make_pair(NodeId(it->node), *s));
-        }
+        consider(placer.Evaluate(w, NodeId(it->node)));
       }
       continue;
     }
     if (binpack_ && fractional) {
       // Nodes where the fraction fits a device already shared come first.
-      auto shared = FirstFit(w, c.shared, start(c.shared), need_gpu, placer, 0);
-      if (shared) {
-        consider(shared);
+      if (auto shared = FirstFit(w, c.shared, start(c.shared), need_gpu, placer, 0)) {
+        consider(std::move(shared));
         continue;
       }
     }
@@ -182,7 +182,7 @@ std::optional<NodeId> NodeIndex::FindBest(const Workload& w, std::span<const int
         FirstFit(w, c.all, start(c.all), need_gpu, placer, std::numeric_limits<int32_t>::max()));
   }
   if (!best) return std::nullopt;
-  return best->first;
+  return std::move(best->placement);
 }
 
 }  // namespace sluice

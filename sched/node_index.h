@@ -54,8 +54,8 @@ class NodeIndex : public ClusterState::Observer {
   }
 
   // The best node of `classes` for one pod of `w` now, or nullopt.
-  std::optional<NodeId> FindBest(const Workload& w, std::span<const int32_t> classes,
-                                 const PodPlacer& placer) const;
+  std::optional<PodPlacement> FindBest(const Workload& w, std::span<const int32_t> classes,
+                                       const PodPlacer& placer) const;
 
   void NodeChanged(NodeId n) override;
 
@@ -78,16 +78,15 @@ class NodeIndex : public ClusterState::Observer {
   Entry KeyOf(NodeId n) const;
   StateKey StateOf(NodeId n) const;
   void GroupByState() const;
-  std::optional<std::pair<NodeId, PlacementScore>> BestByState(const Workload& w,
-                                                               const NodeClass& c, int64_t need_gpu,
-                                                               const PodPlacer& placer) const;
+  std::optional<PodPlacer::Choice> BestByState(const Workload& w, const NodeClass& c,
+                                               int64_t need_gpu, const PodPlacer& placer) const;
   void Insert(NodeId n);
   void Erase(NodeId n);
   // First node of `set` from `from` on whose Score fits (with at most
   // `max_idle_taken` idle devices taken, when given).
-  std::optional<std::pair<NodeId, PlacementScore>> FirstFit(
-      const Workload& w, const std::set<Entry>& set, std::set<Entry>::const_iterator from,
-      int64_t need_gpu, const PodPlacer& placer, int32_t max_idle_taken) const;
+  std::optional<PodPlacer::Choice> FirstFit(const Workload& w, const std::set<Entry>& set,
+                                            std::set<Entry>::const_iterator from, int64_t need_gpu,
+                                            const PodPlacer& placer, int32_t max_idle_taken) const;
 
   const Snapshot& snapshot_;
   ClusterState* state_;

@@ -70,8 +70,16 @@ class PodPlacer {
   // True when placements are scored by fragmentation.
   bool scores_fragmentation() const { return mix_ != nullptr; }
 
-  // The score of placing one pod of `w` on node `n`, or nullopt if it does
-  // not fit there now. Allocates nothing.
+  // A pod's devices on a node and their score, found together: the device
+  // choice of a fraction decides its fragmentation.
+  struct Choice {
+    PlacementScore score;
+    PodPlacement placement;
+  };
+  // Score and devices of one pod of `w` on `n`, or nullopt if it does not
+  // fit there now.
+  std::optional<Choice> Evaluate(const Workload& w, NodeId n) const;
+  // The score alone.
   std::optional<PlacementScore> Score(const Workload& w, NodeId n) const;
   // The devices one pod of `w` takes on `n`; `n` must have passed Score().
   PodPlacement PlaceOn(const Workload& w, NodeId n) const;
@@ -87,13 +95,6 @@ class PodPlacer {
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
  private:
-  struct Choice {
-    PlacementScore score;
-    PodPlacement placement;
-  };
-  // Score and devices together: the device choice of a fraction decides
-  // its fragmentation.
-  std::optional<Choice> Evaluate(const Workload& w, NodeId n) const;
   // Every device of `n` that can take `milli` more, in the strategy's order.
   std::vector<int32_t> FractionDevices(NodeId n, int64_t milli) const;
   // Fragmentation growth of `n` if `p` were added.
