@@ -22,7 +22,7 @@ using testing::CommandResult;
 using testing::ServerProcess;
 
 template <class F>
-bool Eventually(F f, int seconds = 15) {
+bool Eventually(F f, int seconds = 60) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     if (f()) return true;
