@@ -47,14 +47,45 @@ bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
   return Int128{a} * d < Int128{c} * b;
 }
 
+// What the policies' MayYield tests read of every running workload, packed
+// together once per action: the test runs for every workload of every node
+// a search looks at, and reading the whole Workload for it was most of a
+// large cycle's time (cache misses).
+struct VictimTraits {
+  int32_t queue = -1;
+  int32_t priority = 0;
+  bool preemptible = false;
+  bool holds_gpu = false;  // some pod holds some GPU
+};
+
+std::vector<VictimTraits> TraitsOf(const CycleContext& ctx) {
+  const Snapshot& s = ctx.snapshot;
+  std::vector<VictimTraits> out(s.workloads.size());
+  for (size_t i = 0; i < s.workloads.size(); ++i) {
+    const Workload& w = s.workloads[i];
+    VictimTraits& t = out[i];
+    t.queue = w.queue.value();
+    t.priority = PriorityValue(w.priority_class);
+    t.preemptible = w.preemptible;
+    for (const PodPlacement& p : ctx.state.placements(WorkloadId(static_cast<int32_t>(i)))) {
+      t.holds_gpu = t.holds_gpu || (p.gpu_milli > 0 && !p.gpus.empty());
+    }
+  }
+  return out;
+}
+
 // Reclaim is judged on GPUs for a GPU workload, and on CPU and memory for a
 // CPU-only one. CPU and memory have no quota unless configured, so their
 // fair share follows demand: judging a GPU reclaim on them too would
 // refuse every victim that holds any CPU.
 class ReclaimPolicy : public VictimPolicy {
  public:
-  ReclaimPolicy(const CycleContext& ctx, WorkloadId r)
-      : ctx_(ctx), s_(ctx.snapshot), r_(r), diverges_(ctx.snapshot.queues.size(), -1) {
+  ReclaimPolicy(const CycleContext& ctx, WorkloadId r, const std::vector<VictimTraits>& traits)
+      : ctx_(ctx),
+        s_(ctx.snapshot),
+        r_(r),
+        traits_(traits),
+        diverges_(ctx.snapshot.queues.size(), -1) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
     for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
@@ -91,22 +122,18 @@ class ReclaimPolicy : public VictimPolicy {
   const std::string& not_owed() const { return not_owed_; }
 
   bool MayYield(WorkloadId v) const override {
-    const Workload& wv = s_.workload(v);
-    const Workload& wr = s_.workload(r_);
-    if (!wv.preemptible) return false;
-    if (wv.queue == wr.queue) return false;  // that is preemption
+    const VictimTraits& t = traits_[v.index()];
+    if (!t.preemptible) return false;
+    const QueueId reclaimer_queue = s_.workload(r_).queue;
+    if (t.queue == reclaimer_queue.value()) return false;  // that is preemption
     // Whether the two queues diverge (neither is the other's ancestor),
     // once per victim queue.
-    int8_t& diverges = diverges_[wv.queue.index()];
-    if (diverges < 0) diverges = DivergingSiblings(s_, wr.queue, wv.queue).first.valid() ? 1 : 0;
-    if (diverges == 0) return false;
-    const std::vector<PodPlacement>& pods = ctx_.state.placements(v);
-    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) {
-      for (const PodPlacement& p : pods) {
-        if (p.gpu_milli > 0 && !p.gpus.empty()) return true;
-      }
-      return false;
+    int8_t& diverges = diverges_[static_cast<size_t>(t.queue)];
+    if (diverges < 0) {
+      diverges = DivergingSiblings(s_, reclaimer_queue, QueueId(t.queue)).first.valid() ? 1 : 0;
     }
+    if (diverges == 0) return false;
+    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) return t.holds_gpu;
     const Resources held = Held(v);
     bool useful = false;
     for (Resource res : judged_) useful = useful || held[res] > 0;
@@ -232,6 +259,7 @@ class ReclaimPolicy : public VictimPolicy {
   const Snapshot& s_;
   WorkloadId r_;
   std::vector<Resource> judged_;
+  const std::vector<VictimTraits>& traits_;
   std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
   mutable std::vector<int8_t> diverges_;             // per victim queue: -1 not known yet
   std::array<bool, kNumResources> within_quota_{};
@@ -241,17 +269,21 @@ class ReclaimPolicy : public VictimPolicy {
 
 class PreemptPolicy : public VictimPolicy {
  public:
-  PreemptPolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), s_(ctx.snapshot), r_(r) {}
+  PreemptPolicy(const CycleContext& ctx, WorkloadId r, const std::vector<VictimTraits>& traits)
+      : ctx_(ctx),
+        s_(ctx.snapshot),
+        r_(r),
+        traits_(traits),
+        queue_(ctx.snapshot.workload(r).queue.value()),
+        priority_(PriorityValue(ctx.snapshot.workload(r).priority_class)) {}
 
   // Any workload may try to preempt; the victims decide.
   bool eligible() const { return true; }
   const std::string& not_owed() const { return none_; }
 
   bool MayYield(WorkloadId v) const override {
-    const Workload& wv = s_.workload(v);
-    const Workload& wr = s_.workload(r_);
-    return wv.queue == wr.queue && wv.preemptible &&
-           PriorityValue(wv.priority_class) < PriorityValue(wr.priority_class);
+    const VictimTraits& t = traits_[v.index()];
+    return t.queue == queue_ && t.preemptible && t.priority < priority_;
   }
 
   bool Allows(WorkloadId v, std::string* why_not) const override {
@@ -282,6 +314,9 @@ class PreemptPolicy : public VictimPolicy {
   const CycleContext& ctx_;
   const Snapshot& s_;
   WorkloadId r_;
+  const std::vector<VictimTraits>& traits_;
+  int32_t queue_;     // the preemptor's
+  int32_t priority_;  // the preemptor's
   std::string none_;
 };
 
@@ -378,13 +413,14 @@ void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_
               EvictionAction action, const std::string& label) {
   FailedTwins<std::string> twins;
   VictimScratch scratch;
+  const std::vector<VictimTraits> traits = TraitsOf(ctx);
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     if (const std::string* why = twins.Find(ctx, r)) {
       AppendReason(ctx, r, label, *why);
       continue;
     }
-    Policy policy(ctx, r);
+    Policy policy(ctx, r, traits);
     if (!policy.eligible()) {
       AppendReason(ctx, r, label, policy.not_owed());
       twins.Failed(ctx, r, policy.not_owed());
