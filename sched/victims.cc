@@ -48,15 +48,24 @@ class NodeSimulation {
   void Remove(const Workload& w, const std::vector<PodPlacement>& pods) {
     for (const PodPlacement& p : pods) {
       if (p.node != node_) continue;
+      if (p.mig()) {
+        if (w.request.mig_profile == profile_wanted_) freed_instances_ = true;
+        cpu_ += w.request.cpu_milli;
+        memory_ += w.request.memory_mib;
+        continue;
+      }
       for (int32_t d : p.gpus) held_[static_cast<size_t>(d)] -= p.gpu_milli;
       cpu_ += w.request.cpu_milli;
       memory_ += w.request.memory_mib;
     }
   }
+  // The MIG profile the pod needs: a removed victim that held one frees it.
+  void Want(int32_t profile) { profile_wanted_ = profile; }
   bool Fits(const Workload& w) const {
     const PodRequest& r = w.request;
     if (cpu_ < r.cpu_milli || memory_ < r.memory_mib) return false;
     if (r.gpu_devices == 0) return true;
+    if (r.mig()) return freed_instances_;
     const int64_t milli = r.MilliOn(state_.snapshot().node(node_).gpu_memory_mib);
     if (milli == 0) return false;
     int32_t fitting = 0;
@@ -72,6 +81,8 @@ class NodeSimulation {
   std::vector<int64_t>& held_;
   int64_t cpu_ = 0;
   int64_t memory_ = 0;
+  int32_t profile_wanted_ = 0;
+  bool freed_instances_ = false;
 };
 
 }  // namespace
@@ -154,6 +165,10 @@ void VictimSearch::Recompute(NodeId n) {
     // Workloads placed, pipelined or evicted in this cycle stay as decided.
     if (v == id_ || ctx_.decided[v.index()] || ctx_.state.is_releasing(v)) continue;
     if (refused_.count(v.value()) != 0) continue;
+    // A MIG pod is helped only by victims on instances of its profile, and
+    // a whole or fractional pod never by victims on MIG instances.
+    const PodRequest& vr = ctx_.snapshot.workload(v).request;
+    if (w_.request.mig() ? vr.mig_profile != w_.request.mig_profile : vr.mig()) continue;
     if (checked_.insert(v.value()).second) {
       std::string why;
       if (!policy_.Allows(v, &why)) {
@@ -166,6 +181,7 @@ void VictimSearch::Recompute(NodeId n) {
   if (candidates_.empty()) return;
   std::sort(candidates_.begin(), candidates_.end());
   NodeSimulation sim(ctx_.state, n, &scratch_);
+  sim.Want(w_.request.mig_profile);
   std::vector<WorkloadId> chosen;
   int64_t evicted_gpu = 0;
   bool fits = false;
