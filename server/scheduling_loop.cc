@@ -1,5 +1,6 @@
 // The control plane's scheduling loop: build a snapshot of the server's
 // state, run the scheduler core on it, and apply its decisions.
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -13,6 +14,7 @@ std::string DevicesText(const PlacedPod& p) {
   for (int32_t g : p.gpus) devices += (devices.empty() ? "" : ",") + std::to_string(g);
   std::string text = p.node;
   if (!p.gpus.empty()) text += " GPU " + devices;
+  if (!p.mig.empty()) return text + " MIG " + p.mig;
   if (!p.gpus.empty() && p.gpu_milli != 1000) text += " (" + FormatMilli(p.gpu_milli) + " each)";
   return text;
 }
@@ -105,6 +107,18 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
       for (const PlacedPod& p : rec.placement) {
         auto n = node_ids.find(p.node);
         if (n == node_ids.end()) continue;
+        if (!p.mig.empty() || w.request.mig()) {
+          // A MIG pod holds its instance while the node still lists it.
+          const MigPlacement m = ParseMigPlacement(p.mig);
+          const Node& node = s.nodes[static_cast<size_t>(n->second)];
+          const MigDevice* dev = p.gpus.size() == 1 ? node.FindMig(p.gpus[0]) : nullptr;
+          if (dev == nullptr || m.profile != w.request.mig_profile ||
+              std::find(dev->instances.begin(), dev->instances.end(), m) == dev->instances.end()) {
+            continue;
+          }
+          w.placement.push_back({NodeId(n->second), p.gpus, w.request.gpu_milli, m.start});
+          continue;
+        }
         std::vector<int64_t>& use = device_use[static_cast<size_t>(n->second)];
         bool fits = true;
         for (int32_t g : p.gpus) {
@@ -113,7 +127,7 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
         }
         if (!fits) continue;
         for (int32_t g : p.gpus) use[static_cast<size_t>(g)] += p.gpu_milli;
-        w.placement.push_back({NodeId(n->second), p.gpus, p.gpu_milli});
+        w.placement.push_back({NodeId(n->second), p.gpus, p.gpu_milli, -1});
       }
       w.running = !w.placement.empty();
       w.releasing = w.running && rec.releasing;
@@ -193,9 +207,13 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   last_fair_share_ = r.fair_share;
   pending_by_class_.clear();
   std::vector<Mutation> batch;
-  auto pods_of = [&](const std::vector<PodPlacement>& pods) {
+  auto pods_of = [&](WorkloadId w, const std::vector<PodPlacement>& pods) {
     std::vector<PlacedPod> out;
-    for (const PodPlacement& p : pods) out.push_back({s.node(p.node).name, p.gpus, p.gpu_milli});
+    for (const PodPlacement& p : pods) {
+      out.push_back({s.node(p.node).name, p.gpus, p.gpu_milli,
+                     p.mig() ? FormatMigPlacement({s.workload(w).request.mig_profile, p.mig_start})
+                             : std::string()});
+    }
     return out;
   };
 
@@ -252,7 +270,7 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   for (const BindDecision& b : r.binds) {
     if (recs[b.workload.index()] == nullptr) continue;
     WorkloadRecord& rec = *recs[b.workload.index()];
-    std::vector<PlacedPod> pods = pods_of(b.pods);
+    std::vector<PlacedPod> pods = pods_of(b.workload, b.pods);
     ++metrics_->binds;
     if (rec.phase == Phase::kPending) {
       rec.phase = Phase::kRunning;
