@@ -48,7 +48,7 @@ struct Node {
   Labels labels;
   // Devices in MIG mode, by ascending gpu; the others are whole GPUs. Only
   // MIG requests go to these devices.
-  std::vector<MigDevice> mig;
+  std::vector<MigDevice> mig{};
   // Whether MIG devices with no running work may be repartitioned.
   bool mig_dynamic = false;
 

@@ -132,6 +132,22 @@ std::string LocalExecutor::Isolation() const {
   return text + "; MIG instances: isolated by the hardware";
 }
 
+Status LocalExecutor::Repartition(const std::string& node, int32_t gpu,
+                                  const std::vector<MigPlacement>& destroy,
+                                  const std::vector<MigPlacement>& create) {
+  if (!opt_.repartition) {
+    return Status::FailedPrecondition("MIG devices of " + node +
+                                      " cannot be repartitioned here (no NVML)");
+  }
+  bool busy = false;
+  for (const auto& [id, t] : tracked_) {
+    for (const Pod& p : t.pods) {
+      busy = busy || (!p.done && std::find(p.gpus.begin(), p.gpus.end(), gpu) != p.gpus.end());
+    }
+  }
+  return opt_.repartition(MigChange{gpu, destroy, create}, busy);
+}
+
 std::string LocalExecutor::Dir(int64_t id) const {
   return opt_.state_dir + "/" + std::to_string(id);
 }
@@ -269,6 +285,7 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
   envp.push_back(nullptr);
   Pod pod;
   pod.index = index;
+  pod.gpus = placed.gpus;
   if (w.spec.command.empty()) {
     pod.done = true;
     pod.exit.error = "no command given (submit NAME -- COMMAND ARGS...)";

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "exec/cgroups.h"
+#include "exec/mig_partitioner.h"
 #include "exec/mps.h"
 #include "exec/pod_shim.h"
 #include "server/executor.h"
@@ -49,6 +50,9 @@ struct LocalExecutorOptions {
   // fractional pods there get MPS's limits instead of the interception
   // library.
   std::vector<int32_t> mps_gpus;
+  // Lays a MIG device out anew (exec/mig_partitioner.h); `busy` when the
+  // executor knows of a pod on it. Unset: MIG devices cannot be repartitioned.
+  std::function<Status(const MigChange& change, bool busy)> repartition;
   std::string mps_control = "nvidia-cuda-mps-control";
   std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
   std::function<void(std::function<void()>)> post;
@@ -66,6 +70,8 @@ class LocalExecutor final : public Executor {
   void Adopt(const WorkloadRecord& w) override;
   std::string LogPath(int64_t workload_id, int32_t pod) const override;
   std::string Isolation() const override;
+  Status Repartition(const std::string& node, int32_t gpu, const std::vector<MigPlacement>& destroy,
+                     const std::vector<MigPlacement>& create) override;
   // By session: every process of a pod stays in its shim's session.
   int64_t WorkloadOfProcess(int pid) const override;
 
@@ -82,6 +88,7 @@ class LocalExecutor final : public Executor {
     int64_t start_ticks = 0;
     bool done = false;
     PodExit exit;
+    std::vector<int32_t> gpus;  // the devices it runs on
   };
   struct Tracked {
     std::vector<Pod> pods;

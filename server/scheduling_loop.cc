@@ -267,9 +267,37 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
     Notify("MODIFIED", rec);
   }
 
+  // MIG devices are laid out anew before the binds that use them; the
+  // binds onto a device whose repartition failed wait for the next cycle.
+  std::vector<std::pair<NodeId, int32_t>> failed_devices;
+  for (const RepartitionDecision& d : r.repartitions) {
+    const std::string& node = s.node(d.node).name;
+    Status st = executor_->Repartition(node, d.gpu, d.destroy, d.create);
+    if (!st.ok()) {
+      failed_devices.emplace_back(d.node, d.gpu);
+      repartition_error_ = "repartitioning GPU " + std::to_string(d.gpu) + " of " + node +
+                           " failed: " + st.message();
+      continue;
+    }
+    for (Node& n : opt_.nodes) {
+      if (n.name != node) continue;
+      for (MigDevice& m : n.mig) {
+        if (m.gpu == d.gpu) m.instances = d.layout;
+      }
+    }
+  }
   for (const BindDecision& b : r.binds) {
     if (recs[b.workload.index()] == nullptr) continue;
+    const bool blocked = std::any_of(b.pods.begin(), b.pods.end(), [&](const PodPlacement& p) {
+      return p.mig() && std::find(failed_devices.begin(), failed_devices.end(),
+                                  std::make_pair(p.node, p.gpus[0])) != failed_devices.end();
+    });
     WorkloadRecord& rec = *recs[b.workload.index()];
+    if (blocked) {
+      rec.reason = repartition_error_;
+      Notify("MODIFIED", rec);
+      continue;
+    }
     std::vector<PlacedPod> pods = pods_of(b.workload, b.pods);
     ++metrics_->binds;
     if (rec.phase == Phase::kPending) {
