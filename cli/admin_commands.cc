@@ -296,6 +296,11 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
       ->add_option("--executor", so->executor,
                    "local: run workloads as processes (default); sim: hold their GPUs, run nothing")
       ->check(CLI::IsMember({"local", "sim"}));
+  server->add_option("--gpu-sharing", so->gpu_sharing,
+                     "How GPU fractions are shared: vgpu (the interception library, default), "
+                     "mps (MPS on every GPU) or mps:0,2 (MPS on those GPUs)");
+  server->add_flag("--mig-dynamic", so->mig_dynamic,
+                   "Let the scheduler repartition GPUs in MIG mode that run nothing");
   server->add_option("--telemetry-ms", so->telemetry_ms,
                      "How often GPU utilisation is sampled through NVML (default 5000)");
   server->add_option("--sample-ms", so->sample_ms,

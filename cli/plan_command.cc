@@ -17,9 +17,13 @@ nlohmann::ordered_json MilliNumber(int64_t milli) {
   return static_cast<double>(milli) / 1000.0;
 }
 
-std::string PlacementText(const Snapshot& s, const PodPlacement& p) {
+std::string PlacementText(const Snapshot& s, const Workload& w, const PodPlacement& p) {
   std::string text = s.node(p.node).name;
   if (p.gpus.empty()) return text;
+  if (p.mig()) {
+    return text + "[" + std::to_string(p.gpus[0]) +
+           "]:" + FormatMigPlacement({w.request.mig_profile, p.mig_start});
+  }
   std::string devices;
   for (int32_t d : p.gpus) devices += (devices.empty() ? "" : ",") + std::to_string(d);
   text += "[" + devices + "]";
@@ -52,7 +56,7 @@ void PrintTables(const PlanResult& plan, std::ostream& out) {
     if (!w.running) continue;
     std::string where;
     for (const PodPlacement& p : w.placement) {
-      where += (where.empty() ? "" : " ") + PlacementText(s, p);
+      where += (where.empty() ? "" : " ") + PlacementText(s, w, p);
     }
     running.AddRow({w.name, s.queue(w.queue).name, std::string(PriorityClassName(w.priority_class)),
                     std::to_string(w.placement.size()) + "/" + std::to_string(w.pods),
@@ -62,6 +66,21 @@ void PrintTables(const PlanResult& plan, std::ostream& out) {
     out << "(none)\n";
   } else {
     running.Print(out);
+  }
+
+  if (!plan.repartitions.empty()) {
+    out << "\nMIG repartitions\n";
+    Table repartitions({"NODE", "GPU", "DESTROY", "CREATE", "LAYOUT AFTER"});
+    auto list = [](const std::vector<MigPlacement>& l) {
+      std::string text;
+      for (const MigPlacement& m : l) text += (text.empty() ? "" : " ") + FormatMigPlacement(m);
+      return text.empty() ? std::string("-") : text;
+    };
+    for (const RepartitionDecision& r : plan.repartitions) {
+      repartitions.AddRow({s.node(r.node).name, std::to_string(r.gpu), list(r.destroy),
+                           list(r.create), list(r.layout)});
+    }
+    repartitions.Print(out);
   }
 
   if (!plan.evictions.empty()) {
@@ -113,6 +132,12 @@ nlohmann::ordered_json PlanToJson(const PlanResult& plan) {
     if (!w.running) continue;
     nlohmann::ordered_json pods = nlohmann::ordered_json::array();
     for (const PodPlacement& p : w.placement) {
+      if (p.mig()) {
+        pods.push_back({{"node", s.node(p.node).name},
+                        {"gpus", p.gpus},
+                        {"mig", FormatMigPlacement({w.request.mig_profile, p.mig_start})}});
+        continue;
+      }
       pods.push_back({{"node", s.node(p.node).name},
                       {"gpus", p.gpus},
                       {"fraction", MilliNumber(p.gpus.empty() ? 0 : p.gpu_milli)}});
@@ -146,6 +171,20 @@ nlohmann::ordered_json PlanToJson(const PlanResult& plan) {
                                     {"position", plan.last.position[i]}};
   }
   doc["pending"] = std::move(pending);
+  nlohmann::ordered_json repartitions = nlohmann::ordered_json::array();
+  auto names = [](const std::vector<MigPlacement>& list) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const MigPlacement& m : list) out.push_back(FormatMigPlacement(m));
+    return out;
+  };
+  for (const RepartitionDecision& r : plan.repartitions) {
+    repartitions.push_back({{"node", s.node(r.node).name},
+                            {"gpu", r.gpu},
+                            {"destroy", names(r.destroy)},
+                            {"create", names(r.create)},
+                            {"layout", names(r.layout)}});
+  }
+  doc["repartitions"] = std::move(repartitions);
   return doc;
 }
 

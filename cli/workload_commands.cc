@@ -39,6 +39,7 @@ json Flat(const json& w) {
 }
 
 std::string GpuRequest(const json& spec) {
+  if (spec.contains("mig")) return "MIG " + Str(spec["mig"]);
   if (spec.contains("gpuMemory")) {
     std::string s = Str(spec["gpuMemory"]);
     if (spec.value("gpuDevices", 1) != 1) s += " x" + Str(spec["gpuDevices"]);
@@ -125,6 +126,7 @@ struct SubmitOptions {
   std::string gpu;
   std::string gpu_memory;
   int gpu_devices = 0;
+  std::string mig;
   std::string cpu;
   std::string memory;
   int pods = 1;
@@ -164,6 +166,7 @@ void RunSubmit(const ClientFlags& flags, const SubmitOptions& o) {
     ClientContext::Fail("give --gpu or --gpu-memory, not both");
   }
   if (!o.gpu.empty()) body["gpu"] = o.gpu;
+  if (!o.mig.empty()) body["mig"] = o.mig;
   if (!o.gpu_memory.empty()) body["gpuMemory"] = o.gpu_memory;
   if (o.gpu_devices > 0) body["gpuDevices"] = o.gpu_devices;
   if (!o.cpu.empty()) body["cpu"] = o.cpu;
@@ -266,6 +269,8 @@ void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flag
   submit->add_option("--gpu", submit_opts->gpu, "GPUs per pod: a whole number or a fraction (0.5)");
   submit->add_option("--gpu-memory", submit_opts->gpu_memory,
                      "GPU memory per pod instead of --gpu (20Gi)");
+  submit->add_option("--mig", submit_opts->mig,
+                     "A MIG instance per pod instead of --gpu (1g.10gb, 3g.40gb; see docs/mig.md)");
   submit->add_option("--gpu-devices", submit_opts->gpu_devices,
                      "Devices per pod with a fraction or --gpu-memory");
   submit->add_option("--cpu", submit_opts->cpu, "CPU per pod (8, 500m)");

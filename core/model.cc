@@ -51,6 +51,13 @@ std::optional<PriorityClass> ParsePriorityClass(std::string_view name) {
   return std::nullopt;
 }
 
+const MigDevice* Node::FindMig(int32_t gpu) const {
+  for (const MigDevice& d : mig) {
+    if (d.gpu == gpu) return &d;
+  }
+  return nullptr;
+}
+
 int64_t PodRequest::MilliOn(int64_t device_memory_mib) const {
   if (gpu_memory_mib == 0) return gpu_milli;
   if (device_memory_mib <= 0 || gpu_memory_mib > device_memory_mib) return 0;
@@ -87,6 +94,28 @@ Resources PodResources(const Workload& w, const PodPlacement& p) {
   res[Resource::kCpu] = w.request.cpu_milli;
   res[Resource::kMemory] = w.request.memory_mib;
   return res;
+}
+
+std::optional<GpuRequestError> SetMigRequest(const std::string& profile, bool others_given,
+                                             PodRequest* r) {
+  if (others_given) {
+    return GpuRequestError{"mig",
+                           "a MIG request stands alone: give mig, or gpu / gpuMemory, not both"};
+  }
+  const int32_t id = MigProfileId(profile);
+  if (id == 0) {
+    std::string known;
+    for (const MigProfile& p : MigModels()[2].profiles) {
+      known += (known.empty() ? "" : ", ") + std::string(p.name);
+    }
+    return GpuRequestError{"mig", "unknown MIG profile \"" + profile + "\" (on H100-80GB: " +
+                                      known + "; see docs/mig.md for every model)"};
+  }
+  r->gpu_devices = 1;
+  r->mig_profile = id;
+  r->gpu_milli = MigMilli(MigProfileCompute(id));
+  r->gpu_memory_mib = 0;
+  return std::nullopt;
 }
 
 std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,

@@ -19,6 +19,7 @@
 
 #include "common/quantity.h"
 #include "common/strong_id.h"
+#include "core/mig.h"
 #include "core/resources.h"
 
 namespace sluice {
@@ -31,6 +32,12 @@ using WorkloadId = StrongId<struct WorkloadTag>;
 using Labels = std::vector<std::pair<std::string, std::string>>;
 const std::string* FindLabel(const Labels& labels, std::string_view key);
 
+// A device in MIG mode and the GPU instances it has now.
+struct MigDevice {
+  int32_t gpu = 0;
+  std::vector<MigPlacement> instances;
+};
+
 struct Node {
   std::string name;
   int32_t gpus = 0;
@@ -39,6 +46,15 @@ struct Node {
   int64_t cpu_milli = kUnlimited;  // kUnlimited when the node does not track it
   int64_t memory_mib = kUnlimited;
   Labels labels;
+  // Devices in MIG mode, by ascending gpu; the others are whole GPUs. Only
+  // MIG requests go to these devices.
+  std::vector<MigDevice> mig{};
+  // Whether MIG devices with no running work may be repartitioned.
+  bool mig_dynamic = false;
+
+  bool has_mig() const { return !mig.empty(); }
+  // The MIG device `gpu`, or nullptr when that device is not in MIG mode.
+  const MigDevice* FindMig(int32_t gpu) const;
 };
 
 // Quota, limit and over-quota weight of one queue for one resource.
@@ -79,6 +95,8 @@ enum class PlacementStrategy : uint8_t { kBinpack, kSpread };
 //   a fraction:      gpu_devices = K (default 1), gpu_milli in 1..999;
 //   GPU memory:      gpu_devices = K, gpu_memory_mib > 0, gpu_milli = 0 (the
 //                    fraction is resolved against the device it lands on).
+//   a MIG instance:  gpu_devices = 1, mig_profile = the profile id,
+//                    gpu_milli = what it counts as (N/7 of a GPU, MigMilli).
 // gpu_devices = 0 means a CPU-only pod.
 struct PodRequest {
   int32_t gpu_devices = 0;
@@ -86,9 +104,11 @@ struct PodRequest {
   int64_t gpu_memory_mib = 0;
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
+  int32_t mig_profile = 0;  // 0: not a MIG request
 
-  bool whole_gpus() const { return gpu_devices > 0 && gpu_milli == 1000; }
-  bool fractional() const { return gpu_devices > 0 && gpu_milli < 1000; }
+  bool mig() const { return mig_profile != 0; }
+  bool whole_gpus() const { return gpu_devices > 0 && gpu_milli == 1000 && !mig(); }
+  bool fractional() const { return gpu_devices > 0 && gpu_milli < 1000 && !mig(); }
   // Milli-GPU per device on a device with `device_memory_mib` of memory, or
   // 0 when a memory request cannot be expressed there (no memory known, or
   // more than the device has).
@@ -111,13 +131,22 @@ struct GpuRequestError {
 std::optional<GpuRequestError> SetGpuRequest(std::optional<int64_t> gpu,
                                              std::optional<int64_t> gpu_memory_mib,
                                              std::optional<int64_t> devices, PodRequest* r);
+// The same for a MIG request (`mig: 1g.10gb`), which stands instead of the
+// other GPU fields; `others_given` says whether any of them was given.
+std::optional<GpuRequestError> SetMigRequest(const std::string& profile, bool others_given,
+                                             PodRequest* r);
 
 // Where one pod of a running workload is: a node and the device indexes on
-// it, each holding `gpu_milli` (1000 for whole devices).
+// it, each holding `gpu_milli` (1000 for whole devices). A MIG pod holds one
+// instance of its workload's profile at memory slot `mig_start` of its one
+// device (and gpu_milli is what that instance counts as).
 struct PodPlacement {
   NodeId node;
   std::vector<int32_t> gpus;
   int64_t gpu_milli = 0;
+  int32_t mig_start = -1;  // -1: not a MIG placement
+
+  bool mig() const { return mig_start >= 0; }
 };
 
 struct Workload {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/snapshot_errors.h"
 
@@ -25,8 +26,9 @@ constexpr std::string_view kTopKeys[] = {
     "now",    "placement", "staleGangGracePeriod", "timeBasedFairShare", "nodes",
     "queues", "workloads"};
 constexpr std::string_view kTimeBasedKeys[] = {"enabled", "k"};
-constexpr std::string_view kNodeKeys[] = {"name", "gpus",   "gpuMemory", "gpuModel",
-                                          "cpu",  "memory", "labels"};
+constexpr std::string_view kNodeKeys[] = {"name",   "gpus",   "gpuMemory", "gpuModel",  "cpu",
+                                          "memory", "labels", "mig",       "migDynamic"};
+constexpr std::string_view kMigDeviceKeys[] = {"gpu", "instances"};
 constexpr std::string_view kQueueKeys[] = {
     "name", "parent", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime", "preemptMinRuntime",
     "usage"};
@@ -35,8 +37,8 @@ constexpr std::string_view kWorkloadKeys[] = {
     "name",         "queue",    "priorityClass", "preemptible", "pods",
     "minAvailable", "gpu",      "gpuMemory",     "gpuDevices",  "cpu",
     "memory",       "gpuModel", "nodeSelector",  "topology",    "submitted",
-    "state",        "started",  "placement",     "staleSince"};
-constexpr std::string_view kPlacementKeys[] = {"node", "gpus", "fraction"};
+    "state",        "started",  "placement",     "staleSince",  "mig"};
+constexpr std::string_view kPlacementKeys[] = {"node", "gpus", "fraction", "mig"};
 
 // Per-entity source positions, kept so that cross-reference checks made after
 // the first pass still point at the right line.
@@ -45,7 +47,8 @@ struct Marks {
   std::vector<YAML::Mark> queue;
   std::vector<YAML::Mark> workload_queue;
   std::vector<YAML::Mark> workload;
-  std::vector<std::vector<YAML::Mark>> placement;  // [workload][pod]
+  std::vector<std::vector<YAML::Mark>> placement;        // [workload][pod]
+  std::vector<std::vector<MigPlacement>> placement_mig;  // [workload][pod]; profile 0: none
 };
 
 class SnapshotParser {
@@ -56,6 +59,7 @@ class SnapshotParser {
 
  private:
   void ParseNodes(const YAML::Node& list);
+  void ParseMig(FieldReader& f, Node* n);
   void ParseQueues(const YAML::Node& list);
   void ParseQueueResource(FieldReader& f, std::string_view key, Resource r, Queue* q);
   void ParseWorkloads(const YAML::Node& list);
@@ -68,6 +72,7 @@ class SnapshotParser {
   void LinkWorkloads(const std::vector<std::string>& queue_names,
                      const std::vector<std::vector<std::string>>& placement_nodes,
                      const std::vector<std::vector<std::optional<int64_t>>>& fractions);
+  void LinkMigPlacement(size_t workload, size_t pod, const Node& node, PodPlacement* pp);
   void CheckCapacity();
   std::string WorkloadPath(size_t i) const {
     return "workloads[" + std::to_string(i) + "] \"" + snap_.workloads[i].name + "\"";
@@ -133,11 +138,89 @@ void SnapshotParser::ParseNodes(const YAML::Node& list) {
     if (auto c = f.Cpu("cpu")) n.cpu_milli = *c;
     if (auto m = f.Memory("memory")) n.memory_mib = *m;
     if (auto l = f.StringMap("labels")) n.labels = std::move(*l);
+    ParseMig(f, &n);
     if (!n.name.empty() && !node_ids_.emplace(n.name, NodeId(static_cast<int32_t>(i))).second) {
       f.Error("name", "node \"" + n.name + "\" is listed twice");
     }
     snap_.nodes.push_back(std::move(n));
   }
+}
+
+// `mig: [{gpu: 0, instances: [3g.40gb, 1g.10gb@6]}]`: the devices in MIG
+// mode and their instances. An instance without a start goes where the
+// driver puts it when none is asked for: the lowest start that is free.
+void SnapshotParser::ParseMig(FieldReader& f, Node* n) {
+  if (auto d = f.Bool("migDynamic")) n->mig_dynamic = *d;
+  YAML::Node list = f.List("mig");
+  if (!list || list.size() == 0) {
+    if (n->mig_dynamic) f.Error("migDynamic", "migDynamic needs devices in MIG mode (mig: ...)");
+    return;
+  }
+  const MigModel* model = FindMigModel(n->gpu_model);
+  if (model == nullptr) {
+    std::string known;
+    for (const MigModel& m : MigModels())
+      known += (known.empty() ? "" : ", ") + std::string(m.model);
+    f.Error("mig", "gpuModel \"" + n->gpu_model + "\" has no MIG profiles that sluice knows (" +
+                       known + ")");
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    FieldReader df(&errors_, list[i], f.path() + ".mig[" + std::to_string(i) + "]", kMigDeviceKeys);
+    if (!df.ok()) continue;
+    MigDevice dev;
+    std::optional<int64_t> gpu = df.Int("gpu", 0, kMaxGpusPerNode - 1);
+    if (!gpu) {
+      if (!df.Get("gpu")) df.Error("gpu", "give the index of the device in MIG mode");
+      continue;
+    }
+    dev.gpu = static_cast<int32_t>(*gpu);
+    if (dev.gpu >= n->gpus) {
+      df.Error("gpu", "GPU index " + std::to_string(dev.gpu) + " does not exist on a node with " +
+                          std::to_string(n->gpus) + " GPU(s)");
+      continue;
+    }
+    if (n->FindMig(dev.gpu) != nullptr) {
+      df.Error("gpu", "GPU " + std::to_string(dev.gpu) + " is listed twice");
+      continue;
+    }
+    bool ok = true;
+    for (const std::string& text :
+         df.StringList("instances").value_or(std::vector<std::string>{})) {
+      MigPlacement inst = ParseMigPlacement(text);
+      const MigProfile* profile = model->Find(inst.profile);
+      if (profile == nullptr) {
+        std::string known;
+        for (const MigProfile& p : model->profiles)
+          known += (known.empty() ? "" : ", ") + std::string(p.name);
+        df.Error("instances", "\"" + text + "\" is not a MIG instance of " +
+                                  std::string(model->model) +
+                                  " (expected PROFILE or PROFILE@START, "
+                                  "with a profile among " +
+                                  known + ")");
+        ok = false;
+        break;
+      }
+      if (inst.start < 0) {
+        inst.start = MigLowestFreeStart(*model, dev.instances, *profile);
+        if (inst.start < 0) {
+          df.Error("instances", "no room left for " + text + " on this " +
+                                    std::string(model->model) + " after the instances before it");
+          ok = false;
+          break;
+        }
+      }
+      dev.instances.push_back(inst);
+    }
+    if (!ok) continue;
+    if (std::string why = MigLayoutError(*model, dev.instances); !why.empty()) {
+      df.Error("instances", why);
+      continue;
+    }
+    n->mig.push_back(std::move(dev));
+  }
+  std::sort(n->mig.begin(), n->mig.end(),
+            [](const MigDevice& a, const MigDevice& b) { return a.gpu < b.gpu; });
 }
 
 void SnapshotParser::ParseQueueResource(FieldReader& f, std::string_view key, Resource r,
@@ -256,6 +339,12 @@ void SnapshotParser::LinkQueues(const std::vector<std::string>& parent_names) {
 }
 
 void SnapshotParser::ParseGpuRequest(FieldReader& f, Workload* w) {
+  if (auto mig = f.String("mig")) {
+    const bool others = f.Get("gpu") || f.Get("gpuMemory") || f.Get("gpuDevices");
+    if (auto error = SetMigRequest(*mig, others, &w->request))
+      f.Error(error->field, error->message);
+    return;
+  }
   std::optional<int64_t> gpu = f.Milli("gpu");
   std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
   std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
@@ -331,6 +420,7 @@ void SnapshotParser::ParsePlacement(const YAML::Node& list, const std::string& p
     FieldReader f(&errors_, list[p], path + ".placement[" + std::to_string(p) + "]",
                   kPlacementKeys);
     marks_.placement[workload_index].push_back(list[p].Mark());
+    marks_.placement_mig[workload_index].emplace_back(MigPlacement{0, -1});
     PodPlacement pp;
     std::string node;
     std::optional<int64_t> fraction;
@@ -343,6 +433,22 @@ void SnapshotParser::ParsePlacement(const YAML::Node& list, const std::string& p
         if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
           f.Error("gpus", "a GPU index appears twice");
         }
+      }
+      if (auto mig = f.String("mig")) {
+        MigPlacement m = ParseMigPlacement(*mig);
+        if (!w.request.mig()) {
+          f.Error("mig", "only a MIG workload (mig: PROFILE) has a MIG placement");
+        } else if (m.profile != w.request.mig_profile || m.start < 0) {
+          f.Error("mig", "expected " + std::string(MigProfileName(w.request.mig_profile)) +
+                             "@START (the workload's profile and the instance's first memory "
+                             "slot), got \"" +
+                             *mig + "\"");
+        } else {
+          marks_.placement_mig[workload_index].back() = m;
+        }
+      } else if (w.request.mig()) {
+        f.Error("mig", "a MIG workload's placement names its instance: mig: " +
+                           std::string(MigProfileName(w.request.mig_profile)) + "@START");
       }
       fraction = f.Milli("fraction");
       if (fraction && (*fraction <= 0 || *fraction > 1000)) {
@@ -375,6 +481,7 @@ void SnapshotParser::ParseWorkloads(const YAML::Node& list) {
     marks_.workload.push_back(list[i].Mark());
     marks_.workload_queue.push_back(f.MarkOf("queue"));
     marks_.placement.emplace_back();
+    marks_.placement_mig.emplace_back();
     placement_nodes.emplace_back();
     fractions.emplace_back();
     queue_names.emplace_back();
@@ -445,6 +552,10 @@ void SnapshotParser::LinkWorkloads(
         }
       }
       if (w.request.gpu_devices == 0) continue;
+      if (w.request.mig()) {
+        LinkMigPlacement(i, p, node, &pp);
+        continue;
+      }
       int64_t expected = w.request.MilliOn(node.gpu_memory_mib);
       if (expected == 0) {
         errors_.Add(mark, path + ".node",
@@ -470,6 +581,35 @@ void SnapshotParser::LinkWorkloads(
   }
 }
 
+// A MIG pod runs on an instance of its profile that the node lists.
+void SnapshotParser::LinkMigPlacement(size_t workload, size_t pod, const Node& node,
+                                      PodPlacement* pp) {
+  const MigPlacement& m = marks_.placement_mig[workload][pod];
+  if (m.profile == 0 || pp->gpus.size() != 1) return;  // reported when parsed
+  const std::string path = WorkloadPath(workload) + ".placement[" + std::to_string(pod) + "]";
+  const YAML::Mark& mark = marks_.placement[workload][pod];
+  const MigDevice* dev = node.FindMig(pp->gpus[0]);
+  if (dev == nullptr) {
+    errors_.Add(mark, path + ".gpus",
+                "GPU " + std::to_string(pp->gpus[0]) + " of node \"" + node.name +
+                    "\" is not in MIG mode (the node's mig: list does not name it)");
+    return;
+  }
+  if (std::find(dev->instances.begin(), dev->instances.end(), m) == dev->instances.end()) {
+    std::string have;
+    for (const MigPlacement& i : dev->instances) {
+      have += (have.empty() ? "" : ", ") + FormatMigPlacement(i);
+    }
+    errors_.Add(mark, path + ".mig",
+                "GPU " + std::to_string(pp->gpus[0]) + " of node \"" + node.name +
+                    "\" has no instance " + FormatMigPlacement(m) + " (it has " +
+                    (have.empty() ? "none" : have) + ")");
+    return;
+  }
+  pp->mig_start = m.start;
+  pp->gpu_milli = snap_.workloads[workload].request.gpu_milli;
+}
+
 // Running placements must fit the nodes: no device above one whole GPU, no
 // whole device shared, no node's CPU or memory over-committed.
 void SnapshotParser::CheckCapacity() {
@@ -482,6 +622,7 @@ void SnapshotParser::CheckCapacity() {
   std::vector<Resources> node_use(snap_.nodes.size());
   std::vector<bool> cpu_reported(snap_.nodes.size(), false);
   std::vector<bool> memory_reported(snap_.nodes.size(), false);
+  std::map<std::tuple<int32_t, int32_t, int32_t>, std::string> mig_holders;
   for (size_t n = 0; n < snap_.nodes.size(); ++n) {
     devices[n].resize(static_cast<size_t>(snap_.nodes[n].gpus));
   }
@@ -491,7 +632,24 @@ void SnapshotParser::CheckCapacity() {
       const PodPlacement& pp = w.placement[p];
       const Node& node = snap_.node(pp.node);
       std::string path = WorkloadPath(i) + ".placement[" + std::to_string(p) + "]";
+      if (pp.mig()) {
+        const auto [it, added] =
+            mig_holders.emplace(std::make_tuple(pp.node.value(), pp.gpus[0], pp.mig_start), w.name);
+        if (!added) {
+          errors_.Add(marks_.placement[i][p], path + ".mig",
+                      "MIG instance " + FormatMigPlacement({w.request.mig_profile, pp.mig_start}) +
+                          " of GPU " + std::to_string(pp.gpus[0]) + " on node \"" + node.name +
+                          "\" is already held by " + it->second);
+        }
+      }
       for (int32_t d : pp.gpus) {
+        if (!pp.mig() && node.FindMig(d) != nullptr) {
+          errors_.Add(marks_.placement[i][p], path + ".gpus",
+                      "GPU " + std::to_string(d) + " of node \"" + node.name +
+                          "\" is in MIG mode; only MIG workloads (mig: PROFILE) run there");
+          continue;
+        }
+        if (pp.mig()) continue;
         DeviceUse& use = devices[pp.node.index()][static_cast<size_t>(d)];
         use.milli += pp.gpu_milli;
         use.holders.push_back(w.name + " (" + FormatMilli(pp.gpu_milli) + ")");

@@ -347,5 +347,60 @@ TEST(NvmlServerTest, DiscoversGpusAndMeasuresTheirUse) {
   }
 }
 
+// MIG through the whole server: discovery reads the layout of GPU 1 (in MIG
+// mode, one free 7g) through the fake NVML; two 3g workloads submitted
+// together make the scheduler repartition it, the executor destroys the 7g
+// and creates two 3g instances through NVML, and each pod sees its own
+// instance as CUDA_VISIBLE_DEVICES; a whole-GPU workload runs on GPU 0.
+TEST(NvmlServerTest, MigWorkloadsRunOnInstancesMadeForThem) {
+  const std::string dir = "/tmp/sluice-mig-test-" + std::to_string(getpid());
+  setenv("LD_LIBRARY_PATH", FAKE_NVML_DIR, 1);
+  setenv("SLUICE_FAKE_NVML_DEVICES",
+         "NVIDIA H100 80GB HBM3:81559:0:0,NVIDIA H100 80GB HBM3:81559:0:0", 1);
+  setenv("SLUICE_FAKE_NVML_MIG", "1", 1);
+  setenv("SLUICE_FAKE_NVML_MIG_LAYOUT", "1:7g.80gb", 1);
+  ServerProcess server(dir, "auto");
+  std::string error;
+  const bool started = server.Start(&error, {"--mig-dynamic", "--debounce-ms", "500"});
+  unsetenv("LD_LIBRARY_PATH");
+  ASSERT_TRUE(started) << error;
+  ASSERT_EQ(server.Cli("project create p --gpu-quota 2").status, 0);
+  for (const char* name : {"a", "b"}) {
+    CommandResult r = server.Cli(std::string("submit ") + name +
+                                 " -p p --mig 3g.40gb -- sh -c 'echo $CUDA_VISIBLE_DEVICES "
+                                 "$SLUICE_MIG_INSTANCE; sleep 3600'");
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+  ASSERT_EQ(server
+                .Cli("submit whole -p p --gpu 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES; sleep "
+                     "3600'")
+                .status,
+            0);
+  auto logs = [&](const char* name) {
+    return server.Cli(std::string("logs ") + name + " -p p").out;
+  };
+  ASSERT_TRUE(Eventually([&] { return !logs("a").empty() && !logs("b").empty(); }))
+      << server.Cli("list -p p").out << server.Log();
+  const std::string a = logs("a"), b = logs("b");
+  EXPECT_TRUE(a.starts_with("MIG-")) << a;
+  EXPECT_TRUE(b.starts_with("MIG-")) << b;
+  EXPECT_NE(a.substr(0, a.find(' ')), b.substr(0, b.find(' ')));
+  EXPECT_NE(a.find("3g.40gb@"), std::string::npos) << a;
+  json w = json::parse(server.Cli("describe a -p p --json").out, nullptr, false);
+  ASSERT_TRUE(w.is_object());
+  EXPECT_EQ(w["spec"]["mig"], "3g.40gb");
+  EXPECT_EQ(w["status"]["placement"][0]["gpus"], json::array({1}));
+  EXPECT_TRUE(w["status"]["placement"][0]["mig"].get<std::string>().starts_with("3g.40gb@"));
+  ASSERT_TRUE(Eventually([&] { return !logs("whole").empty(); }));
+  EXPECT_EQ(logs("whole"), "GPU-fa4e0000-0000-4000-8000-000000000000\n");
+  server.Kill(SIGTERM);
+  server.KillPods();
+  for (const char* v :
+       {"SLUICE_FAKE_NVML_DEVICES", "SLUICE_FAKE_NVML_MIG", "SLUICE_FAKE_NVML_MIG_LAYOUT"}) {
+    unsetenv(v);
+  }
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <filesystem>
@@ -68,6 +69,13 @@ void FractionEnvironment(const WorkloadRecord& w, int32_t pod, const PlacedPod& 
   env->push_back("LD_PRELOAD=" + preload);
 }
 
+// A fraction on a device that shares by MPS (the pod's first device names
+// the daemon it talks to).
+bool UsesMps(const PlacedPod& placed, const LocalExecutorOptions& o) {
+  return !placed.gpus.empty() &&
+         std::find(o.mps_gpus.begin(), o.mps_gpus.end(), placed.gpus[0]) != o.mps_gpus.end();
+}
+
 }  // namespace
 
 std::vector<std::string> ProcessStat(int pid) {
@@ -95,7 +103,49 @@ int64_t ProcessStartTicks(int pid) {
 LocalExecutor::LocalExecutor(LocalExecutorOptions options) : opt_(std::move(options)) {
   std::error_code ec;
   std::filesystem::create_directories(opt_.state_dir, ec);
+  if (!opt_.mps_gpus.empty()) {
+    mps_ = std::make_unique<MpsDaemons>(opt_.state_dir + "/mps", opt_.mps_control);
+    for (int32_t g : opt_.mps_gpus) {
+      const std::string uuid = opt_.device_uuid ? opt_.device_uuid("", g) : std::to_string(g);
+      if (Status s = mps_->Start(g, uuid); !s.ok() && mps_error_.empty()) mps_error_ = s.message();
+    }
+  }
   opt_.after(opt_.poll, [this] { Poll(); });
+}
+
+LocalExecutor::~LocalExecutor() = default;  // the MPS daemons are told to quit
+
+std::string LocalExecutor::Isolation() const {
+  std::string text = opt_.cgroups.Describe();
+  if (opt_.mps_gpus.empty()) {
+    text += "; GPU fractions: " + std::string(opt_.vgpu_library.empty()
+                                                  ? "bookkeeping only (no interception library)"
+                                                  : "the interception library (libsluice-vgpu)");
+  } else {
+    std::string gpus;
+    for (int32_t g : opt_.mps_gpus) gpus += (gpus.empty() ? "" : ",") + std::to_string(g);
+    text += "; GPU fractions: MPS on GPU " + gpus +
+            " (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE, CUDA_MPS_PINNED_DEVICE_MEM_LIMIT)" +
+            (mps_error_.empty() ? "" : " [the daemon did not start: " + mps_error_ + "]") +
+            (opt_.vgpu_library.empty() ? "" : ", the interception library on the others");
+  }
+  return text + "; MIG instances: isolated by the hardware";
+}
+
+Status LocalExecutor::Repartition(const std::string& node, int32_t gpu,
+                                  const std::vector<MigPlacement>& destroy,
+                                  const std::vector<MigPlacement>& create) {
+  if (!opt_.repartition) {
+    return Status::FailedPrecondition("MIG devices of " + node +
+                                      " cannot be repartitioned here (no NVML)");
+  }
+  bool busy = false;
+  for (const auto& [id, t] : tracked_) {
+    for (const Pod& p : t.pods) {
+      busy = busy || (!p.done && std::find(p.gpus.begin(), p.gpus.end(), gpu) != p.gpus.end());
+    }
+  }
+  return opt_.repartition(MigChange{gpu, destroy, create}, busy);
 }
 
 std::string LocalExecutor::Dir(int64_t id) const {
@@ -145,6 +195,13 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
     devices += (devices.empty() ? "" : ",") +
                (o.device_uuid ? o.device_uuid(placed.node, g) : std::to_string(g));
   }
+  if (!placed.mig.empty() && !placed.gpus.empty()) {
+    // A MIG pod sees its instance, and only it, as its one CUDA device.
+    devices = o.mig_uuid
+                  ? o.mig_uuid(placed.node, placed.gpus[0], placed.mig)
+                  : "MIG-" + placed.node + "-" + std::to_string(placed.gpus[0]) + "-" + placed.mig;
+    env.push_back("SLUICE_MIG_INSTANCE=" + placed.mig);
+  }
   env.push_back("CUDA_VISIBLE_DEVICES=" + devices);
   env.push_back("SLUICE_WORKLOAD=" + w.name);
   env.push_back("SLUICE_PROJECT=" + w.project);
@@ -160,7 +217,21 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
   env.push_back("LOCAL_RANK=" + std::to_string(local_rank));
   env.emplace_back("MASTER_ADDR=127.0.0.1");
   env.push_back("MASTER_PORT=" + std::to_string(29500 + w.id % 20000));
-  if (!placed.gpus.empty() && placed.gpu_milli < 1000) FractionEnvironment(w, pod, placed, o, &env);
+  if (!placed.gpus.empty() && placed.gpu_milli < 1000 && placed.mig.empty()) {
+    if (UsesMps(placed, o)) {
+      // MPS holds the pod to its share; the interception library stays out.
+      env.push_back("SLUICE_GPU_FRACTION=" + FormatMilli(placed.gpu_milli));
+      const int64_t memory = o.device_memory_mib ? o.device_memory_mib(placed.node) : 0;
+      for (std::string& e : MpsPodEnvironment(placed.gpu_milli, placed.gpus.size(), memory)) {
+        env.push_back(std::move(e));
+      }
+      for (std::string& e : MpsDaemons::ClientEnvironment(o.state_dir + "/mps", placed.gpus[0])) {
+        env.push_back(std::move(e));
+      }
+    } else {
+      FractionEnvironment(w, pod, placed, o, &env);
+    }
+  }
   return env;
 }
 
@@ -169,7 +240,8 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
   const std::string dir = Dir(w.id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (!opt_.vgpu_library.empty() && !placed.gpus.empty() && placed.gpu_milli < 1000) {
+  if (!opt_.vgpu_library.empty() && !placed.gpus.empty() && placed.gpu_milli < 1000 &&
+      placed.mig.empty() && !UsesMps(placed, opt_)) {
     // The pod's processes create their usage region here, as its user.
     const std::string vgpu = VgpuDir(opt_.state_dir, w.id, index);
     std::filesystem::create_directories(vgpu, ec);
@@ -213,6 +285,7 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
   envp.push_back(nullptr);
   Pod pod;
   pod.index = index;
+  pod.gpus = placed.gpus;
   if (w.spec.command.empty()) {
     pod.done = true;
     pod.exit.error = "no command given (submit NAME -- COMMAND ARGS...)";

@@ -16,10 +16,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "exec/cgroups.h"
+#include "exec/mig_partitioner.h"
+#include "exec/mps.h"
 #include "exec/pod_shim.h"
 #include "server/executor.h"
 
@@ -39,6 +42,18 @@ struct LocalExecutorOptions {
   std::string vgpu_library;
   // Where pods get their cgroups (mode kNone: process groups only).
   PodCgroups cgroups;
+  // The UUID ("MIG-...") of MIG instance `mig` ("1g.10gb@3") of device
+  // `gpu` on `node`, for a MIG pod's CUDA_VISIBLE_DEVICES.
+  std::function<std::string(const std::string& node, int32_t gpu, const std::string& mig)> mig_uuid;
+  // Devices whose fractions are shared by MPS (`--gpu-sharing mps`): the
+  // executor runs an MPS control daemon for each (under STATE_DIR/mps), and
+  // fractional pods there get MPS's limits instead of the interception
+  // library.
+  std::vector<int32_t> mps_gpus;
+  // Lays a MIG device out anew (exec/mig_partitioner.h); `busy` when the
+  // executor knows of a pod on it. Unset: MIG devices cannot be repartitioned.
+  std::function<Status(const MigChange& change, bool busy)> repartition;
+  std::string mps_control = "nvidia-cuda-mps-control";
   std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
   std::function<void(std::function<void()>)> post;
 };
@@ -46,6 +61,7 @@ struct LocalExecutorOptions {
 class LocalExecutor final : public Executor {
  public:
   explicit LocalExecutor(LocalExecutorOptions options);
+  ~LocalExecutor() override;
 
   void SetExitCallback(ExitCallback cb) override { exit_ = std::move(cb); }
   void Start(const WorkloadRecord& w, const std::vector<PlacedPod>& new_pods) override;
@@ -53,7 +69,9 @@ class LocalExecutor final : public Executor {
   void Stop(int64_t workload_id) override;
   void Adopt(const WorkloadRecord& w) override;
   std::string LogPath(int64_t workload_id, int32_t pod) const override;
-  std::string Isolation() const override { return opt_.cgroups.Describe(); }
+  std::string Isolation() const override;
+  Status Repartition(const std::string& node, int32_t gpu, const std::vector<MigPlacement>& destroy,
+                     const std::vector<MigPlacement>& create) override;
   // By session: every process of a pod stays in its shim's session.
   int64_t WorkloadOfProcess(int pid) const override;
 
@@ -70,6 +88,7 @@ class LocalExecutor final : public Executor {
     int64_t start_ticks = 0;
     bool done = false;
     PodExit exit;
+    std::vector<int32_t> gpus;  // the devices it runs on
   };
   struct Tracked {
     std::vector<Pod> pods;
@@ -89,6 +108,8 @@ class LocalExecutor final : public Executor {
   ExitCallback exit_;
   std::map<int64_t, Tracked> tracked_;
   std::map<int, int> shim_status_;  // wait status of reaped shims, by pid
+  std::unique_ptr<MpsDaemons> mps_;
+  std::string mps_error_;  // why a daemon did not start
 };
 
 // The fields of /proc/PID/stat from field 3 (state) on; empty when the

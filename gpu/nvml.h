@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/mig.h"
 
 namespace sluice {
 
@@ -33,6 +34,13 @@ struct GpuDevice {
   int64_t memory_mib = 0;  // total
   bool mig_enabled = false;
   std::vector<MigInstance> mig_instances;  // when MIG is enabled
+};
+
+// A GPU instance of a device in MIG mode, with where it sits.
+struct MigGpuInstance {
+  MigPlacement placement;  // sluice's profile id (0: a profile sluice does not know) and start
+  uint32_t gpu_instance_id = 0;
+  std::string uuid;  // of its MIG device ("MIG-..."); empty without a compute instance
 };
 
 struct GpuProcess {
@@ -60,10 +68,27 @@ class Nvml {
   // Utilisation, memory in use and the processes on device `index`.
   Result<GpuSample> Sample(int32_t index);
 
+  // MIG: the GPU instances of device `index` (in MIG mode), by start.
+  Result<std::vector<MigGpuInstance>> MigLayout(int32_t index);
+  // Creates a GPU instance of `profile` at memory slot `start` of device
+  // `index`, and one compute instance that takes all of its slices
+  // (nvmlDeviceCreateGpuInstanceWithPlacement, then
+  // nvmlGpuInstanceCreateComputeInstance). A compute instance that cannot
+  // be made takes its GPU instance back down.
+  Status CreateMigInstance(int32_t index, const MigProfile& profile, int32_t start);
+  // Destroys the GPU instance at `start` of device `index` (its compute
+  // instances first). NVML refuses one in use (NVML_ERROR_IN_USE).
+  Status DestroyMigInstance(int32_t index, int32_t start);
+
  private:
   struct Api;
   Nvml(void* handle, std::unique_ptr<Api> api);
   Status Check(int rc, const std::string& what) const;
+  Result<void*> Handle(int32_t index);
+  // The GPU instance at `start` of `device`, or null.
+  Result<void*> GpuInstanceAt(void* device, int32_t start);
+  // The MIG table of `device`'s model, or nullptr.
+  const MigModel* ModelOf(void* device) const;
 
   void* handle_;
   std::unique_ptr<Api> api_;

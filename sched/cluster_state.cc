@@ -16,6 +16,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   releasing_memory_.assign(n, 0);
   releasing_gpu_.assign(n, 0);
   was_releasing_.assign(n, 0);
+  releasing_mig_.assign(n, 0);
   idle_devices_.resize(n);
   shared_devices_.assign(n, 0);
   size_t offset = 0;
@@ -31,6 +32,25 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   node_offset_[n] = offset;
   device_held_.assign(offset, 0);
   device_releasing_.assign(offset, 0);
+  // MIG devices look fully taken to whole and fractional requests.
+  mig_offset_.assign(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const Node& node = snapshot.nodes[i];
+    mig_offset_[i] = mig_.size();
+    const MigModel* model = node.has_mig() ? FindMigModel(node.gpu_model) : nullptr;
+    for (const MigDevice& d : node.mig) {
+      MigDeviceState m;
+      m.gpu = d.gpu;
+      m.model = model;
+      m.repartitionable = node.mig_dynamic;
+      for (const MigPlacement& inst : d.instances) m.instances.push_back({inst, 0, 0});
+      mig_.push_back(std::move(m));
+      device_held_[node_offset_[i] + static_cast<size_t>(d.gpu)] = 1000;
+      free_gpu_[i] -= 1000;
+      --idle_devices_[i];
+    }
+  }
+  mig_offset_[n] = mig_.size();
   allocated_.resize(snapshot.queues.size());
   nonpreemptible_.resize(snapshot.queues.size());
   placements_.resize(snapshot.workloads.size());
@@ -47,6 +67,90 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
       placements_[w].clear();
     }
   }
+  for (MigDeviceState& m : mig_) {
+    for (const MigInstanceState& i : m.instances) {
+      if (!i.free()) m.repartitionable = false;
+    }
+  }
+}
+
+const MigInstanceState* MigDeviceState::Find(int32_t profile, int32_t start) const {
+  for (const MigInstanceState& i : instances) {
+    if (i.placement.profile == profile && i.placement.start == start) return &i;
+  }
+  return nullptr;
+}
+
+uint32_t MigDeviceState::BusySlots() const {
+  uint32_t mask = 0;
+  for (const MigInstanceState& i : instances) {
+    if (i.free()) continue;
+    if (const MigProfile* p = model->Find(i.placement.profile)) {
+      mask |= MigSlotMask(*p, i.placement.start);
+    }
+  }
+  return mask;
+}
+
+int32_t MigDeviceState::BusyCompute() const {
+  int32_t compute = 0;
+  for (const MigInstanceState& i : instances) {
+    if (i.free()) continue;
+    if (const MigProfile* p = model->Find(i.placement.profile)) compute += p->compute;
+  }
+  return compute;
+}
+
+MigDeviceState& ClusterState::MigDeviceAt(NodeId n, int32_t gpu) {
+  for (size_t i = mig_offset_[n.index()]; i < mig_offset_[n.index() + 1]; ++i) {
+    if (mig_[i].gpu == gpu) return mig_[i];
+  }
+  SLUICE_CHECK(false && "not a MIG device");
+  return mig_.front();
+}
+
+void ClusterState::ApplyMigHeld(const Workload& wl, const PodPlacement& p, int sign) {
+  MigDeviceState& m = MigDeviceAt(p.node, p.gpus[0]);
+  for (MigInstanceState& i : m.instances) {
+    if (i.placement.profile != wl.request.mig_profile || i.placement.start != p.mig_start) continue;
+    i.held = static_cast<int8_t>(i.held + sign);
+    SLUICE_CHECK(i.held == 0 || i.held == 1);
+    return;
+  }
+  SLUICE_CHECK(false && "no such MIG instance");
+}
+
+void ClusterState::ApplyMigReleasing(const Workload& wl, const PodPlacement& p, int sign) {
+  MigDeviceState& m = MigDeviceAt(p.node, p.gpus[0]);
+  for (MigInstanceState& i : m.instances) {
+    if (i.placement.profile != wl.request.mig_profile || i.placement.start != p.mig_start) continue;
+    i.held = static_cast<int8_t>(i.held - sign);
+    i.releasing = static_cast<int8_t>(i.releasing + sign);
+    SLUICE_CHECK(i.held >= 0 && i.releasing >= 0 && i.releasing <= 1);
+    return;
+  }
+  SLUICE_CHECK(false && "no such MIG instance");
+}
+
+int32_t ClusterState::Repartition(const Workload& wl, const PodPlacement& p) {
+  MigDeviceState& m = MigDeviceAt(p.node, p.gpus[0]);
+  SLUICE_CHECK(m.repartitionable);
+  const MigProfile* profile = m.model->Find(wl.request.mig_profile);
+  SLUICE_CHECK(profile != nullptr);
+  const auto device = static_cast<size_t>(&m - mig_.data());
+  mig_saved_.emplace_back(device, m.instances);
+  const uint32_t mask = MigSlotMask(*profile, p.mig_start);
+  std::erase_if(m.instances, [&](const MigInstanceState& i) {
+    const MigProfile* q = m.model->Find(i.placement.profile);
+    return i.free() && q != nullptr && (MigSlotMask(*q, i.placement.start) & mask) != 0;
+  });
+  SLUICE_CHECK((m.BusySlots() & mask) == 0);
+  m.instances.push_back({{wl.request.mig_profile, p.mig_start}, 0, 0});
+  std::sort(m.instances.begin(), m.instances.end(),
+            [](const MigInstanceState& a, const MigInstanceState& b) {
+              return a.placement.start < b.placement.start;
+            });
+  return static_cast<int32_t>(mig_saved_.size()) - 1;
 }
 
 void ClusterState::UpdateDeviceCounts(size_t node, int64_t before, int64_t after) {
@@ -71,15 +175,20 @@ void ClusterState::AddToQueues(const Workload& wl, const Resources& r, int sign)
 void ClusterState::ApplyHeld(WorkloadId w, const PodPlacement& p, int sign) {
   const Workload& wl = snapshot_->workload(w);
   const size_t ni = p.node.index();
-  for (int32_t d : p.gpus) {
+  const Resources r = PodResources(wl, p);
+  if (p.mig()) {
+    // An instance is held; the device's GPU stays out of free_gpu.
+    ApplyMigHeld(wl, p, sign);
+  } else {
+    free_gpu_[ni] -= sign * r[Resource::kGpu];
+  }
+  for (int32_t d : p.mig() ? std::span<const int32_t>() : std::span<const int32_t>(p.gpus)) {
     const size_t i = node_offset_[ni] + static_cast<size_t>(d);
     const int64_t before = device_held_[i] + device_releasing_[i];
     device_held_[i] += sign * p.gpu_milli;
     SLUICE_CHECK(device_held_[i] >= 0 && device_held_[i] <= 1000);
     UpdateDeviceCounts(ni, before, device_held_[i] + device_releasing_[i]);
   }
-  const Resources r = PodResources(wl, p);
-  free_gpu_[ni] -= sign * r[Resource::kGpu];
   free_cpu_[ni] -= sign * r[Resource::kCpu];
   free_memory_[ni] -= sign * r[Resource::kMemory];
   AddToQueues(wl, r, sign);
@@ -89,14 +198,19 @@ void ClusterState::ApplyHeld(WorkloadId w, const PodPlacement& p, int sign) {
 void ClusterState::ApplyReleasing(WorkloadId w, const PodPlacement& p, int sign) {
   const Workload& wl = snapshot_->workload(w);
   const size_t ni = p.node.index();
-  for (int32_t d : p.gpus) {
+  const Resources r = PodResources(wl, p);
+  if (p.mig()) {
+    ApplyMigReleasing(wl, p, sign);
+    releasing_mig_[ni] += sign;
+  } else {
+    releasing_gpu_[ni] += sign * r[Resource::kGpu];
+  }
+  for (int32_t d : p.mig() ? std::span<const int32_t>() : std::span<const int32_t>(p.gpus)) {
     const size_t i = node_offset_[ni] + static_cast<size_t>(d);
     device_held_[i] -= sign * p.gpu_milli;
     device_releasing_[i] += sign * p.gpu_milli;
     SLUICE_CHECK(device_held_[i] >= 0 && device_releasing_[i] >= 0);
   }
-  const Resources r = PodResources(wl, p);
-  releasing_gpu_[ni] += sign * r[Resource::kGpu];
   releasing_cpu_[ni] += sign * r[Resource::kCpu];
   releasing_memory_[ni] += sign * r[Resource::kMemory];
   releasing_pods_ += sign;
@@ -109,9 +223,16 @@ void ClusterState::ApplyReleasing(WorkloadId w, const PodPlacement& p, int sign)
 }
 
 void ClusterState::Bind(WorkloadId w, const PodPlacement& p) {
+  int32_t saved = -1;
+  if (p.mig()) {
+    const Workload& wl = snapshot_->workload(w);
+    if (MigDeviceAt(p.node, p.gpus[0]).Find(wl.request.mig_profile, p.mig_start) == nullptr) {
+      saved = Repartition(wl, p);
+    }
+  }
   ApplyHeld(w, p, +1);
   placements_[w.index()].push_back(p);
-  undo_.push_back({Op::kBind, w});
+  undo_.push_back({Op::kBind, w, saved});
 }
 
 void ClusterState::Evict(WorkloadId w) {
@@ -133,6 +254,12 @@ void ClusterState::Rollback(size_t checkpoint) {
       SLUICE_CHECK(!placements_[w].empty());
       ApplyHeld(u.workload, placements_[w].back(), -1);
       placements_[w].pop_back();
+      if (u.mig_saved >= 0) {
+        SLUICE_CHECK(u.mig_saved == static_cast<int32_t>(mig_saved_.size()) - 1);
+        auto& [device, layout] = mig_saved_.back();
+        mig_[device].instances = std::move(layout);
+        mig_saved_.pop_back();
+      }
     } else {
       SLUICE_CHECK(placements_[w].empty());
       for (const PodPlacement& p : releasing_[w]) ApplyReleasing(u.workload, p, -1);

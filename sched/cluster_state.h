@@ -9,17 +9,48 @@
 // taken for an ordinary placement and as free for a pipelined one.
 // Every bind and eviction goes through the undo log, so an action's attempt
 // for one workload is rolled back whole with Rollback(checkpoint).
+// Devices in MIG mode are not GPUs to the rest of the scheduler: they count
+// as fully taken for whole and fractional requests (and are left out of
+// free_gpu and idle_devices), and their instances are tracked on their own:
+// which is free, held or releasing, and, on a node with migDynamic, the
+// instances created for pods bound in this cycle (a repartition; the
+// instances it replaced are gone). A device may be repartitioned only when
+// no pod of the snapshot runs on it.
 // Not thread-safe; one cycle owns one ClusterState.
 #ifndef SLUICE_SCHED_CLUSTER_STATE_H_
 #define SLUICE_SCHED_CLUSTER_STATE_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/model.h"
 #include "core/resources.h"
 
 namespace sluice {
+
+// One instance on a MIG device, and who holds it.
+struct MigInstanceState {
+  MigPlacement placement;
+  int8_t held = 0;       // 1 while a pod holds it (running, bound or pipelined)
+  int8_t releasing = 0;  // 1 while an evicted pod on it has not exited
+  bool free() const { return held == 0 && releasing == 0; }
+};
+
+// A device in MIG mode during the cycle.
+struct MigDeviceState {
+  int32_t gpu = 0;
+  const MigModel* model = nullptr;
+  // The node allows repartitioning and no pod of the snapshot runs here.
+  bool repartitionable = false;
+  std::vector<MigInstanceState> instances;
+
+  // The instance of `profile` at `start`, or nullptr.
+  const MigInstanceState* Find(int32_t profile, int32_t start) const;
+  // Memory slots and compute slices of instances held or releasing.
+  uint32_t BusySlots() const;
+  int32_t BusyCompute() const;
+};
 
 class ClusterState {
  public:
@@ -69,12 +100,19 @@ class ClusterState {
   }
   bool has_releasing(NodeId n) const {
     return releasing_gpu_[n.index()] > 0 || releasing_cpu_[n.index()] > 0 ||
-           releasing_memory_[n.index()] > 0;
+           releasing_memory_[n.index()] > 0 || releasing_mig_[n.index()] > 0;
   }
   // Devices with nothing on them, held or releasing.
   int32_t idle_devices(NodeId n) const { return idle_devices_[n.index()]; }
   // Devices holding a fraction (taken, but not full).
   int32_t shared_devices(NodeId n) const { return shared_devices_[n.index()]; }
+
+  // The MIG devices of node `n` (empty for a node without any).
+  std::span<const MigDeviceState> mig_devices(NodeId n) const {
+    return {mig_.data() + mig_offset_[n.index()], mig_.data() + mig_offset_[n.index() + 1]};
+  }
+  // True when some device of the snapshot is in MIG mode.
+  bool has_mig() const { return !mig_.empty(); }
 
   // What a queue's whole subtree holds (releasing pods excluded: they are
   // on their way out).
@@ -112,7 +150,15 @@ class ClusterState {
   struct Undo {
     Op op;
     WorkloadId workload;
+    int32_t mig_saved = -1;  // a bind that repartitioned: the layout it replaced
   };
+  MigDeviceState& MigDeviceAt(NodeId n, int32_t gpu);
+  // Holds (sign +1) or lets go of (-1) the instance of MIG pod `p`.
+  void ApplyMigHeld(const Workload& wl, const PodPlacement& p, int sign);
+  void ApplyMigReleasing(const Workload& wl, const PodPlacement& p, int sign);
+  // Creates the instance `p` asks for, destroying the free instances in its
+  // way; returns the index of the saved layout.
+  int32_t Repartition(const Workload& wl, const PodPlacement& p);
   // Adds (sign +1) or removes (-1) a held pod.
   void ApplyHeld(WorkloadId w, const PodPlacement& p, int sign);
   // Moves a pod between held and releasing (sign +1: to releasing).
@@ -130,6 +176,7 @@ class ClusterState {
   std::vector<int64_t> releasing_cpu_;
   std::vector<int64_t> releasing_memory_;
   std::vector<int64_t> releasing_gpu_;
+  std::vector<int32_t> releasing_mig_;  // MIG instances being released
   std::vector<int32_t> idle_devices_;
   std::vector<int32_t> shared_devices_;
   std::vector<Observer*> observers_;
@@ -141,6 +188,9 @@ class ClusterState {
   std::vector<NodeId> ever_releasing_;
   std::vector<uint8_t> was_releasing_;  // per node: listed in ever_releasing_
   int64_t releasing_pods_ = 0;
+  std::vector<MigDeviceState> mig_;
+  std::vector<size_t> mig_offset_;  // per node, into mig_ (n + 1 entries)
+  std::vector<std::pair<size_t, std::vector<MigInstanceState>>> mig_saved_;
 };
 
 }  // namespace sluice

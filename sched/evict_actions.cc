@@ -375,6 +375,9 @@ void ConsolidateAction::Run(CycleContext& ctx,
   for (WorkloadId r : ctx.failed) {
     if (moves_left == 0) break;
     if (ctx.decided[r.index()] || twins.Find(ctx, r) != nullptr) continue;
+    // MIG pods wait for an instance of their profile: moving other work
+    // never makes one.
+    if (ctx.snapshot.workload(r).request.mig()) continue;
     // Moving work only helps when the free capacity is there, fragmented.
     if (ctx.demand[r.index()][Resource::kGpu] == 0 ||
         ctx.demand[r.index()][Resource::kGpu] > idle_gpu) {

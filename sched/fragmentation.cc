@@ -62,10 +62,18 @@ int64_t RequestMix::Resolution(int64_t growth) const {
 RequestMix RequestMix::FromSnapshot(const Snapshot& s) {
   std::vector<MixShape> shapes;
   shapes.reserve(s.workloads.size());
+  std::map<int32_t, int64_t> mig;
   for (const Workload& w : s.workloads) {
+    if (w.request.mig()) {
+      const int64_t missing = w.pods - (w.releasing ? 0 : static_cast<int64_t>(w.placement.size()));
+      if (missing > 0) mig[w.request.mig_profile] += missing;
+      continue;
+    }
     shapes.push_back(MixShape{w.request, w.gpu_models, w.pods});
   }
-  return FromShapes(std::move(shapes));
+  RequestMix mix = FromShapes(std::move(shapes));
+  for (const auto& [profile, pods] : mig) mix.mig_pending_.push_back({profile, pods});
+  return mix;
 }
 
 int64_t ShapeFragment(const NodeFreeView& v, const MixShape& shape,

@@ -31,14 +31,25 @@ struct MixShape {
   int64_t weight = 1;
 };
 
+// Pods of one MIG profile still waiting for an instance.
+struct MigDemand {
+  int32_t profile = 0;
+  int64_t pods = 0;
+};
+
 class RequestMix {
  public:
   // The most frequent shapes covering `coverage_percent` of the pods (at
   // most `max_shapes`), heavier first; equal shapes are merged.
   static RequestMix FromShapes(std::vector<MixShape> shapes, int32_t coverage_percent = 95,
                                int32_t max_shapes = 32);
-  // The pod shapes of every running and pending workload of `s`.
+  // The pod shapes of every running and pending workload of `s` (MIG
+  // requests apart: they never use the free GPU of a whole device; their
+  // pending pods are counted per profile in mig_pending).
   static RequestMix FromSnapshot(const Snapshot& s);
+
+  // The missing pods of MIG workloads, by profile id.
+  const std::vector<MigDemand>& mig_pending() const { return mig_pending_; }
 
   const std::vector<MixShape>& shapes() const { return shapes_; }
   bool empty() const { return shapes_.empty(); }
@@ -58,6 +69,7 @@ class RequestMix {
  private:
   std::vector<MixShape> shapes_;
   int64_t total_weight_ = 0;
+  std::vector<MigDemand> mig_pending_;
 };
 
 // What fragmentation looks at on one node: its GPU model and device memory

@@ -79,6 +79,9 @@ namespace {
 std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w, const Domain& d,
                                      const PodPlacer& placer) {
   if (ctx.index == nullptr) return placer.FindBest(w, d.nodes);
+  // MIG pods are few and their nodes are set apart in classes of their own:
+  // scan those.
+  if (w.request.mig()) return placer.FindBest(w, DomainNodes(ctx, d));
   return ctx.index->FindBest(w, d.classes, placer);
 }
 

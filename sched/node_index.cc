@@ -12,15 +12,18 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
     : snapshot_(snapshot),
       state_(state),
       binpack_(snapshot.strategy == PlacementStrategy::kBinpack) {
-  using Signature = std::tuple<const std::string&, int64_t, const Labels&>;
+  // MIG mode and repartitioning set nodes apart: a MIG request matches a
+  // class only by them, so a class must not mix them.
+  using Signature = std::tuple<const std::string&, int64_t, const Labels&, size_t, bool>;
   std::map<Signature, int32_t> ids;
   class_of_.resize(snapshot.nodes.size());
   current_.resize(snapshot.nodes.size());
   in_shared_.assign(snapshot.nodes.size(), false);
   for (size_t i = 0; i < snapshot.nodes.size(); ++i) {
     const Node& n = snapshot.nodes[i];
-    auto [it, added] = ids.emplace(Signature(n.gpu_model, n.gpu_memory_mib, n.labels),
-                                   static_cast<int32_t>(classes_.size()));
+    auto [it, added] = ids.emplace(
+        Signature(n.gpu_model, n.gpu_memory_mib, n.labels, n.mig.empty() ? 0 : 1, n.mig_dynamic),
+        static_cast<int32_t>(classes_.size()));
     if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, 0, {}});
     class_of_[i] = it->second;
     classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));

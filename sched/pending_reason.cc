@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/quantity.h"
+#include "sched/mig_placement.h"
 #include "sched/placement.h"
 
 namespace sluice {
@@ -25,12 +26,64 @@ std::string SelectorText(const Labels& selector) {
   return Join(parts, ",");
 }
 
+std::string MigText(const PodRequest& r) {
+  return "a " + std::string(MigProfileName(r.mig_profile)) + " MIG instance";
+}
+
 std::string GpuPerPodText(const PodRequest& r) {
+  if (r.mig()) return MigText(r);
   if (r.whole_gpus()) return Plural(r.gpu_devices, "whole GPU", "whole GPUs");
   std::string each = r.gpu_memory_mib > 0 ? FormatMemoryMiB(r.gpu_memory_mib) + " of GPU memory"
                                           : FormatMilli(r.gpu_milli) + " of a GPU";
   if (r.gpu_devices == 1) return each;
   return each + " on each of " + std::to_string(r.gpu_devices) + " devices";
+}
+
+// Why no instance of a MIG pod's profile is to be had now.
+std::string MigPlacementReason(const Workload& w, std::span<const NodeId> eligible,
+                               const ClusterState& state) {
+  const PodRequest& r = w.request;
+  int32_t instances = 0, repartitionable = 0;
+  std::vector<NodeId> gpu_ok;
+  for (NodeId n : eligible) {
+    for (const MigDeviceState& m : state.mig_devices(n)) {
+      repartitionable += m.repartitionable ? 1 : 0;
+      for (const MigInstanceState& i : m.instances) {
+        instances += i.placement.profile == r.mig_profile ? 1 : 0;
+      }
+    }
+    if (BestMigInstance(state.mig_devices(n), r.mig_profile, {}, true, false)) gpu_ok.push_back(n);
+  }
+  if (gpu_ok.empty()) {
+    std::string text = "needs " + MigText(r) + "; ";
+    text += instances == 0 ? "the matching nodes have none"
+                           : "all " + Plural(instances, "such instance", "such instances") +
+                                 " on matching nodes are in use";
+    if (repartitionable == 0) {
+      text +=
+          ", and no MIG device may be repartitioned for it (a device is repartitioned only "
+          "with migDynamic and no running work)";
+    } else {
+      text += ", and no idle MIG device has room for it";
+    }
+    return text;
+  }
+  int64_t best_cpu = 0, best_memory = 0;
+  for (NodeId n : gpu_ok) {
+    best_cpu = std::max(best_cpu, state.free_cpu(n));
+    best_memory = std::max(best_memory, state.free_memory(n));
+  }
+  if (best_cpu < r.cpu_milli) {
+    return "needs " + FormatAmount(Resource::kCpu, r.cpu_milli) +
+           " on a node with room for its MIG instance; the most free there is " +
+           FormatMilli(best_cpu);
+  }
+  if (best_memory < r.memory_mib) {
+    return "needs " + FormatMemoryMiB(r.memory_mib) +
+           " of memory on a node with room for its MIG instance; the most free there is " +
+           FormatMemoryMiB(best_memory);
+  }
+  return "no matching node has room for " + MigText(r) + ", its CPU and memory at the same time";
 }
 
 }  // namespace
@@ -125,6 +178,24 @@ std::optional<std::string> NeverFitsReason(const Workload& w, const Snapshot& s)
     if (nodes.empty()) return "no matching node has the topology label \"" + w.topology + "\"";
   }
   const PodRequest& r = w.request;
+  if (r.mig()) {
+    std::erase_if(nodes, [&](const Node* n) { return !NodeFilter::OffersMig(*n, r.mig_profile); });
+    if (nodes.empty()) {
+      return "needs " + MigText(r) +
+             " but no matching node has a device in MIG mode whose model offers that profile";
+    }
+    std::erase_if(nodes, [&](const Node* n) {
+      Workload gpu_only = w;
+      gpu_only.request.cpu_milli = 0;
+      gpu_only.request.memory_mib = 0;
+      return !NodeFilter::CanEverHold(gpu_only, *n);
+    });
+    if (nodes.empty()) {
+      return "needs " + MigText(r) +
+             " but no matching MIG device has one and no node with MIG devices allows "
+             "repartitioning (migDynamic)";
+    }
+  }
   int32_t most_gpus = 0;
   int64_t most_gpu_memory = 0, most_cpu = 0, most_memory = 0;
   for (const Node* n : nodes) {
@@ -178,6 +249,7 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
            std::to_string(w.min_available) + "); only " + std::to_string(max_placed) +
            " fit at the same time";
   }
+  if (r.mig()) return MigPlacementReason(w, eligible, state);
   // Which part of the pod finds no room: the GPUs first, then CPU, memory.
   std::vector<NodeId> gpu_ok;
   int32_t best_block = 0;

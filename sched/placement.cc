@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "common/check.h"
+#include "sched/mig_placement.h"
 
 namespace sluice {
 
@@ -21,14 +22,30 @@ bool NodeFilter::MatchesConstraints(const Workload& w, const Node& n) {
   return true;
 }
 
+bool NodeFilter::OffersMig(const Node& n, int32_t profile) {
+  if (!n.has_mig()) return false;
+  const MigModel* model = FindMigModel(n.gpu_model);
+  return model != nullptr && model->Find(profile) != nullptr;
+}
+
 bool NodeFilter::MatchesClass(const Workload& w, const Node& n) {
   if (!MatchesConstraints(w, n)) return false;
+  if (w.request.mig()) return OffersMig(n, w.request.mig_profile);
   return w.request.gpu_devices == 0 || w.request.MilliOn(n.gpu_memory_mib) > 0;
 }
 
 bool NodeFilter::CanEverHold(const Workload& w, const Node& n) {
   const PodRequest& r = w.request;
-  if (r.gpu_devices > n.gpus) return false;
+  if (r.mig()) {
+    if (!OffersMig(n, r.mig_profile)) return false;
+    bool instance = n.mig_dynamic;
+    for (const MigDevice& d : n.mig) {
+      for (const MigPlacement& i : d.instances) instance = instance || i.profile == r.mig_profile;
+    }
+    return instance && r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib;
+  }
+  // Devices in MIG mode take MIG requests only.
+  if (r.gpu_devices > n.gpus - static_cast<int32_t>(n.mig.size())) return false;
   if (r.gpu_devices > 0 && r.MilliOn(n.gpu_memory_mib) == 0) return false;
   return r.cpu_milli <= n.cpu_milli && r.memory_mib <= n.memory_mib;
 }
@@ -48,6 +65,7 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
   if (state_.free_cpu(n) < r.cpu_milli || state_.free_memory(n) < r.memory_mib) {
     return std::nullopt;
   }
+  if (r.mig()) return EvaluateMig(w, n, /*pipelined=*/false);
   Choice c;
   c.placement.node = n;
   const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
@@ -103,6 +121,28 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
   c.score.k3 = sign * (state_.free_memory(n) - r.memory_mib);
   c.score.node = n.value();
   std::sort(c.placement.gpus.begin(), c.placement.gpus.end());
+  return c;
+}
+
+std::optional<PodPlacer::Choice> PodPlacer::EvaluateMig(const Workload& w, NodeId n,
+                                                        bool pipelined) const {
+  const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
+  const PodRequest& r = w.request;
+  std::optional<MigCandidate> m =
+      BestMigInstance(state_.mig_devices(n), r.mig_profile, mig_pending_, binpack, pipelined);
+  if (!m) return std::nullopt;
+  Choice c;
+  c.placement = PodPlacement{n, {m->gpu}, r.gpu_milli, m->start};
+  const int64_t sign = binpack ? 1 : -1;
+  c.score.idle_devices_taken = m->repartition ? 1 : 0;
+  c.score.uses_releasing = m->releasing ? 1 : 0;
+  c.score.fragmentation = m->room_lost;
+  c.score.k1 = m->packing;
+  const int64_t cpu = pipelined ? state_.free_cpu_pipelined(n) : state_.free_cpu(n);
+  const int64_t memory = pipelined ? state_.free_memory_pipelined(n) : state_.free_memory(n);
+  c.score.k2 = sign * (cpu - r.cpu_milli);
+  c.score.k3 = sign * (memory - r.memory_mib);
+  c.score.node = n.value();
   return c;
 }
 
@@ -185,6 +225,12 @@ std::optional<PlacementScore> PodPlacer::ScorePipelined(const Workload& w, NodeI
       state_.free_memory_pipelined(n) < r.memory_mib) {
     return std::nullopt;
   }
+  if (r.mig()) {
+    std::optional<Choice> c = EvaluateMig(w, n, /*pipelined=*/true);
+    if (!c) return std::nullopt;
+    c->score.uses_releasing = 1;
+    return c->score;
+  }
   int64_t milli = 0;
   if (r.gpu_devices > 0) {
     milli = r.MilliOn(node.gpu_memory_mib);
@@ -211,6 +257,11 @@ PodPlacement PodPlacer::PlaceOnPipelined(const Workload& w, NodeId n) const {
   if (Score(w, n)) return PlaceOn(w, n);
   const Node& node = snapshot_.node(n);
   const PodRequest& r = w.request;
+  if (r.mig()) {
+    std::optional<Choice> c = EvaluateMig(w, n, /*pipelined=*/true);
+    SLUICE_CHECK(c.has_value());
+    return std::move(c->placement);
+  }
   PodPlacement p;
   p.node = n;
   if (r.gpu_devices == 0) return p;
@@ -236,7 +287,14 @@ PodPlacement PodPlacer::PlaceOnPipelined(const Workload& w, NodeId n) const {
 }
 
 bool PodPlacer::NeedsReleasing(const Workload& w, const PodPlacement& p) const {
-  for (int32_t d : p.gpus) {
+  if (p.mig()) {
+    for (const MigDeviceState& m : state_.mig_devices(p.node)) {
+      if (m.gpu != p.gpus[0]) continue;
+      const MigInstanceState* i = m.Find(w.request.mig_profile, p.mig_start);
+      if (i != nullptr && i->releasing != 0) return true;
+    }
+  }
+  for (int32_t d : p.mig() ? std::span<const int32_t>() : std::span<const int32_t>(p.gpus)) {
     if (state_.device_used(p.node, d) + p.gpu_milli > 1000) return true;
   }
   return state_.free_cpu(p.node) < w.request.cpu_milli ||

@@ -16,6 +16,10 @@
 // never a device holding a fraction; fractions go to the device whose use
 // grows fragmentation least (with a mix), then the most used device that
 // still fits (binpack) or the least used (spread).
+// A MIG pod takes an instance of its profile (sched/mig_placement.h); its
+// score's first key is 1 when a device must be repartitioned for it, and the
+// fragmentation key is the room for pending MIG pods it costs. Whole and
+// fractional pods never go to devices in MIG mode.
 // Under spread the "already shared" preference is not applied: it would pull
 // fractions onto busy nodes, the opposite of what spread asks for.
 // Both classes only read; they are thread-compatible.
@@ -37,6 +41,8 @@ class NodeFilter {
  public:
   // GPU model and node selector (and the topology label, when asked for).
   static bool MatchesConstraints(const Workload& w, const Node& n);
+  // `n` has devices in MIG mode of a model that has MIG profile `profile`.
+  static bool OffersMig(const Node& n, int32_t profile);
   // MatchesConstraints, and the node's devices can express the GPU request
   // (a GPU-memory request needs the device memory known and large enough).
   static bool MatchesClass(const Workload& w, const Node& n);
@@ -65,7 +71,9 @@ class PodPlacer {
         state_(state),
         mix_(mix != nullptr && !mix->empty() && snapshot.strategy == PlacementStrategy::kBinpack
                  ? mix
-                 : nullptr) {}
+                 : nullptr),
+        mig_pending_(mix != nullptr ? std::span<const MigDemand>(mix->mig_pending())
+                                    : std::span<const MigDemand>()) {}
 
   // True when placements are scored by fragmentation.
   bool scores_fragmentation() const { return mix_ != nullptr; }
@@ -95,6 +103,9 @@ class PodPlacer {
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
  private:
+  // A MIG pod (see mig_placement.h); `pipelined` also counts instances
+  // whose pods are exiting, and the node's releasing CPU and memory.
+  std::optional<Choice> EvaluateMig(const Workload& w, NodeId n, bool pipelined) const;
   // Every device of `n` that can take `milli` more, in the strategy's order.
   std::vector<int32_t> FractionDevices(NodeId n, int64_t milli) const;
   // Fragmentation growth of `n` if `p` were added.
@@ -103,6 +114,7 @@ class PodPlacer {
   const Snapshot& snapshot_;
   const ClusterState& state_;
   const RequestMix* mix_;
+  std::span<const MigDemand> mig_pending_;
 };
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 //   error: "text"                     the snapshot must be refused with it
 //   fairShare: {queue: {gpu: 2.5, cpu: 8, memory: 1024}}   (GPUs, cores, MiB)
 //   placements: {workload: [{node: n, gpus: [0], fraction: 0.5}]}  exact
+//                                     (a MIG pod: {node, gpus, mig: 1g.10gb@3})
 //   running: [workload, ...]          placed, anywhere
 //   pending: {workload: {reason: "substring", position: 1}}
 //   pendingCount: N                   how many workloads are left pending
@@ -16,6 +17,9 @@
 //   evictions: [{workload: w, action: reclaim, for: r}, ...]   exact, in order
 //   releasing: [workload, ...]         still exiting in the final state
 //   cycles: N                         for settle: how many cycles ran
+//   repartitions: [{node: n, gpu: 0, create: [3g.40gb@4], destroy: [], layout: [...]}]
+//                                     every MIG repartition, exact, in order (keys
+//                                     left out are not checked)
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -75,6 +79,10 @@ void CheckPlacements(const YAML::Node& expected, const Json& doc) {
         EXPECT_EQ(JsonMilli(got[i]["fraction"]), Milli(want["fraction"]))
             << name << " pod " << i << ": " << got.dump();
       }
+      if (want["mig"]) {
+        EXPECT_EQ(got[i].value("mig", ""), want["mig"].Scalar())
+            << name << " pod " << i << ": " << got.dump();
+      }
     }
   }
 }
@@ -84,7 +92,7 @@ void CheckExpectations(const YAML::Node& expect, const PlanResult& plan) {
   SCOPED_TRACE("plan: " + doc.dump());
   static const std::vector<std::string> kKnown = {
       "settle",  "cycles",       "error",   "fairShare", "placements", "running",
-      "pending", "pendingCount", "evicted", "evictions", "releasing"};
+      "pending", "pendingCount", "evicted", "evictions", "releasing",  "repartitions"};
   for (const auto& kv : expect) {
     ASSERT_NE(std::find(kKnown.begin(), kKnown.end(), kv.first.Scalar()), kKnown.end())
         << "unknown expect key " << kv.first.Scalar();
@@ -150,6 +158,21 @@ void CheckExpectations(const YAML::Node& expect, const PlanResult& plan) {
   }
   if (expect["cycles"]) {
     EXPECT_EQ(doc["cycles"].get<int>(), expect["cycles"].as<int>());
+  }
+  if (expect["repartitions"]) {
+    const Json& got = doc["repartitions"];
+    ASSERT_EQ(got.size(), expect["repartitions"].size()) << got.dump();
+    for (size_t i = 0; i < got.size(); ++i) {
+      const YAML::Node& want = expect["repartitions"][i];
+      EXPECT_EQ(got[i]["node"], want["node"].Scalar()) << i;
+      EXPECT_EQ(got[i]["gpu"].get<int>(), want["gpu"].as<int>()) << i;
+      for (const char* key : {"create", "destroy", "layout"}) {
+        if (!want[key]) continue;
+        std::vector<std::string> list;
+        for (const auto& m : want[key]) list.push_back(m.Scalar());
+        EXPECT_EQ(got[i][key].get<std::vector<std::string>>(), list) << i << " " << key;
+      }
+    }
   }
 }
 

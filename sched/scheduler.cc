@@ -128,6 +128,35 @@ std::string WhoReleases(const Snapshot& s, const std::vector<EvictionDecision>& 
   return parts.empty() ? "" : " by " + join(parts);
 }
 
+// What the cycle did to each MIG device's layout (only binds create
+// instances, so this is what the binds need).
+std::vector<RepartitionDecision> Repartitions(const Snapshot& s, const ClusterState& state) {
+  std::vector<RepartitionDecision> out;
+  for (size_t n = 0; n < s.nodes.size(); ++n) {
+    const Node& node = s.nodes[n];
+    if (!node.mig_dynamic) continue;
+    const NodeId id(static_cast<int32_t>(n));
+    for (const MigDeviceState& m : state.mig_devices(id)) {
+      const MigDevice* before = node.FindMig(m.gpu);
+      RepartitionDecision d{id, m.gpu, {}, {}, {}};
+      for (const MigInstanceState& i : m.instances) d.layout.push_back(i.placement);
+      for (const MigPlacement& old : before->instances) {
+        if (std::find(d.layout.begin(), d.layout.end(), old) == d.layout.end()) {
+          d.destroy.push_back(old);
+        }
+      }
+      for (const MigPlacement& now : d.layout) {
+        if (std::find(before->instances.begin(), before->instances.end(), now) ==
+            before->instances.end()) {
+          d.create.push_back(now);
+        }
+      }
+      if (!d.create.empty() || !d.destroy.empty()) out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view EvictionActionName(EvictionAction a) {
@@ -183,6 +212,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
     PreemptAction::Run(ctx, by_node);
   }
   StaleGangAction::Run(ctx);
+  if (state.has_mig()) result.repartitions = Repartitions(snapshot, state);
 
   // Reasons and positions of the workloads still pending.
   std::vector<bool> bound(nw, false);
@@ -234,6 +264,11 @@ void ApplyDecisions(const CycleResult& result, Snapshot* snapshot, bool complete
     w.releasing = false;
     w.stale_since.reset();
   };
+  for (const RepartitionDecision& r : result.repartitions) {
+    for (MigDevice& d : snapshot->nodes[r.node.index()].mig) {
+      if (d.gpu == r.gpu) d.instances = r.layout;
+    }
+  }
   if (complete_evictions) {
     for (Workload& w : snapshot->workloads) {
       if (w.releasing) stop(w);  // evicted in earlier cycles, exited by now
@@ -268,12 +303,14 @@ PlanResult Plan(Snapshot snapshot, const PlanOptions& options) {
   for (int32_t c = 0; c < max_cycles; ++c) {
     out.last = RunCycle(snapshot);
     ++out.cycles;
-    const bool changed =
-        !out.last.binds.empty() || !out.last.pipelined.empty() || !out.last.evictions.empty();
+    const bool changed = !out.last.binds.empty() || !out.last.pipelined.empty() ||
+                         !out.last.evictions.empty() || !out.last.repartitions.empty();
     for (const EvictionDecision& e : out.last.evictions) {
       out.evicted.push_back(e.workload);
       out.evictions.push_back(e);
     }
+    out.repartitions.insert(out.repartitions.end(), out.last.repartitions.begin(),
+                            out.last.repartitions.end());
     const bool last = c + 1 == max_cycles || (options.settle && !changed);
     ApplyDecisions(out.last, &snapshot, options.settle || !last);
     if (options.settle && !changed) break;

@@ -24,6 +24,18 @@ struct BindDecision {
   std::vector<PodPlacement> pods;
 };
 
+// A device in MIG mode laid out anew for pods bound in this cycle: the
+// instances to destroy (all free), then those to create. Carried out before
+// the binds that use the new instances; only ever on a device with no
+// running work.
+struct RepartitionDecision {
+  NodeId node;
+  int32_t gpu = 0;
+  std::vector<MigPlacement> destroy;
+  std::vector<MigPlacement> create;
+  std::vector<MigPlacement> layout;  // every instance of the device afterwards
+};
+
 enum class EvictionAction : uint8_t { kReclaim, kPreempt, kConsolidate, kStaleGang };
 std::string_view EvictionActionName(EvictionAction a);
 
@@ -44,6 +56,8 @@ struct CycleResult {
   // the evicted pods have exited.
   std::vector<BindDecision> pipelined;
   std::vector<EvictionDecision> evictions;
+  // MIG devices repartitioned for this cycle's binds, by node and device.
+  std::vector<RepartitionDecision> repartitions;
   // Per workload; set for workloads still pending after the cycle.
   std::vector<std::string> reason;
   std::vector<int32_t> position;  // 1-based place in its queue; 0 if not pending
@@ -60,7 +74,8 @@ struct CycleOptions {
 
 CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options = {});
 
-// Applies a cycle's decisions. Evictions of moved (consolidated) workloads
+// Applies a cycle's decisions. Repartitions change the nodes' MIG layouts.
+// Evictions of moved (consolidated) workloads
 // and binds always complete: pods join their workloads, which run from
 // `now`. With `complete_evictions`, every evicted workload has exited (it is
 // pending again) and pipelined workloads are bound; without it, evicted
@@ -79,8 +94,9 @@ struct PlanResult {
   // last cycle) they describe final_state exactly.
   CycleResult last;
   int32_t cycles = 0;
-  std::vector<WorkloadId> evicted;          // every eviction, in order
-  std::vector<EvictionDecision> evictions;  // with action and beneficiary
+  std::vector<WorkloadId> evicted;                // every eviction, in order
+  std::vector<EvictionDecision> evictions;        // with action and beneficiary
+  std::vector<RepartitionDecision> repartitions;  // every repartition, in order
 };
 
 // Runs cycles on `snapshot`, applying each cycle's decisions to the next.

@@ -18,8 +18,9 @@
 
 namespace sluice {
 
-using Twin = std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t,
-                        int32_t, int32_t, int32_t, std::vector<std::string>, Labels, std::string>;
+using Twin =
+    std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t, int32_t,
+               int32_t, int32_t, std::vector<std::string>, Labels, std::string, int32_t>;
 
 inline Twin TwinOf(const CycleContext& ctx, WorkloadId id) {
   const Workload& w = ctx.snapshot.workload(id);
@@ -37,7 +38,8 @@ inline Twin TwinOf(const CycleContext& ctx, WorkloadId id) {
           static_cast<int32_t>(ctx.state.placements(id).size()),
           w.gpu_models,
           w.node_selector,
-          w.topology};
+          w.topology,
+          r.mig_profile};
 }
 
 // What a failed attempt of each twin found (`Outcome`), until one succeeds.

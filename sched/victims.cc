@@ -50,15 +50,24 @@ class NodeSimulation {
   void Remove(const Workload& w, const std::vector<PodPlacement>& pods) {
     for (const PodPlacement& p : pods) {
       if (p.node != node_) continue;
+      if (p.mig()) {
+        if (w.request.mig_profile == profile_wanted_) freed_instances_ = true;
+        cpu_ += w.request.cpu_milli;
+        memory_ += w.request.memory_mib;
+        continue;
+      }
       for (int32_t d : p.gpus) held_[static_cast<size_t>(d)] -= p.gpu_milli;
       cpu_ += w.request.cpu_milli;
       memory_ += w.request.memory_mib;
     }
   }
+  // The MIG profile the pod needs: a removed victim that held one frees it.
+  void Want(int32_t profile) { profile_wanted_ = profile; }
   bool Fits(const Workload& w) const {
     const PodRequest& r = w.request;
     if (cpu_ < r.cpu_milli || memory_ < r.memory_mib) return false;
     if (r.gpu_devices == 0) return true;
+    if (r.mig()) return freed_instances_;
     const int64_t milli = r.MilliOn(state_.snapshot().node(node_).gpu_memory_mib);
     if (milli == 0) return false;
     int32_t fitting = 0;
@@ -74,6 +83,8 @@ class NodeSimulation {
   std::vector<int64_t>& held_;
   int64_t cpu_ = 0;
   int64_t memory_ = 0;
+  int32_t profile_wanted_ = 0;
+  bool freed_instances_ = false;
 };
 
 }  // namespace
@@ -149,8 +160,12 @@ void VictimSearch::NodeChanged(NodeId n) { MarkDirty(n); }
 
 bool VictimSearch::Eligible(WorkloadId v) const {
   // Workloads placed, pipelined or evicted in this cycle stay as decided.
-  return v != id_ && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v) &&
-         policy_.MayYield(v);
+  if (v == id_ || ctx_.decided[v.index()] != 0 || ctx_.state.is_releasing(v)) return false;
+  if (!policy_.MayYield(v)) return false;
+  // A MIG pod is helped only by victims on instances of its profile, and a
+  // whole or fractional pod never by victims on MIG instances.
+  const PodRequest& vr = ctx_.snapshot.workload(v).request;
+  return w_.request.mig() ? vr.mig_profile == w_.request.mig_profile : !vr.mig();
 }
 
 void VictimSearch::MarkDirty(NodeId n) {
@@ -258,6 +273,7 @@ void VictimSearch::Recompute(NodeId n) {
   if (candidates.empty()) return;
   std::sort(candidates.begin(), candidates.end());
   NodeSimulation sim(ctx_.state, n, &x_.held_);
+  sim.Want(w_.request.mig_profile);
   std::vector<WorkloadId>& chosen = x_.plans_[i];
   chosen.clear();
   int64_t evicted_gpu = 0;

@@ -4,9 +4,11 @@
 # workload sees exactly its GPU. Needs a built sluice (scripts/build.sh).
 # Usage: scripts/gpu-check.sh        (exit 0 when every check passes)
 #        scripts/gpu-check.sh vgpu   the interception library's checks (scripts/gpu-check-vgpu.sh)
+#        scripts/gpu-check.sh mig    on a GPU already in MIG mode (scripts/gpu-check-mig.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = vgpu ]; then exec scripts/gpu-check-vgpu.sh; fi
+if [ "${1:-}" = mig ]; then exec scripts/gpu-check-mig.sh; fi
 command -v nvidia-smi >/dev/null || { echo "gpu-check: nvidia-smi not found; this needs a GPU machine" >&2; exit 2; }
 dir=$(mktemp -d /tmp/sluice-gpu-check.XXXXXX)
 ./build/sluice server --data-dir "$dir/data" --no-listen --socket "$dir/s.sock" --gpus auto \

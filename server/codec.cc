@@ -7,10 +7,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 17> kSpecFields = {
+constexpr std::array<std::string_view, 18> kSpecFields = {
     "priorityClass", "preemptible", "pods",       "minAvailable", "gpu",          "gpuMemory",
     "gpuDevices",    "cpu",         "memory",     "gpuModel",     "nodeSelector", "topology",
-    "command",       "env",         "workingDir", "maxRetries",   "gracePeriod"};
+    "command",       "env",         "workingDir", "maxRetries",   "gracePeriod",  "mig"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -36,11 +36,18 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
       spec->min_available = static_cast<int32_t>(*m);
     }
   }
-  std::optional<int64_t> gpu = f.Milli("gpu");
-  std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
-  std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
-  if (auto error = SetGpuRequest(gpu, gpu_memory, devices, &spec->request)) {
-    f.Error(error->field, error->message);
+  if (auto mig = f.String("mig")) {
+    const bool others = f.Get("gpu") || f.Get("gpuMemory") || f.Get("gpuDevices");
+    if (auto error = SetMigRequest(*mig, others, &spec->request)) {
+      f.Error(error->field, error->message);
+    }
+  } else {
+    std::optional<int64_t> gpu = f.Milli("gpu");
+    std::optional<int64_t> gpu_memory = f.Memory("gpuMemory");
+    std::optional<int64_t> devices = f.Int("gpuDevices", 1, kMaxGpusPerNode);
+    if (auto error = SetGpuRequest(gpu, gpu_memory, devices, &spec->request)) {
+      f.Error(error->field, error->message);
+    }
   }
   if (auto c = f.Cpu("cpu")) spec->request.cpu_milli = *c;
   if (auto m = f.Memory("memory")) spec->request.memory_mib = *m;
@@ -114,6 +121,7 @@ Json EncodePlacement(const std::vector<PlacedPod>& pods) {
   for (const PlacedPod& p : pods) {
     Json pod{{"node", p.node}, {"gpus", p.gpus}};
     if (!p.gpus.empty()) pod["gpuFraction"] = MilliNumber(p.gpu_milli);
+    if (!p.mig.empty()) pod["mig"] = p.mig;
     out.push_back(std::move(pod));
   }
   return out;
@@ -183,7 +191,7 @@ Result<Submission> DecodeSubmission(const json& body) {
   JsonFields f(body, "body", &errors,
                {"name", "priorityClass", "preemptible", "pods", "minAvailable", "gpu", "gpuMemory",
                 "gpuDevices", "cpu", "memory", "gpuModel", "nodeSelector", "topology", "command",
-                "env", "workingDir", "maxRetries", "gracePeriod"});
+                "env", "workingDir", "maxRetries", "gracePeriod", "mig"});
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
@@ -204,7 +212,9 @@ Json EncodeSpec(const WorkloadSpec& spec) {
   j["pods"] = spec.pods;
   j["minAvailable"] = spec.min_available;
   const PodRequest& r = spec.request;
-  if (r.gpu_memory_mib > 0) {
+  if (r.mig()) {
+    j["mig"] = std::string(MigProfileName(r.mig_profile));
+  } else if (r.gpu_memory_mib > 0) {
     j["gpuMemory"] = FormatMemoryMiB(r.gpu_memory_mib);
     j["gpuDevices"] = r.gpu_devices;
   } else if (r.whole_gpus()) {
@@ -378,7 +388,8 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
     if (const json* pl = s.Get("placement"); pl != nullptr && pl->is_array()) {
       for (const json& p : *pl) {
         PlacedPod pod;
-        JsonFields pf(p, "workload.status.placement", &errors, {"node", "gpus", "gpuFraction"});
+        JsonFields pf(p, "workload.status.placement", &errors,
+                      {"node", "gpus", "gpuFraction", "mig"});
         pod.node = pf.String("node", true).value_or("");
         if (const json* g = pf.Get("gpus"); g != nullptr && g->is_array()) {
           for (const json& d : *g) {
@@ -392,6 +403,7 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
           }
         }
         pod.gpu_milli = pf.Milli("gpuFraction").value_or(0);
+        pod.mig = pf.String("mig").value_or("");
         w.placement.push_back(std::move(pod));
       }
     }

@@ -50,6 +50,8 @@ struct MigSlice {
 };
 
 struct ControlPlaneOptions {
+  // The nodes; the MIG layouts of their devices change as the scheduler
+  // repartitions them.
   std::vector<Node> nodes;
   // The MIG instances of each node's devices in MIG mode (by node, then
   // device index), shown in the nodes view.
@@ -200,6 +202,7 @@ class ControlPlane {
   const WorkloadRecord* FindWorkload(const std::string& project, const std::string& name) const;
 
   Store* store_;
+  std::string repartition_error_;  // the last MIG repartition that failed, for pending reasons
   Executor* executor_;
   Metrics* metrics_;
   ControlPlaneOptions opt_;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+#include "core/mig.h"
 #include "server/objects.h"
 
 namespace sluice {
@@ -43,6 +45,11 @@ class Executor {
   virtual int64_t WorkloadOfProcess(int pid) const = 0;
   // How pods are isolated, for `sluice describe`.
   virtual std::string Isolation() const = 0;
+  // Carries out a MIG repartition decision on device `gpu` of `node`
+  // (destroy, then create), before the binds that use the new instances.
+  virtual Status Repartition(const std::string& node, int32_t gpu,
+                             const std::vector<MigPlacement>& destroy,
+                             const std::vector<MigPlacement>& create) = 0;
 };
 
 // Runs nothing: a started workload holds its GPUs until it is stopped, and
@@ -63,6 +70,10 @@ class SimulatedExecutor final : public Executor {
   std::string LogPath(int64_t, int32_t) const override { return ""; }
   int64_t WorkloadOfProcess(int) const override { return -1; }
   std::string Isolation() const override { return "none (simulated: nothing runs)"; }
+  Status Repartition(const std::string&, int32_t, const std::vector<MigPlacement>&,
+                     const std::vector<MigPlacement>&) override {
+    return Status::OK();  // nothing to lay out
+  }
 
  private:
   std::function<void(std::function<void()>)> post_;

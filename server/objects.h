@@ -72,6 +72,7 @@ struct PlacedPod {
   std::string node;
   std::vector<int32_t> gpus;
   int64_t gpu_milli = 0;
+  std::string mig{};  // a MIG pod's instance on its one device ("1g.10gb@3"); empty otherwise
 };
 
 struct WorkloadRecord {

@@ -1,5 +1,6 @@
 // The control plane's scheduling loop: build a snapshot of the server's
 // state, run the scheduler core on it, and apply its decisions.
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -13,6 +14,7 @@ std::string DevicesText(const PlacedPod& p) {
   for (int32_t g : p.gpus) devices += (devices.empty() ? "" : ",") + std::to_string(g);
   std::string text = p.node;
   if (!p.gpus.empty()) text += " GPU " + devices;
+  if (!p.mig.empty()) return text + " MIG " + p.mig;
   if (!p.gpus.empty() && p.gpu_milli != 1000) text += " (" + FormatMilli(p.gpu_milli) + " each)";
   return text;
 }
@@ -105,6 +107,18 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
       for (const PlacedPod& p : rec.placement) {
         auto n = node_ids.find(p.node);
         if (n == node_ids.end()) continue;
+        if (!p.mig.empty() || w.request.mig()) {
+          // A MIG pod holds its instance while the node still lists it.
+          const MigPlacement m = ParseMigPlacement(p.mig);
+          const Node& node = s.nodes[static_cast<size_t>(n->second)];
+          const MigDevice* dev = p.gpus.size() == 1 ? node.FindMig(p.gpus[0]) : nullptr;
+          if (dev == nullptr || m.profile != w.request.mig_profile ||
+              std::find(dev->instances.begin(), dev->instances.end(), m) == dev->instances.end()) {
+            continue;
+          }
+          w.placement.push_back({NodeId(n->second), p.gpus, w.request.gpu_milli, m.start});
+          continue;
+        }
         std::vector<int64_t>& use = device_use[static_cast<size_t>(n->second)];
         bool fits = true;
         for (int32_t g : p.gpus) {
@@ -113,7 +127,7 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
         }
         if (!fits) continue;
         for (int32_t g : p.gpus) use[static_cast<size_t>(g)] += p.gpu_milli;
-        w.placement.push_back({NodeId(n->second), p.gpus, p.gpu_milli});
+        w.placement.push_back({NodeId(n->second), p.gpus, p.gpu_milli, -1});
       }
       w.running = !w.placement.empty();
       w.releasing = w.running && rec.releasing;
@@ -193,9 +207,13 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
   last_fair_share_ = r.fair_share;
   pending_by_class_.clear();
   std::vector<Mutation> batch;
-  auto pods_of = [&](const std::vector<PodPlacement>& pods) {
+  auto pods_of = [&](WorkloadId w, const std::vector<PodPlacement>& pods) {
     std::vector<PlacedPod> out;
-    for (const PodPlacement& p : pods) out.push_back({s.node(p.node).name, p.gpus, p.gpu_milli});
+    for (const PodPlacement& p : pods) {
+      out.push_back({s.node(p.node).name, p.gpus, p.gpu_milli,
+                     p.mig() ? FormatMigPlacement({s.workload(w).request.mig_profile, p.mig_start})
+                             : std::string()});
+    }
     return out;
   };
 
@@ -249,10 +267,38 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
     Notify("MODIFIED", rec);
   }
 
+  // MIG devices are laid out anew before the binds that use them; the
+  // binds onto a device whose repartition failed wait for the next cycle.
+  std::vector<std::pair<NodeId, int32_t>> failed_devices;
+  for (const RepartitionDecision& d : r.repartitions) {
+    const std::string& node = s.node(d.node).name;
+    Status st = executor_->Repartition(node, d.gpu, d.destroy, d.create);
+    if (!st.ok()) {
+      failed_devices.emplace_back(d.node, d.gpu);
+      repartition_error_ = "repartitioning GPU " + std::to_string(d.gpu) + " of " + node +
+                           " failed: " + st.message();
+      continue;
+    }
+    for (Node& n : opt_.nodes) {
+      if (n.name != node) continue;
+      for (MigDevice& m : n.mig) {
+        if (m.gpu == d.gpu) m.instances = d.layout;
+      }
+    }
+  }
   for (const BindDecision& b : r.binds) {
     if (recs[b.workload.index()] == nullptr) continue;
+    const bool blocked = std::any_of(b.pods.begin(), b.pods.end(), [&](const PodPlacement& p) {
+      return p.mig() && std::find(failed_devices.begin(), failed_devices.end(),
+                                  std::make_pair(p.node, p.gpus[0])) != failed_devices.end();
+    });
     WorkloadRecord& rec = *recs[b.workload.index()];
-    std::vector<PlacedPod> pods = pods_of(b.pods);
+    if (blocked) {
+      rec.reason = repartition_error_;
+      Notify("MODIFIED", rec);
+      continue;
+    }
+    std::vector<PlacedPod> pods = pods_of(b.workload, b.pods);
     ++metrics_->binds;
     if (rec.phase == Phase::kPending) {
       rec.phase = Phase::kRunning;

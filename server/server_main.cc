@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "exec/local_executor.h"
+#include "exec/mig_partitioner.h"
 #include "gpu/nvml.h"
 #include "server/control_plane.h"
 #include "server/http_server.h"
@@ -71,6 +73,49 @@ Node NodeFromDevices(const std::string& host, const std::vector<GpuDevice>& devi
   n.gpu_memory_mib = devices[0].memory_mib;
   for (const GpuDevice& d : devices) n.gpu_memory_mib = std::min(n.gpu_memory_mib, d.memory_mib);
   return n;
+}
+
+// The devices MPS shares ("mps": all of `gpus`; "mps:0,2": those), or an
+// error for anything but vgpu and those.
+Result<std::vector<int32_t>> MpsDevices(const std::string& spec, int32_t gpus) {
+  std::vector<int32_t> out;
+  if (spec == "vgpu") return out;
+  if (spec == "mps") {
+    for (int32_t g = 0; g < gpus; ++g) out.push_back(g);
+    return out;
+  }
+  if (spec.rfind("mps:", 0) != 0) {
+    return Status::InvalidArgument("--gpu-sharing: expected vgpu, mps or mps:0,1, got \"" + spec +
+                                   "\"");
+  }
+  std::stringstream in(spec.substr(4));
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long g = std::strtol(item.c_str(), &end, 10);  // NOLINT(google-runtime-int)
+    if (item.empty() || *end != '\0' || g < 0 || g >= gpus) {
+      return Status::InvalidArgument("--gpu-sharing: \"" + item + "\" is not a GPU index (0.." +
+                                     std::to_string(gpus - 1) + ")");
+    }
+    out.push_back(static_cast<int32_t>(g));
+  }
+  return out;
+}
+
+// The MIG layout of each discovered device in MIG mode, for the scheduler.
+void AddMigLayouts(Nvml* nvml, const std::vector<GpuDevice>& devices, bool dynamic, Node* node) {
+  for (const GpuDevice& d : devices) {
+    if (!d.mig_enabled) continue;
+    Result<std::vector<MigGpuInstance>> layout = nvml->MigLayout(d.index);
+    MigDevice dev;
+    dev.gpu = d.index;
+    if (layout.ok()) {
+      for (const MigGpuInstance& i : *layout) {
+        if (i.placement.profile != 0) dev.instances.push_back(i.placement);
+      }
+    }
+    node->mig.push_back(std::move(dev));
+  }
+  node->mig_dynamic = dynamic && node->has_mig();
 }
 
 }  // namespace
@@ -132,6 +177,14 @@ int RunServer(const ServerOptions& options) {
     std::cerr << "sluice server: " << nodes.status().message() << "\n";
     return 2;
   }
+  if (nvml) AddMigLayouts(nvml.get(), devices, options.mig_dynamic, &nodes.value()[0]);
+  Result<std::vector<int32_t>> mps = MpsDevices(options.gpu_sharing, (*nodes)[0].gpus);
+  if (!mps.ok()) {
+    std::cerr << "sluice server: " << mps.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<MigPartitioner> partitioner;
+  if (nvml) partitioner = std::make_unique<MigPartitioner>(nvml.get());
   Result<int64_t> k = ParseMilli(options.time_based_k);
   if (!k.ok() || *k < 0) {
     std::cerr << "sluice server: --time-based-k: expected a decimal >= 0\n";
@@ -201,6 +254,15 @@ int RunServer(const ServerOptions& options) {
     eo.after = after;
     eo.post = post;
     eo.cgroups = PodCgroups::Detect();
+    eo.mps_gpus = *mps;
+    if (partitioner) {
+      MigPartitioner* p = partitioner.get();
+      eo.repartition = [p](const MigChange& change, bool busy) { return p->Apply(change, busy); };
+      eo.mig_uuid = [p](const std::string& node, int32_t gpu, const std::string& mig) {
+        Result<std::string> uuid = p->Uuid(gpu, ParseMigPlacement(mig));
+        return uuid.ok() ? *uuid : "MIG-" + node + "-" + std::to_string(gpu) + "-" + mig;
+      };
+    }
     executor = std::make_unique<LocalExecutor>(eo);
   }
   Metrics metrics;

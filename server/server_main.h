@@ -20,6 +20,10 @@ struct ServerOptions {
   int telemetry_ms = 5000;         // how often GPU utilisation is sampled
   int sample_ms = 60'000;          // how often the usage history records an interval
   std::string web_dir;             // the built web UI; empty: the one this build made
+  // How fractions of a GPU are shared: "vgpu" (the interception library),
+  // "mps" (MPS on every device) or "mps:0,2" (MPS on those devices).
+  std::string gpu_sharing = "vgpu";
+  bool mig_dynamic = false;  // devices in MIG mode may be repartitioned when idle
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;

@@ -12,6 +12,8 @@
 //   SLUICE_FAKE_NVML_PROCESS_UTIL_FILE  a file holding the same list
 //   SLUICE_FAKE_NVML_MIG        "INDEX,..." devices in MIG mode
 //   SLUICE_FAKE_NVML_MIG_INSTANCES "INDEX:MEMORY_MIB,..." one MIG instance each
+//                               (MIG devices only; see SLUICE_FAKE_NVML_MIG_LAYOUT
+//                               below for GPU and compute instances)
 //   SLUICE_FAKE_NVML_INIT_ERROR an NVML error code nvmlInit returns (9: driver not loaded)
 //   SLUICE_FAKE_NVML_FAIL       "CALL,..." calls that return NVML_ERROR_UNKNOWN (999)
 //
@@ -26,6 +28,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "core/mig.h"
 
 namespace {
 
@@ -154,6 +158,332 @@ struct ProcessInfo {
 
 }  // namespace
 
+// ---- MIG GPU and compute instances ---------------------------------------
+//
+//   SLUICE_FAKE_NVML_MIG_LAYOUT  "INDEX:PROFILE@START,..." the GPU instances
+//                                (each with one compute instance taking all its
+//                                slices) that devices in MIG mode start with;
+//                                with it, MIG device handles list these
+//   SLUICE_FAKE_NVML_MIG_IN_USE  "INDEX:START,..." instances that run work: NVML
+//                                refuses to destroy them (NVML_ERROR_IN_USE)
+//
+// Profiles, placements and counts follow NVIDIA's MIG user guide (the same
+// table sluice schedules with, core/mig.h); profile ids are those nvidia-smi
+// shows on A100 and H100 (19 = 1g, 15 = 1g with two memory slots, 14 = 2g,
+// 9 = 3g, 5 = 4g, 0 = 7g, 20 = 1g+me). The layout is read once after
+// nvmlInit and then kept in this process, as the driver keeps it.
+namespace {
+
+constexpr int kMigDevices = 128;
+constexpr int kErrorInUse = 19;
+constexpr int kErrorInsufficientResources = 23;
+constexpr int kErrorNotSupported = 3;
+constexpr int kErrorInvalidArgument = 2;
+
+// NVML_GPU_INSTANCE_PROFILE_* -> (row of sluice's table, profile id).
+struct ProfileSlot {
+  unsigned int nvml;
+  size_t row;
+  unsigned int id;
+};
+constexpr ProfileSlot kProfiles[] = {{0, 0, 19}, {7, 1, 20}, {9, 2, 15}, {1, 3, 14},
+                                     {2, 4, 9},  {3, 5, 5},  {4, 6, 0}};
+
+struct FakeGi {
+  unsigned int id = 0;  // 1..7, the lowest free one
+  size_t row = 0;
+  unsigned int start = 0;
+  bool has_ci = false;
+};
+struct FakeMigDevice {
+  std::vector<FakeGi> gis;
+};
+bool mig_loaded = false;
+FakeMigDevice mig_state[kMigDevices];
+char gi_handles[kMigDevices * 8];
+char ci_handles[kMigDevices * 8];
+
+struct GiInfo {
+  void* device;
+  unsigned int id, profile_id;
+  unsigned int start, size;
+};
+struct GiProfileInfo {
+  unsigned int id, p2p, slice_count, instance_count, sm_count, ce, dec, enc, jpeg, ofa;
+  unsigned long long memory_mb;  // NOLINT(google-runtime-int)
+};
+struct CiProfileInfo {
+  unsigned int id, slice_count, instance_count, sm_count, ce, dec, enc, jpeg, ofa;
+};
+struct CiInfo {
+  void* device;
+  void* gpu_instance;
+  unsigned int id, profile_id;
+  unsigned int start, size;
+};
+struct Placement {
+  unsigned int start, size;
+};
+
+const sluice::MigModel* ModelOf(size_t device) {
+  std::vector<Device> devices = Devices();
+  if (device >= devices.size()) return nullptr;
+  std::string model = devices[device].name;
+  if (model.rfind("NVIDIA ", 0) == 0) model = model.substr(7);
+  for (char& c : model) c = c == ' ' ? '-' : c;
+  return sluice::FindMigModel(model);
+}
+
+bool InMigMode(size_t device) {
+  for (const std::string& i : Split(Env("SLUICE_FAKE_NVML_MIG"), ',')) {
+    if (static_cast<size_t>(std::atoi(i.c_str())) == device) return true;
+  }
+  return false;
+}
+
+bool LayoutMode() { return !Env("SLUICE_FAKE_NVML_MIG_LAYOUT").empty(); }
+
+const ProfileSlot* SlotOfRow(size_t row) {
+  for (const ProfileSlot& s : kProfiles) {
+    if (s.row == row) return &s;
+  }
+  return nullptr;
+}
+
+unsigned int FreeGiId(const FakeMigDevice& d) {
+  for (unsigned int id = 1; id <= 7; ++id) {
+    bool used = false;
+    for (const FakeGi& g : d.gis) used = used || g.id == id;
+    if (!used) return id;
+  }
+  return 0;
+}
+
+// Whether a `row` instance fits at `start` next to the device's instances.
+int CanPlace(size_t device, size_t row, unsigned int start) {
+  const sluice::MigModel* model = ModelOf(device);
+  if (model == nullptr || row >= model->profiles.size()) return kErrorNotSupported;
+  std::vector<sluice::MigPlacement> layout;
+  for (const FakeGi& g : mig_state[device].gis) {
+    layout.push_back({model->profiles[g.row].id, static_cast<int32_t>(g.start)});
+  }
+  layout.push_back({model->profiles[row].id, static_cast<int32_t>(start)});
+  if (!sluice::MigLayoutError(*model, layout).empty()) {
+    // A start the profile never takes is a bad argument; a taken one is a
+    // lack of resources, as the driver says.
+    const bool allowed = start < 8 && (model->profiles[row].starts & (1U << start)) != 0;
+    return allowed ? kErrorInsufficientResources : kErrorInvalidArgument;
+  }
+  return 0;
+}
+
+void LoadMig() {
+  if (mig_loaded) return;
+  mig_loaded = true;
+  for (FakeMigDevice& d : mig_state) d.gis.clear();
+  for (const std::string& item : Split(Env("SLUICE_FAKE_NVML_MIG_LAYOUT"), ',')) {
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos) continue;
+    const auto device = static_cast<size_t>(std::atoi(item.substr(0, colon).c_str()));
+    const sluice::MigModel* model = ModelOf(device);
+    if (device >= kMigDevices || model == nullptr) continue;
+    sluice::MigPlacement p = sluice::ParseMigPlacement(item.substr(colon + 1));
+    for (size_t row = 0; row < model->profiles.size(); ++row) {
+      if (model->profiles[row].id != p.profile) continue;
+      if (p.start < 0) {
+        std::vector<sluice::MigPlacement> layout;
+        for (const FakeGi& g : mig_state[device].gis) {
+          layout.push_back({model->profiles[g.row].id, static_cast<int32_t>(g.start)});
+        }
+        p.start = sluice::MigLowestFreeStart(*model, layout, model->profiles[row]);
+      }
+      if (p.start < 0 || CanPlace(device, row, static_cast<unsigned int>(p.start)) != 0) break;
+      mig_state[device].gis.push_back(
+          {FreeGiId(mig_state[device]), row, static_cast<unsigned int>(p.start), true});
+    }
+  }
+}
+
+bool InUse(size_t device, unsigned int start) {
+  for (const std::string& item : Split(Env("SLUICE_FAKE_NVML_MIG_IN_USE"), ',')) {
+    std::vector<std::string> f = Split(item, ':');
+    if (f.size() == 2 && static_cast<size_t>(std::atoi(f[0].c_str())) == device &&
+        static_cast<unsigned int>(std::atoi(f[1].c_str())) == start) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The GI a handle points at, or null.
+FakeGi* GiOf(void* handle, char* base, size_t* device) {
+  char* p = static_cast<char*>(handle);
+  if (p < base || p >= base + kMigDevices * 8) return nullptr;
+  const auto slot = static_cast<size_t>(p - base);
+  *device = slot / 8;
+  for (FakeGi& g : mig_state[*device].gis) {
+    if (g.id == slot % 8) return &g;
+  }
+  return nullptr;
+}
+
+// Device checks shared by the GPU-instance calls.
+int MigDeviceOf(void* device, size_t* index) {
+  Device d;
+  if (int rc = Lookup(device, &d); rc != 0) return rc;
+  *index = IndexOf(device);
+  if (*index >= kMigDevices || !InMigMode(*index)) return kErrorNotSupported;
+  LoadMig();
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int nvmlDeviceGetGpuInstanceProfileInfo(void* device, unsigned int profile, GiProfileInfo* info) {
+  size_t index = 0;
+  if (int rc = MigDeviceOf(device, &index); rc != 0) return rc;
+  if (Fails("nvmlDeviceGetGpuInstanceProfileInfo")) return 999;
+  const sluice::MigModel* model = ModelOf(index);
+  for (const ProfileSlot& s : kProfiles) {
+    if (s.nvml != profile || model == nullptr || s.row >= model->profiles.size()) continue;
+    const sluice::MigProfile& p = model->profiles[s.row];
+    *info = {s.id,
+             0,
+             static_cast<unsigned int>(p.compute),
+             static_cast<unsigned int>(p.max_count),
+             static_cast<unsigned int>(p.compute * 16),
+             1,
+             0,
+             0,
+             0,
+             0,
+             static_cast<unsigned long long>(p.memory_mib)};  // NOLINT(google-runtime-int)
+    return 0;
+  }
+  return kErrorNotSupported;
+}
+
+int nvmlDeviceGetGpuInstances(void* device, unsigned int profile_id, void** out,
+                              unsigned int* count) {
+  size_t index = 0;
+  if (int rc = MigDeviceOf(device, &index); rc != 0) return rc;
+  unsigned int n = 0;
+  for (const FakeGi& g : mig_state[index].gis) {
+    const ProfileSlot* s = SlotOfRow(g.row);
+    if (s == nullptr || s->id != profile_id) continue;
+    if (n < *count) out[n] = &gi_handles[index * 8 + g.id];
+    ++n;
+  }
+  const bool fits = n <= *count;
+  *count = n;
+  return fits ? 0 : 7;
+}
+
+int nvmlGpuInstanceGetInfo(void* gi, GiInfo* info) {
+  size_t device = 0;
+  FakeGi* g = GiOf(gi, gi_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  const sluice::MigModel* model = ModelOf(device);
+  *info = {&handles[device], g->id, SlotOfRow(g->row)->id, g->start,
+           static_cast<unsigned int>(model->profiles[g->row].slots)};
+  return 0;
+}
+
+int nvmlDeviceCreateGpuInstanceWithPlacement(void* device, unsigned int profile_id,
+                                             const Placement* placement, void** gi) {
+  size_t index = 0;
+  if (int rc = MigDeviceOf(device, &index); rc != 0) return rc;
+  if (Fails("nvmlDeviceCreateGpuInstanceWithPlacement")) return 999;
+  const ProfileSlot* slot = nullptr;
+  for (const ProfileSlot& s : kProfiles) slot = s.id == profile_id ? &s : slot;
+  if (slot == nullptr || placement == nullptr) return kErrorInvalidArgument;
+  if (int rc = CanPlace(index, slot->row, placement->start); rc != 0) return rc;
+  FakeGi g{FreeGiId(mig_state[index]), slot->row, placement->start, false};
+  mig_state[index].gis.push_back(g);
+  *gi = &gi_handles[index * 8 + g.id];
+  return 0;
+}
+
+int nvmlGpuInstanceDestroy(void* gi) {
+  size_t device = 0;
+  FakeGi* g = GiOf(gi, gi_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  if (Fails("nvmlGpuInstanceDestroy")) return 999;
+  // The driver refuses while a compute instance is left, or work runs.
+  if (g->has_ci || InUse(device, g->start)) return kErrorInUse;
+  std::erase_if(mig_state[device].gis, [&](const FakeGi& o) { return o.id == g->id; });
+  return 0;
+}
+
+int nvmlGpuInstanceGetComputeInstanceProfileInfo(void* gi, unsigned int profile,
+                                                 unsigned int eng_profile, CiProfileInfo* info) {
+  size_t device = 0;
+  FakeGi* g = GiOf(gi, gi_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  const sluice::MigModel* model = ModelOf(device);
+  const auto slices = static_cast<unsigned int>(model->profiles[g->row].compute);
+  // NVML_COMPUTE_INSTANCE_PROFILE_N_SLICE: 0..4 = 1, 2, 3, 4, 7 slices.
+  constexpr unsigned int kSlices[] = {1, 2, 3, 4, 7};
+  if (profile >= 5 || eng_profile != 0 || kSlices[profile] > slices) return kErrorNotSupported;
+  *info = {profile, kSlices[profile], slices / kSlices[profile], kSlices[profile] * 16, 0, 0, 0, 0,
+           0};
+  return 0;
+}
+
+int nvmlGpuInstanceCreateComputeInstance(void* gi, unsigned int profile_id, void** ci) {
+  size_t device = 0;
+  FakeGi* g = GiOf(gi, gi_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  if (Fails("nvmlGpuInstanceCreateComputeInstance")) return 999;
+  if (g->has_ci) return kErrorInsufficientResources;
+  (void)profile_id;
+  g->has_ci = true;
+  *ci = &ci_handles[device * 8 + g->id];
+  return 0;
+}
+
+int nvmlGpuInstanceGetComputeInstances(void* gi, unsigned int profile_id, void** out,
+                                       unsigned int* count) {
+  size_t device = 0;
+  FakeGi* g = GiOf(gi, gi_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  (void)profile_id;
+  const unsigned int n = g->has_ci ? 1 : 0;
+  if (n > 0 && *count > 0) out[0] = &ci_handles[device * 8 + g->id];
+  const bool fits = n <= *count;
+  *count = n;
+  return fits ? 0 : 7;
+}
+
+int nvmlComputeInstanceDestroy(void* ci) {
+  size_t device = 0;
+  FakeGi* g = GiOf(ci, ci_handles, &device);
+  if (g == nullptr || !g->has_ci) return kErrorInvalidArgument;
+  if (Fails("nvmlComputeInstanceDestroy")) return 999;
+  if (InUse(device, g->start)) return kErrorInUse;
+  g->has_ci = false;
+  return 0;
+}
+
+int nvmlDeviceGetGpuInstanceId(void* mig, unsigned int* id) {
+  size_t device = 0;
+  FakeGi* g = GiOf(mig, mig_handles, &device);
+  if (g == nullptr) return kErrorInvalidArgument;
+  *id = g->id;
+  return 0;
+}
+
+int nvmlDeviceGetComputeInstanceId(void* mig, unsigned int* id) {
+  size_t device = 0;
+  if (GiOf(mig, mig_handles, &device) == nullptr) return kErrorInvalidArgument;
+  *id = 0;
+  return 0;
+}
+
+}  // extern "C"
+
 extern "C" {
 
 int nvmlInit_v2() {
@@ -161,6 +491,7 @@ int nvmlInit_v2() {
   std::string code = Env("SLUICE_FAKE_NVML_INIT_ERROR");
   if (!code.empty()) return std::atoi(code.c_str());
   initialized = true;
+  mig_loaded = false;  // the driver's layout, as the environment gives it now
   return 0;
 }
 
@@ -179,8 +510,16 @@ const char* nvmlErrorString(int rc) {
       return "Invalid Argument";
     case 9:
       return "Driver Not Loaded";
+    case 3:
+      return "Not Supported";
+    case 6:
+      return "Not Found";
     case 15:
       return "GPU is lost";
+    case 19:
+      return "In use by another client";
+    case 23:
+      return "Insufficient resources";
     default:
       return "Unknown Error";
   }
@@ -225,6 +564,16 @@ int nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
 int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
   if (IsMig(device)) {
     const auto slot = static_cast<unsigned int>(static_cast<char*>(device) - mig_handles);
+    if (LayoutMode()) {
+      size_t index = 0;
+      FakeGi* g = GiOf(device, mig_handles, &index);
+      if (g == nullptr) return 15;
+      const auto bytes = static_cast<unsigned long long>(  // NOLINT(google-runtime-int)
+                             ModelOf(index)->profiles[g->row].memory_mib)
+                         << 20;
+      *memory = {bytes, bytes, 0};
+      return 0;
+    }
     std::vector<MigSlot> all = MigInstances();
     const MigSlot* s = MigOf(all, slot / 8, slot % 8);
     if (s == nullptr) return 15;
@@ -350,6 +699,19 @@ int nvmlDeviceGetMigDeviceHandleByIndex(void* device, unsigned int index, void**
   Device d;
   if (int rc = Lookup(device, &d); rc != 0) return rc;
   const auto dev = static_cast<unsigned int>(IndexOf(device));
+  if (LayoutMode()) {
+    // The compute instances of the device's GPU instances, in id order.
+    size_t ignored = 0;
+    if (int rc = MigDeviceOf(device, &ignored); rc != 0) return rc;
+    std::vector<unsigned int> ids;
+    for (const FakeGi& g : mig_state[dev].gis) {
+      if (g.has_ci) ids.push_back(g.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    if (index >= ids.size()) return 6;  // NVML_ERROR_NOT_FOUND
+    *mig = &mig_handles[dev * 8 + ids[index]];
+    return 0;
+  }
   std::vector<MigSlot> all = MigInstances();
   if (index >= 8 || MigOf(all, dev, index) == nullptr) return 6;  // NVML_ERROR_NOT_FOUND
   *mig = &mig_handles[dev * 8 + index];
