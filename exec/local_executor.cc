@@ -207,6 +207,8 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
   env.push_back("SLUICE_PROJECT=" + w.project);
   env.push_back("SLUICE_WORKLOAD_ID=" + std::to_string(w.id));
   env.push_back("SLUICE_RESTART_COUNT=" + std::to_string(w.evictions));
+  // A sweep trial's report token and where to report (never in the API).
+  for (const auto& [k, v] : w.private_env) env.push_back(k + "=" + v);
   // torchrun-style rendezvous: every pod runs on this machine.
   int32_t local_rank = 0;
   for (int32_t i = 0; i < pod && i < static_cast<int32_t>(all.size()); ++i) {
@@ -353,14 +355,23 @@ void LocalExecutor::Stop(int64_t workload_id) {
     return;
   }
   it->second.stopping = true;
+  // The pods this stop is for: a workload that has stopped and started
+  // again (evicted, then bound anew) within the grace period has new pods,
+  // which the SIGKILL below must spare.
+  std::vector<std::pair<int, int64_t>> stopping;
   for (const Pod& p : it->second.pods) {
     if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGTERM);
+    stopping.emplace_back(p.pid, p.start_ticks);
   }
-  opt_.after(it->second.grace, [this, workload_id] {
+  opt_.after(it->second.grace, [this, workload_id, stopping] {
     auto t = tracked_.find(workload_id);
     if (t == tracked_.end()) return;
     for (const Pod& p : t->second.pods) {
       if (p.done) continue;
+      if (std::find(stopping.begin(), stopping.end(), std::make_pair(p.pid, p.start_ticks)) ==
+          stopping.end()) {
+        continue;
+      }
       if (Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGKILL);
       // Whatever left the pod's process group is still in its cgroup.
       opt_.cgroups.KillAll(workload_id, p.index);

@@ -14,6 +14,8 @@ packages=(
   prometheus wrk curl
   gnuplot-nox
   chromium fonts-dejavu-core
+  # The Python client (python/) and its tests, in the venv .venv/ (below).
+  python3 python3-venv
 )
 # The web UI builds with Node.js and npm (Debian 12 ships Node 18). A
 # machine that already has another Node.js (say from NodeSource, whose
@@ -30,21 +32,47 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=sudo
-  else
-    echo "setup: missing packages (${missing[*]}) and not root; run this script as root" >&2
-    exit 1
-  fi
 else
-  SUDO=
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      SUDO=sudo
+    else
+      echo "setup: missing packages (${missing[*]}) and not root; run this script as root" >&2
+      exit 1
+    fi
+  else
+    SUDO=
+  fi
+
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# ---- The Python client's tests: pytest in the project venv .venv/ ----
+# The venv is created only when it is missing (other parts of the project
+# use it too); the PyPI pins are python/requirements-test.txt, installed
+# only when one of them is not there at its pinned version.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating the Python virtual environment $venv"
+  python3 -m venv "$venv"
+fi
+frozen="$("$venv/bin/python" -m pip freeze --all 2>/dev/null | tr '[:upper:]_' '[:lower:]-')"
+need_pins=0
+while read -r pin; do
+  pin="${pin%%#*}"
+  pin="$(echo "$pin" | tr -d '[:space:]' | tr '[:upper:]_' '[:lower:]-')"
+  [ -z "$pin" ] && continue
+  grep -qx -- "$pin" <<<"$frozen" || need_pins=1
+done <"$root/python/requirements-test.txt"
+if [ "$need_pins" -eq 1 ]; then
+  echo "setup: installing python/requirements-test.txt into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$root/python/requirements-test.txt"
+else
+  echo "setup: python/requirements-test.txt already installed in $venv"
+fi
+# ---- end of the Python client's tests ----

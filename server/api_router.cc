@@ -71,6 +71,25 @@ void Projects(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Re
       return reply(cp.ListEvents(c, name, s[5], 1000));
     }
   }
+  if (s[4] == "sweeps") {
+    if (s.size() == 5) {
+      if (req.method == "GET") return reply(cp.ListSweeps(c, name));
+      if (req.method == "POST") {
+        if (Body(req, reply, &body)) cp.SubmitSweep(c, name, body, reply);
+        return;
+      }
+      return reply(MethodNotAllowed(req, "GET or POST"));
+    }
+    if (s.size() == 6) {
+      if (req.method == "GET") return reply(cp.GetSweep(c, name, s[5]));
+      if (req.method == "DELETE") return cp.ChangeSweep(c, name, s[5], "delete", reply);
+      return reply(MethodNotAllowed(req, "GET or DELETE"));
+    }
+    if (s.size() == 7 && (s[6] == "stop" || s[6] == "resume")) {
+      if (req.method != "POST") return reply(MethodNotAllowed(req, "POST"));
+      return cp.ChangeSweep(c, name, s[5], s[6], reply);
+    }
+  }
   reply(ApiResponse::Error(404, "no such API path; see docs/api.md"));
 }
 
@@ -91,11 +110,26 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
   }
   const std::string& resource = s[2];
   json body;
+  if (c.trial >= 0 && !(s.size() == 3 && resource == "report")) {
+    return reply(ApiResponse::Error(
+        403, "a sweep trial's report token can only report metrics (POST /api/v1/report)"));
+  }
   auto query = [&](const std::string& key) {
     auto it = req.query.find(key);
     return it == req.query.end() ? std::string() : it->second;
   };
   if (resource == "projects") return Projects(cp, req, c, reply);
+  if (resource == "report" && s.size() == 3) {
+    if (req.method != "POST") return reply(MethodNotAllowed(req, "POST"));
+    if (Body(req, reply, &body)) cp.Report(c, body, reply);
+    return;
+  }
+  if (resource == "sweeps" && s.size() == 3) {
+    if (req.method != "GET") {
+      return reply(MethodNotAllowed(req, "GET (submit with POST /api/v1/projects/P/sweeps)"));
+    }
+    return reply(cp.ListSweeps(c, query("project")));
+  }
   if (resource == "departments") {
     if (s.size() == 3) {
       if (req.method == "GET") return reply(cp.ListDepartments(c));

@@ -18,6 +18,9 @@ struct Caller {
   std::string user;
   int64_t uid = -1;  // -1 when unknown (token callers without a local account)
   bool admin = false;
+  // A sweep trial's report token: the trial's workload id. Such a caller may
+  // only report that trial's metrics (POST /api/v1/report).
+  int64_t trial = -1;
 };
 
 // The name of local user `uid`, or "uid-N" when it has none.

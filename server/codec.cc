@@ -7,10 +7,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 18> kSpecFields = {
-    "priorityClass", "preemptible", "pods",       "minAvailable", "gpu",          "gpuMemory",
-    "gpuDevices",    "cpu",         "memory",     "gpuModel",     "nodeSelector", "topology",
-    "command",       "env",         "workingDir", "maxRetries",   "gracePeriod",  "mig"};
+constexpr std::array<std::string_view, 19> kSpecFields = {
+    "priorityClass", "preemptible", "pods",    "minAvailable", "gpu",
+    "gpuMemory",     "gpuDevices",  "cpu",     "memory",       "gpuModel",
+    "nodeSelector",  "topology",    "command", "env",          "workingDir",
+    "maxRetries",    "gracePeriod", "mig",     "labels"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -71,6 +72,7 @@ void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
       spec->grace_period = *g;
     }
   }
+  if (auto labels = f.StringMap("labels")) spec->labels = *labels;
   if (!spec->gpu_models.empty() && spec->request.gpu_devices == 0) {
     f.Error("gpuModel", "only workloads that request GPUs can ask for a GPU model");
   }
@@ -189,9 +191,10 @@ Result<Submission> DecodeSubmission(const json& body) {
   JsonErrors errors;
   Submission out;
   JsonFields f(body, "body", &errors,
-               {"name", "priorityClass", "preemptible", "pods", "minAvailable", "gpu", "gpuMemory",
-                "gpuDevices", "cpu", "memory", "gpuModel", "nodeSelector", "topology", "command",
-                "env", "workingDir", "maxRetries", "gracePeriod", "mig"});
+               {"name",       "priorityClass", "preemptible", "pods",    "minAvailable",
+                "gpu",        "gpuMemory",     "gpuDevices",  "cpu",     "memory",
+                "gpuModel",   "nodeSelector",  "topology",    "command", "env",
+                "workingDir", "maxRetries",    "gracePeriod", "mig",     "labels"});
   if (f.is_object()) {
     if (auto n = f.Name("name")) out.name = *n;
     DecodeSpecFields(f, &out.spec);
@@ -204,6 +207,10 @@ Result<Submission> DecodeSubmission(const json& body) {
   if (!errors.empty()) return errors.ToStatus();
   return out;
 }
+
+std::span<const std::string_view> WorkloadSpecFields() { return kSpecFields; }
+
+void DecodeWorkloadSpecFields(JsonFields& f, WorkloadSpec* spec) { DecodeSpecFields(f, spec); }
 
 Json EncodeSpec(const WorkloadSpec& spec) {
   Json j;
@@ -239,6 +246,11 @@ Json EncodeSpec(const WorkloadSpec& spec) {
   if (!spec.working_dir.empty()) j["workingDir"] = spec.working_dir;
   j["maxRetries"] = spec.max_retries;
   if (spec.grace_period) j["gracePeriod"] = FormatDuration(*spec.grace_period);
+  if (!spec.labels.empty()) {
+    Json labels = Json::object();
+    for (const auto& [k, v] : spec.labels) labels[k] = v;
+    j["labels"] = std::move(labels);
+  }
   return j;
 }
 
@@ -328,6 +340,11 @@ Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   Json j{{"id", w.id}, {"name", w.name}, {"project", w.project}, {"user", w.user}};
   if (!for_api) j["uid"] = w.uid;
   j["spec"] = EncodeSpec(w.spec);
+  if (!for_api && !w.private_env.empty()) {
+    Json env = Json::object();
+    for (const auto& [k, v] : w.private_env) env[k] = v;
+    j["privateEnv"] = std::move(env);
+  }
   Json st;
   st["phase"] = PhaseName(w.phase);
   st["submitted"] = FormatTime(w.submitted);
@@ -336,6 +353,7 @@ Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   st["placement"] = EncodePlacement(w.placement);
   st["releasing"] = w.releasing;
   if (w.deleting) st["deleting"] = true;
+  if (w.finishing) st["finishing"] = true;
   if (w.stale_since) st["staleSince"] = FormatTime(*w.stale_since);
   st["message"] = w.message;
   st["evictions"] = w.evictions;
@@ -358,12 +376,14 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   const json& j = *parsed;
   WorkloadRecord w;
   JsonErrors errors;
-  JsonFields f(j, "workload", &errors, {"id", "name", "project", "user", "uid", "spec", "status"});
+  JsonFields f(j, "workload", &errors,
+               {"id", "name", "project", "user", "uid", "spec", "status", "privateEnv"});
   if (auto id = f.Int("id", 1, INT64_MAX)) w.id = *id;
   if (auto n = f.String("name", true)) w.name = *n;
   if (auto p = f.String("project", true)) w.project = *p;
   if (auto u = f.String("user", true)) w.user = *u;
   if (auto uid = f.Int("uid", -1, INT64_MAX)) w.uid = *uid;
+  if (auto env = f.StringMap("privateEnv")) w.private_env = *env;
   if (const json* spec = f.Get("spec")) {
     JsonFields sf(*spec, "workload.spec", &errors, kSpecFields);
     if (sf.is_object()) DecodeSpecFields(sf, &w.spec);
@@ -371,7 +391,7 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   if (const json* st = f.Get("status")) {
     JsonFields s(*st, "workload.status", &errors,
                  {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting",
-                  "staleSince", "message", "evictions", "retries", "exitCode"});
+                  "staleSince", "message", "evictions", "retries", "exitCode", "finishing"});
     if (auto ph = s.String("phase")) {
       if (auto p = ParsePhase(*ph)) w.phase = *p;
     }
@@ -381,6 +401,7 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
     w.stale_since = s.TimeField("staleSince");
     w.releasing = s.Bool("releasing").value_or(false);
     w.deleting = s.Bool("deleting").value_or(false);
+    w.finishing = s.Bool("finishing").value_or(false);
     w.message = s.String("message").value_or("");
     w.evictions = static_cast<int32_t>(s.Int("evictions", 0, INT32_MAX).value_or(0));
     w.retries = static_cast<int32_t>(s.Int("retries", 0, INT32_MAX).value_or(0));

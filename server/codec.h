@@ -7,7 +7,9 @@
 #define SLUICE_SERVER_CODEC_H_
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "server/objects.h"
@@ -15,6 +17,7 @@
 namespace sluice {
 
 using Json = nlohmann::ordered_json;
+class JsonFields;
 
 // A fixed-point amount as a JSON number: an integer when whole.
 Json MilliNumber(int64_t milli);
@@ -34,6 +37,10 @@ struct Submission {
 };
 Result<Submission> DecodeSubmission(const nlohmann::json& body);
 Json EncodeSpec(const WorkloadSpec& spec);
+// The fields of a workload's spec (all a submission takes but its name),
+// and their decoding, for objects that embed one (a sweep's trial).
+std::span<const std::string_view> WorkloadSpecFields();
+void DecodeWorkloadSpecFields(JsonFields& f, WorkloadSpec* spec);
 
 // Departments and projects: `create` requires the name; otherwise the body
 // changes only the fields it gives (PATCH) and may not rename.

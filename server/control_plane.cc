@@ -98,11 +98,14 @@ Status ControlPlane::Load() {
         gpu_hour_price_ = c->value("gpuHourPrice", 0.0);
         currency_ = c->value("currency", std::string("USD"));
       }
+    } else if (o.kind == "sweep" || o.kind == "trial") {
+      if (Status s = LoadSweepObject(o); !s.ok()) return bad(s);
     } else if (o.kind == "next-id") {
       Result<json> u = ParseJsonText(o.doc, "stored next id");
       if (u.ok() && u->is_number_integer()) next_id_ = std::max(next_id_, u->get<int64_t>());
     }
   }
+  FinishLoadingSweeps();
   usage_updated_ = opt_.now();
   // Pods on nodes or devices the inventory no longer has are gone; a
   // workload left with none waits again.
@@ -152,6 +155,10 @@ std::optional<Caller> ControlPlane::Authenticate(const std::string& secret) cons
   const std::string hash = Sha256Hex(secret);
   for (const Token& t : tokens_) {
     if (DigestEqual(t.hash, hash)) return Caller{t.user, UidOf(t.user), t.admin};
+  }
+  // A sweep trial's report token: it may only report.
+  if (auto it = trial_tokens_.find(hash); it != trial_tokens_.end()) {
+    return Caller{"sweep-trial", -1, false, it->second};
   }
   return std::nullopt;
 }
@@ -377,8 +384,12 @@ void ControlPlane::DeleteProject(const Caller& c, const std::string& name, const
                                                "); delete its workloads first"));
     }
   }
+  if (std::string why = SweepBlockingDeletion(name); !why.empty()) {
+    return reply(ApiResponse::Error(409, why));
+  }
   projects_.erase(it);
   std::vector<Mutation> batch{Mutation::Delete(kProject, name)};
+  ForgetSweepsOf(name, &batch);
   for (auto wit = workloads_.begin(); wit != workloads_.end();) {
     if (wit->second.project == name) {
       batch.push_back(Mutation::Delete(kWorkload, wit->second.key()));

@@ -25,6 +25,7 @@
 #include "server/executor.h"
 #include "server/metrics.h"
 #include "server/objects.h"
+#include "server/sweeps.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -180,6 +181,19 @@ class ControlPlane {
   // Starts a scheduling cycle now, or right after the one in flight.
   void RunSchedulingCycle();
 
+  // Hyperparameter sweeps (sweeps.cc). `action` is stop, resume or delete.
+  void SubmitSweep(const Caller& c, const std::string& project, const nlohmann::json& body,
+                   const Reply& reply);
+  ApiResponse ListSweeps(const Caller& c, const std::string& project) const;
+  ApiResponse GetSweep(const Caller& c, const std::string& project, const std::string& name) const;
+  void ChangeSweep(const Caller& c, const std::string& project, const std::string& name,
+                   const std::string& action, const Reply& reply);
+  // A trial's metrics at one step, from the trial itself (its report token).
+  void Report(const Caller& c, const nlohmann::json& body, const Reply& reply);
+  // Where trials report to (the Unix socket, the HTTP URL; either may be
+  // empty), given to each trial in SLUICE_REPORT_SOCKET and SLUICE_REPORT_URL.
+  void SetReportEndpoints(std::string socket, std::string url);
+
  private:
   struct QueueView;
 
@@ -256,6 +270,45 @@ class ControlPlane {
     WatchSink send;
   };
   std::vector<Watcher> watchers_;
+
+  // ---- sweeps (sweeps.cc) ----
+  struct SweepCapacity;
+  Status LoadSweepObject(const StoredObject& o);
+  void FinishLoadingSweeps();
+  void ReconcileSweeps();
+  void ReconcileSweep(SweepRecord& s, SweepCapacity* cap, std::vector<Mutation>* batch);
+  // Why sweep `s` cannot start a trial needing `need` milli-GPU now, or "".
+  std::string TrialRoom(const SweepRecord& s, int64_t need, SweepCapacity* cap) const;
+  void StartTrial(SweepRecord& s, TrialRecord& t, std::vector<Mutation>* batch);
+  void StopTrials(SweepRecord& s, TrialState as, const std::string& message,
+                  std::vector<Mutation>* batch);
+  // Stops a workload for good (it ends rather than queueing again).
+  void EndWorkloadForSweep(WorkloadRecord& w, const std::string& message,
+                           std::vector<Mutation>* batch);
+  void SetReportEnv(Labels* env) const;
+  // Why project `project` cannot be deleted for its sweeps ("" if it can),
+  // and forgetting its sweeps when it is.
+  std::string SweepBlockingDeletion(const std::string& project) const;
+  void ForgetSweep(int64_t id, std::vector<Mutation>* batch);
+  void ForgetSweepsOf(const std::string& project, std::vector<Mutation>* batch);
+  SweepRecord* FindSweep(const std::string& project, const std::string& name);
+  const SweepRecord* FindSweep(const std::string& project, const std::string& name) const;
+  TrialRecord* FindTrial(int64_t code);
+  sweep::Searcher* SearcherFor(const SweepRecord& s);
+  Mutation PutSweep(const SweepRecord& s) const;
+  Mutation PutTrial(const TrialRecord& t) const;
+  Json ApiSweep(const SweepRecord& s, bool with_trials) const;
+  Json ApiTrial(const SweepRecord& s, const TrialRecord& t, bool with_reports) const;
+
+  std::map<int64_t, SweepRecord> sweeps_;                  // by id
+  std::map<int64_t, std::vector<TrialRecord>> trials_;     // by sweep id, by index
+  std::map<int64_t, int64_t> trial_of_workload_;           // workload id -> trial code
+  std::unordered_map<std::string, int64_t> trial_tokens_;  // token hash -> trial code
+  std::map<int64_t, std::unique_ptr<sweep::Searcher>> searchers_;
+  int64_t next_sweep_id_ = 1;
+  std::string report_socket_;
+  std::string report_url_;
+  bool reconciling_ = false;
 };
 
 }  // namespace sluice

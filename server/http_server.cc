@@ -101,6 +101,11 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
           "no credentials: pass a bearer token (sluice --token T, or SLUICE_TOKEN); the "
           "first admin token is in the server's DATA_DIR/admin-token"));
     }
+    if (caller->trial >= 0 &&
+        !(api.segments.size() == 3 && api.segments[0] == "api" && api.segments[2] == "report")) {
+      return Write(ApiResponse::Error(
+          403, "a sweep trial's report token can only report metrics (POST /api/v1/report)"));
+    }
     std::string watch_project;
     if (IsWatch(api, &watch_project)) return StartWatch(*caller, watch_project);
     std::string log_project;

@@ -63,6 +63,9 @@ struct WorkloadSpec {
   int32_t max_retries = 0;
   // SIGTERM to SIGKILL when its pods are stopped; unset: the server's default.
   std::optional<Duration> grace_period;
+  // Free-form key/value labels (a sweep's trials carry sluice.io/sweep and
+  // sluice.io/trial).
+  Labels labels;
 };
 
 enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed };
@@ -94,6 +97,12 @@ struct WorkloadRecord {
   int32_t evictions = 0;   // times it was evicted and went back to the queue
   int32_t exit_code = -1;  // for Succeeded/Failed, when known
   int32_t retries = 0;     // failed runs started again
+  // Asked to stop for good (a sweep trial stopped early, or its sweep
+  // stopped): it ends when its pods have stopped instead of queueing again.
+  bool finishing = false;
+  // Environment its pods get that the API never shows (a sweep trial's
+  // report token).
+  Labels private_env;
 
   // From the last scheduling cycle; not stored.
   std::string reason;

@@ -225,7 +225,9 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
     if (it == workloads_.end()) continue;
     const Workload& seen = s.workloads[i];
     WorkloadRecord& rec = it->second;
-    const bool same = !rec.deleting && rec.releasing == seen.releasing &&
+    // (A workload that ended meanwhile, such as a pending sweep trial
+    // stopped with its sweep, is never bound.)
+    const bool same = rec.active() && !rec.deleting && rec.releasing == seen.releasing &&
                       (rec.phase == Phase::kRunning) == seen.running &&
                       rec.placement.size() == seen.placement.size();
     if (same) recs[i] = &rec;
@@ -324,6 +326,7 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
     Notify("MODIFIED", rec);
   }
   CommitInBackground(std::move(batch));
+  ReconcileSweeps();
 }
 
 void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::string& message) {
@@ -341,7 +344,16 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
     RequestCycle();
     return;
   }
-  if (stopped && rec.releasing) {
+  if (rec.finishing) {
+    // Stopped for good by its sweep (early stopping, or the sweep stopped).
+    rec.phase = rec.message.rfind("stopped early", 0) == 0 ? Phase::kSucceeded : Phase::kFailed;
+    rec.exit_code = exit_code;
+    rec.ended = now;
+    rec.placement.clear();
+    rec.releasing = false;
+    CommitInBackground(
+        {PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)), rec.message)});
+  } else if (stopped && rec.releasing) {
     // Evicted: back to the queue, with its original submission time.
     rec.phase = Phase::kPending;
     rec.placement.clear();
@@ -378,6 +390,7 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
   }
   Notify("MODIFIED", rec);
   RequestCycle();
+  if (trial_of_workload_.count(id) > 0) ReconcileSweeps();
 }
 
 ApiResponse ControlPlane::ListQueues(const Caller&) const {

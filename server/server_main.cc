@@ -311,12 +311,14 @@ int RunServer(const ServerOptions& options) {
 
   HttpServer http(io, &cp, &metrics, static_cast<int64_t>(geteuid()));
   http.ServeWeb(options.web_dir.empty() ? std::string(SLUICE_WEB_DIR) : options.web_dir);
+  int tcp_port = 0;
   if (!options.listen.empty()) {
     Result<int> port = http.ListenTcp(options.listen);
     if (!port.ok()) {
       std::cerr << "sluice server: " << port.status().message() << "\n";
       return 1;
     }
+    tcp_port = *port;
     std::string host = options.listen.substr(0, options.listen.rfind(':'));
     std::cout << "sluice server: listening on http://" << host << ":" << *port << "\n";
   }
@@ -326,6 +328,20 @@ int RunServer(const ServerOptions& options) {
       return 1;
     }
     std::cout << "sluice server: listening on unix:" << options.socket << "\n";
+  }
+  {
+    // Where sweep trials report their metrics: the socket first.
+    std::string url;
+    if (tcp_port > 0) {
+      std::string host = options.listen.substr(0, options.listen.rfind(':'));
+      if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+      url = "http://" + host + ":" + std::to_string(tcp_port);
+    }
+    std::string socket = options.socket;
+    if (!socket.empty() && socket[0] != '/') {
+      socket = std::filesystem::absolute(socket, ec).string();
+    }
+    cp.SetReportEndpoints(socket, url);
   }
   int32_t gpus = 0;
   for (const Node& n : *nodes) gpus += n.gpus;

@@ -320,6 +320,38 @@ describe("the web UI against a real server", () => {
     await expect(call("PATCH", "/api/v1/projects/vision", { gpu: { quota: 9 } }, aliceToken)).rejects.toThrow(/403/);
   });
 
+  it("shows a sweep: its best trial, the trials table and the metric against step", async () => {
+    await signOut();
+    await signIn(adminToken);
+    await call("POST", "/api/v1/projects/nlp/sweeps", {
+      name: "lr-search",
+      method: "bayes",
+      seed: 3,
+      metric: { name: "loss", goal: "minimize" },
+      parameters: { x: { distribution: "uniform", min: -1, max: 1 }, lr: { distribution: "loguniform", min: 1e-4, max: 1 } },
+      budget: { maxTrials: 12, parallelism: 4 },
+      earlyStopping: { type: "asha", minSteps: 2, reductionFactor: 3, maxSteps: 18 },
+      trial: {
+        command: ["python3", path.join(root, "sweep/testdata/quadratic.py"), "${x}", "${lr}"],
+        gpu: 0.25,
+        env: { PYTHONPATH: path.join(root, "python"), STEPS: "18", STEP_SECONDS: "0.01" },
+      },
+    });
+    await until("the sweep to finish", async () => (await call("GET", "/api/v1/projects/nlp/sweeps/lr-search")).state !== "Running", 60_000);
+    await page.getByRole("link", { name: "Sweeps" }).click();
+    await page.getByTestId("sweep-nlp-lr-search").waitFor();
+    await page.getByRole("link", { name: "lr-search" }).click();
+    await page.getByTestId("trials-table").waitFor();
+    await page.getByTestId("trial-11").waitFor();
+    expect(await page.getByTestId("sweep-best").textContent()).toContain("trial");
+    await page.getByTestId("chart-sweep-curves").waitFor();
+    await shot("sweep");
+    // The trials' workloads go, so that the table below holds only its own.
+    const sweep = await call("GET", "/api/v1/projects/nlp/sweeps/lr-search");
+    for (const t of sweep.trials) await call("DELETE", `/api/v1/projects/nlp/workloads/${t.workload}`);
+    await call("DELETE", "/api/v1/projects/nlp/sweeps/lr-search");
+  });
+
   it("keeps the workload table smooth with 10,000 workloads", async () => {
     await signOut();
     await signIn(adminToken);

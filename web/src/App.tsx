@@ -17,6 +17,7 @@ const pages = {
   gpus: () => import("./pages/GpuMap"),
   projects: () => import("./pages/Projects"),
   chargeback: () => import("./pages/Chargeback"),
+  sweeps: () => import("./pages/Sweeps"),
 };
 const WorkloadsPage = lazy(() => pages.workloads().then((m) => ({ default: m.WorkloadsPage })));
 const WorkloadDetail = lazy(() => pages.detail().then((m) => ({ default: m.WorkloadDetail })));
@@ -24,6 +25,8 @@ const SubmitForm = lazy(() => pages.submit().then((m) => ({ default: m.SubmitFor
 const GpuMap = lazy(() => pages.gpus().then((m) => ({ default: m.GpuMap })));
 const Projects = lazy(pages.projects);
 const ChargebackPage = lazy(pages.chargeback);
+const SweepList = lazy(() => pages.sweeps().then((m) => ({ default: m.SweepList })));
+const SweepDetail = lazy(() => pages.sweeps().then((m) => ({ default: m.SweepDetail })));
 
 function preloadPages() {
   for (const load of Object.values(pages)) void load();
@@ -32,6 +35,7 @@ function preloadPages() {
 const NAV = [
   { to: "/", label: "Overview" },
   { to: "/workloads", label: "Workloads" },
+  { to: "/sweeps", label: "Sweeps" },
   { to: "/projects", label: "Projects and quotas" },
   { to: "/gpus", label: "GPU map" },
   { to: "/chargeback", label: "Consumption" },
@@ -88,6 +92,8 @@ export function App() {
             <Route path="/projects" element={<Projects />} />
             <Route path="/gpus" element={<GpuMap />} />
             <Route path="/chargeback" element={<ChargebackPage />} />
+            <Route path="/sweeps" element={<SweepList />} />
+            <Route path="/sweeps/:project/:name" element={<SweepDetail />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         </Suspense>

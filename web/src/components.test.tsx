@@ -4,6 +4,7 @@ import { storeToken } from "./api";
 import { GpuCard } from "./pages/GpuMap";
 import { SubmitForm } from "./pages/SubmitForm";
 import { WorkloadTable } from "./pages/Workloads";
+import { curveOption, SweepTrials, type Sweep } from "./pages/Sweeps";
 import { mockFetch, renderWithProviders, workload } from "./test-utils";
 
 beforeEach(() => storeToken(""));
@@ -61,5 +62,39 @@ describe("SubmitForm", () => {
     await waitFor(() => expect(screen.getByText(/expected a whole number of GPUs or a fraction, got 1.5/)).toBeInTheDocument());
     expect(screen.getByTestId("submit")).toBeDisabled();
     expect(dryRuns.at(-1)).toMatchObject({ name: "train", command: ["sleep", "5"], gpu: 1.5 });
+  });
+});
+
+describe("Sweep page", () => {
+  const sweep: Sweep = {
+    id: 1,
+    name: "lr-search",
+    project: "vision",
+    user: "alice",
+    state: "Running",
+    metric: { name: "loss", goal: "minimize" },
+    spec: { method: "bayes", budget: { maxTrials: 24, parallelism: 4, maxFailures: 3 }, earlyStopping: { type: "asha" } },
+    seed: 7,
+    status: { message: "", trialsCreated: 2, inFlight: 1, peakInFlight: 2, failures: 0, budgetLeft: { trials: 22, failures: 3 } },
+    best: { trial: 1, parameters: { lr: 0.01, x: 0.3 }, value: 0.05, workload: "lr-search-1" },
+    trials: [
+      { index: 0, parameters: { lr: 0.0001, x: -1 }, state: "EarlyStopped", workload: "lr-search-0", best: 1.2, last: 1.3, steps: 2, restarts: 0, message: "",
+        history: [{ step: 1, time: "", metrics: { loss: 1.3 } }, { step: 2, time: "", metrics: { loss: 1.2 } }] },
+      { index: 1, parameters: { lr: 0.01, x: 0.3 }, state: "Running", workload: "lr-search-1", best: 0.05, last: 0.05, steps: 3, restarts: 1, message: "",
+        history: [{ step: 1, time: "", metrics: { loss: 0.5 } }, { step: 3, time: "", metrics: { loss: 0.05, acc: 1 } }] },
+    ],
+  };
+  it("lists every trial with its parameters, state, last and best metric, steps", () => {
+    renderWithProviders(<SweepTrials sweep={sweep} />);
+    expect(screen.getByTestId("trial-0")).toHaveTextContent("EarlyStopped");
+    expect(screen.getByTestId("trial-0")).toHaveTextContent("lr=0.0001 x=-1");
+    expect(screen.getByTestId("trial-1")).toHaveTextContent("0.05");
+    expect(screen.getByTestId("trial-1")).toHaveTextContent("lr-search-1");
+  });
+  it("draws the metric against step, one line per trial", () => {
+    const o = curveOption(sweep);
+    expect(o.series.map((s) => s.name)).toEqual(["#0", "#1"]);
+    expect(o.series[1].data).toEqual([[1, 0.5], [3, 0.05]]);
+    expect(o.series[1].lineStyle.width).toBeGreaterThan(o.series[0].lineStyle.width);
   });
 });
