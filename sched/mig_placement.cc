@@ -60,7 +60,8 @@ std::optional<MigCandidate> BestMigInstance(std::span<const MigDeviceState> devi
       c.packing = packing;
       consider(c);
     }
-    if (!m.repartitionable || left < 0) continue;
+    // A pipelined pod waits on an instance that exists; it never makes one.
+    if (!m.repartitionable || left < 0 || pipelined) continue;
     const int64_t before = Room(m, pending, busy, compute, 0);
     for (int32_t s = 0; s < kMigMemorySlots; ++s) {
       const uint32_t mask = MigSlotMask(*p, s);

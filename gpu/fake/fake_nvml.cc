@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -182,12 +183,12 @@ constexpr int kErrorInvalidArgument = 2;
 
 // NVML_GPU_INSTANCE_PROFILE_* -> (row of sluice's table, profile id).
 struct ProfileSlot {
-  unsigned int nvml;
   size_t row;
+  unsigned int nvml;
   unsigned int id;
 };
-constexpr ProfileSlot kProfiles[] = {{0, 0, 19}, {7, 1, 20}, {9, 2, 15}, {1, 3, 14},
-                                     {2, 4, 9},  {3, 5, 5},  {4, 6, 0}};
+constexpr ProfileSlot kProfiles[] = {{0, 0, 19}, {1, 7, 20}, {2, 9, 15}, {3, 1, 14},
+                                     {4, 2, 9},  {5, 3, 5},  {6, 4, 0}};
 
 struct FakeGi {
   unsigned int id = 0;  // 1..7, the lowest free one
@@ -318,7 +319,7 @@ bool InUse(size_t device, unsigned int start) {
 // The GI a handle points at, or null.
 FakeGi* GiOf(void* handle, char* base, size_t* device) {
   char* p = static_cast<char*>(handle);
-  if (p < base || p >= base + kMigDevices * 8) return nullptr;
+  if (p < base || p >= base + static_cast<ptrdiff_t>(kMigDevices) * 8) return nullptr;
   const auto slot = static_cast<size_t>(p - base);
   *device = slot / 8;
   for (FakeGi& g : mig_state[*device].gis) {
