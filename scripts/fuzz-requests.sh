@@ -10,7 +10,7 @@ mkdir -p "$work/corpus"
 cp server/fuzz/corpus/* "$work/corpus/"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I. server/fuzz/request_fuzzer.cc server/codec.cc server/json_fields.cc \
-  server/request_target.cc core/model.cc core/snapshot_errors.cc common/quantity.cc \
+  server/request_target.cc core/model.cc core/mig.cc core/snapshot_errors.cc common/quantity.cc \
   common/status.cc common/check.cc -lyaml-cpp -o "$work/request_fuzzer"
 "$work/request_fuzzer" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
   -artifact_prefix="$work/" \

@@ -166,8 +166,9 @@ describe("the web UI against a real server", () => {
   });
 
   it("submits through the form and shows Pending turn into Running live, with its logs", async () => {
-    // Something holds every GPU first, so the new workload has to wait.
-    await call("POST", "/api/v1/projects/vision/workloads", { name: "blocker", gpu: 4, command: ["sleep", "3600"] });
+    // Something holds every GPU first, so the new workload has to wait
+    // (GPU 3 is in MIG mode: only MIG requests go there, so three is all).
+    await call("POST", "/api/v1/projects/vision/workloads", { name: "blocker", gpu: 3, command: ["sleep", "3600"] });
     await until("the blocker to run", async () => (await call("GET", "/api/v1/projects/vision/workloads/blocker")).status.phase === "Running");
 
     await page.getByRole("link", { name: "Workloads" }).click();
