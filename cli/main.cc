@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   sluice::AddWorkloadCommands(app, flags);
   sluice::AddAdminCommands(app, flags);
+  sluice::AddWorkspaceCommands(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

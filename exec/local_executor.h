@@ -77,6 +77,10 @@ class LocalExecutor final : public Executor {
     std::chrono::milliseconds grace{0};
     bool stopping = false;
     std::string name;  // project/name, for messages
+    // Which run this is: a workload started again (a workspace, an evicted
+    // workload) keeps its id, and a stop's SIGKILL timer must not reach the
+    // next run.
+    int64_t run = 0;
   };
 
   std::string Dir(int64_t id) const;
@@ -89,6 +93,7 @@ class LocalExecutor final : public Executor {
   ExitCallback exit_;
   std::map<int64_t, Tracked> tracked_;
   std::map<int, int> shim_status_;  // wait status of reaped shims, by pid
+  int64_t next_run_ = 1;
 };
 
 // The fields of /proc/PID/stat from field 3 (state) on; empty when the

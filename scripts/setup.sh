@@ -14,6 +14,7 @@ packages=(
   prometheus wrk curl
   gnuplot-nox
   chromium fonts-dejavu-core
+  python3 python3-venv
 )
 # The web UI builds with Node.js and npm (Debian 12 ships Node 18). A
 # machine that already has another Node.js (say from NodeSource, whose
@@ -28,8 +29,29 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Workspaces run JupyterLab from the project's own virtual environment
+# (.venv, from PyPI at the versions pinned in jupyter-requirements.txt), so
+# they never depend on what the user's Python has.
+install_jupyter() {
+  local root venv reqs stamp
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  venv="$root/.venv"
+  reqs="$root/scripts/jupyter-requirements.txt"
+  stamp="$venv/.sluice-requirements"
+  if [ -x "$venv/bin/jupyter-lab" ] && cmp -s "$reqs" "$stamp"; then
+    echo "setup: JupyterLab already installed in .venv"
+    return
+  fi
+  echo "setup: installing JupyterLab into .venv"
+  # Debian's own Python: not whatever python3 comes first on PATH.
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$reqs"
+  cp "$reqs" "$stamp"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages already installed"
+  install_jupyter
   exit 0
 fi
 
@@ -48,3 +70,4 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_jupyter

@@ -33,6 +33,11 @@ struct Submission {
   WorkloadSpec spec;
 };
 Result<Submission> DecodeSubmission(const nlohmann::json& body);
+// A new workspace: {"name", "jupyter": true | "command": [...] with "port",
+// the GPU, CPU and memory fields, "env"}; the spec comes out build-class
+// and not preemptible, with `workspace` set and no command for JupyterLab
+// (the control plane supplies it).
+Result<Submission> DecodeWorkspaceRequest(const nlohmann::json& body);
 Json EncodeSpec(const WorkloadSpec& spec);
 
 // Departments and projects: `create` requires the name; otherwise the body

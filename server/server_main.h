@@ -20,6 +20,12 @@ struct ServerOptions {
   int telemetry_ms = 5000;         // how often GPU utilisation is sampled
   int sample_ms = 60'000;          // how often the usage history records an interval
   std::string web_dir;             // the built web UI; empty: the one this build made
+  // Workspaces: the jupyter-lab program (empty: .venv/bin/jupyter-lab of
+  // this checkout, when there is one), the URL people reach the server at
+  // (empty: http://LISTEN), and how often idle workspaces are looked for.
+  std::string jupyter;
+  std::string public_url;
+  int workspace_cull_ms = 60'000;
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;

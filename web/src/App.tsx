@@ -17,6 +17,7 @@ const pages = {
   gpus: () => import("./pages/GpuMap"),
   projects: () => import("./pages/Projects"),
   chargeback: () => import("./pages/Chargeback"),
+  workspaces: () => import("./pages/Workspaces"),
 };
 const WorkloadsPage = lazy(() => pages.workloads().then((m) => ({ default: m.WorkloadsPage })));
 const WorkloadDetail = lazy(() => pages.detail().then((m) => ({ default: m.WorkloadDetail })));
@@ -24,6 +25,7 @@ const SubmitForm = lazy(() => pages.submit().then((m) => ({ default: m.SubmitFor
 const GpuMap = lazy(() => pages.gpus().then((m) => ({ default: m.GpuMap })));
 const Projects = lazy(pages.projects);
 const ChargebackPage = lazy(pages.chargeback);
+const WorkspacesPage = lazy(() => pages.workspaces().then((m) => ({ default: m.WorkspacesPage })));
 
 function preloadPages() {
   for (const load of Object.values(pages)) void load();
@@ -32,6 +34,7 @@ function preloadPages() {
 const NAV = [
   { to: "/", label: "Overview" },
   { to: "/workloads", label: "Workloads" },
+  { to: "/workspaces", label: "Workspaces" },
   { to: "/projects", label: "Projects and quotas" },
   { to: "/gpus", label: "GPU map" },
   { to: "/chargeback", label: "Consumption" },
@@ -85,6 +88,7 @@ export function App() {
             <Route path="/workloads" element={<WorkloadsPage />} />
             <Route path="/workloads/new" element={<SubmitForm />} />
             <Route path="/workloads/:project/:name" element={<WorkloadDetail />} />
+            <Route path="/workspaces" element={<WorkspacesPage />} />
             <Route path="/projects" element={<Projects />} />
             <Route path="/gpus" element={<GpuMap />} />
             <Route path="/chargeback" element={<ChargebackPage />} />
