@@ -40,13 +40,18 @@ install_jupyter() {
   stamp="$venv/.sluice-requirements"
   if [ -x "$venv/bin/jupyter-lab" ] && cmp -s "$reqs" "$stamp"; then
     echo "setup: JupyterLab already installed in .venv"
-    return
+  else
+    echo "setup: installing JupyterLab into .venv"
+    # Debian's own Python: not whatever python3 comes first on PATH.
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$reqs"
+    cp "$reqs" "$stamp"
   fi
-  echo "setup: installing JupyterLab into .venv"
-  # Debian's own Python: not whatever python3 comes first on PATH.
-  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$reqs"
-  cp "$reqs" "$stamp"
+  # Workspaces need not ask their users about Jupyter's news feed (which
+  # the machine may not even reach).
+  mkdir -p "$venv/share/jupyter/lab/settings"
+  echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+    >"$venv/share/jupyter/lab/settings/overrides.json"
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -20,7 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kTicketMs = 2 * 60 * 1000;
+constexpr int64_t kTicketMs = int64_t{2} * 60 * 1000;
 constexpr int64_t kSessionMs = 12LL * 3600 * 1000;
 
 std::string BaseUrl(const WorkloadRecord& w) { return "/ws/" + w.project + "/" + w.name + "/"; }
@@ -157,15 +157,14 @@ void ControlPlane::CreateWorkspace(const Caller& c, const std::string& project, 
       // Bound to loopback on the port it is given at each start
       // (JUPYTER_PORT), with the token only the proxy knows (JUPYTER_TOKEN);
       // never another port, which the proxy would not find.
-      spec.command = {opt_.jupyter,
-                      "--no-browser",
-                      "--allow-root",
-                      "--ip=127.0.0.1",
-                      "--ServerApp.port_retries=0",
-                      "--ServerApp.base_url=" + base,
-                      "--ServerApp.root_dir=" + dir,
-                      "--ServerApp.allow_remote_access=True",
-                      "--ServerApp.quit_button=False"};
+      spec.command = {opt_.jupyter, "--no-browser", "--allow-root", "--ip=127.0.0.1",
+                      "--ServerApp.port_retries=0", "--ServerApp.base_url=" + base,
+                      "--ServerApp.root_dir=" + dir, "--ServerApp.allow_remote_access=True",
+                      "--ServerApp.quit_button=False",
+                      // The machine may not reach the internet, and its users
+                      // need not be asked about news.
+                      "--LabApp.news_url=None",
+                      "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"};
       spec.env.emplace_back("JUPYTER_CONFIG_DIR", dir + "/.jupyter");
       spec.env.emplace_back("JUPYTER_RUNTIME_DIR", dir + "/.jupyter/runtime");
       spec.env.emplace_back("IPYTHONDIR", dir + "/.ipython");
@@ -409,7 +408,7 @@ void ControlPlane::CullWorkspaces() {
     if (w.spec.workspace->jupyter && opt_.probe_jupyter && w.workspace_port > 0) {
       opt_.probe_jupyter(JupyterProbe{w.workspace_port, BaseUrl(w), w.workspace_token},
                          [this, wid, started](std::optional<JupyterActivity> seen) {
-                           ObserveWorkspace(wid, started, std::move(seen));
+                           ObserveWorkspace(wid, started, seen);
                          });
     } else {
       ObserveWorkspace(wid, started, std::nullopt);

@@ -52,7 +52,8 @@ function CreateWorkspace({ projects }: { projects: string[] }) {
       if (Number(size) > 0) body.gpu = Number(size);
       await api(`/api/v1/projects/${enc(project)}/workspaces`, { method: "POST", body });
       setName("");
-      await client.invalidateQueries({ queryKey: WORKSPACES });
+      // The sizes left change with it.
+      await Promise.all([WORKSPACES, ["queues"], ["nodes"]].map((queryKey) => client.invalidateQueries({ queryKey })));
     } catch (err) {
       setError(err);
     } finally {
