@@ -246,9 +246,21 @@ TEST_F(ControlPlaneTest, IdleWorkspacesAreSuspendedAndBusyOnesSpared) {
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(r.body["url"], std::string("http://sluice.test:8080/ws/p/") + name + "/");
   }
+  // "training" holds a whole GPU that a script started from its terminal
+  // keeps at 60%, while JupyterLab itself has seen nothing for hours.
+  ApiResponse training = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(admin_, "p", json{{"name", "training"}, {"gpu", 1}}, reply);
+  });
+  ASSERT_EQ(training.status, 201) << training.body;
   loop_.Advance(std::chrono::milliseconds(10));
   const Time started = loop_.Now();
   EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["phase"], "Running");
+  const Json placed = cp_->GetWorkspace(admin_, "p", "training").body["placement"];
+  ASSERT_EQ(placed.size(), 1);
+  std::vector<int32_t> utilization(8, 0);
+  utilization[placed[0]["gpus"][0].get<size_t>()] = 60;
+  cp_->SetUtilization("node-1", utilization);
+  activity["/ws/p/training/"] = JupyterActivity{started, 0};
   // A workspace is a build-class workload that is never preempted, running
   // JupyterLab in its own directory; its token is never shown.
   Json w = cp_->GetWorkload(admin_, "p", "idle").body;
@@ -274,6 +286,7 @@ TEST_F(ControlPlaneTest, IdleWorkspacesAreSuspendedAndBusyOnesSpared) {
   EXPECT_NE(idle["message"].get<std::string>().find("idle for 2h"), std::string::npos)
       << idle["message"];
   EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "busy").body["phase"], "Running");
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "training").body["phase"], "Running");
   // The events say why; suspended, it is kept (files too) and starts again.
   // (The events are written on the store's thread.)
   std::string kinds;

@@ -61,7 +61,7 @@ bool ParseProxyPath(std::string_view target, ProxyPath* out) {
 std::string QueryParam(const std::string& target, std::string_view key) {
   size_t q = target.find('?');
   if (q == std::string::npos) return "";
-  std::string_view query = std::string_view(target).substr(q + 1);
+  std::string_view query = std::string_view{target}.substr(q + 1);
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
@@ -78,7 +78,7 @@ std::string WithoutQueryParam(const std::string& target, std::string_view key) {
   size_t q = target.find('?');
   if (q == std::string::npos) return target;
   std::string out = target.substr(0, q);
-  std::string_view query = std::string_view(target).substr(q + 1);
+  std::string_view query = std::string_view{target}.substr(q + 1);
   std::string kept;
   while (!query.empty()) {
     size_t amp = query.find('&');
