@@ -9,6 +9,7 @@
 // JupyterLab takes seconds to start, so the suite starts one server and two
 // workspaces once, and the tests share them (they run in file order).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -394,6 +395,20 @@ TEST_F(WorkspaceTest, IdleCullingSuspendsTheIdleOneAndSparesABusyKernel) {
   std::this_thread::sleep_for(std::chrono::seconds(4));
   EXPECT_EQ(Phase("nb"), "Running") << Workspace("nb").dump(2);
   Patch("p", json{{"workspaces", {{"idleTimeout", "0s"}}}});
+}
+
+TEST_F(WorkspaceTest, ARunningWorkspaceIsReachedAgainAfterTheServerRestarts) {
+  // JupyterLab outlives the server, like any pod; the new server adopts it
+  // and knows its port and token from the store.
+  server_->Kill(SIGTERM);
+  std::string error;
+  ASSERT_TRUE(server_->Start(
+      &error, {"--grace-period", "5", "--jupyter", JUPYTER_LAB, "--workspace-cull-ms", "250"}))
+      << error;
+  EXPECT_EQ(Phase("nb"), "Running");
+  EXPECT_EQ(
+      Request(server_->port(), http::verb::get, "/ws/p/nb/api/status", {Bearer(alice_)}).status,
+      200);
 }
 
 TEST_F(WorkspaceTest, DeleteRemovesTheWorkspaceAndItsFiles) {

@@ -7,10 +7,12 @@
 // (phase Suspended: its GPU freed, its files kept); starting it queues it
 // again. Nothing here touches sockets: the HTTP layer proxies, and probing
 // JupyterLab goes through opt_.probe_jupyter.
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 
 #include "server/control_plane.h"
@@ -46,7 +48,16 @@ Status EnsureWorkspaceDir(const std::string& root, const std::string& dir, int64
   }
   ::chmod(dir.c_str(), 0700);
   if (uid >= 0 && geteuid() == 0) {
-    if (::chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(-1)) != 0) {
+    // The user's own group too, where the system knows the user.
+    gid_t gid = static_cast<gid_t>(-1);
+    std::array<char, 16384> buf{};
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &found) == 0 &&
+        found != nullptr) {
+      gid = pw.pw_gid;
+    }
+    if (::chown(dir.c_str(), static_cast<uid_t>(uid), gid) != 0) {
       return Status::FailedPrecondition("cannot give " + dir + " to uid " + std::to_string(uid));
     }
   }
