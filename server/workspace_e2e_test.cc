@@ -397,6 +397,23 @@ TEST_F(WorkspaceTest, IdleCullingSuspendsTheIdleOneAndSparesABusyKernel) {
   Patch("p", json{{"workspaces", {{"idleTimeout", "0s"}}}});
 }
 
+TEST_F(WorkspaceTest, ACommandWorkspaceIsServedFromItsRoot) {
+  // Any web app: here Python's file server, on a port of its own, sees
+  // paths without the /ws/p/web prefix.
+  asio::io_context io;
+  tcp::acceptor probe(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const int port = probe.local_endpoint().port();
+  probe.close();
+  Ok("workspace create web -p p --command 'echo hello > index.html; exec python3 -m http.server "
+     "$PORT --bind 127.0.0.1' --port " +
+     std::to_string(port) + " --wait");
+  Answer page = Request(server_->port(), http::verb::get, "/ws/p/web/index.html", {Bearer(alice_)});
+  EXPECT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.body, "hello\n");
+  EXPECT_EQ(Workspace("web")["kind"], "command");
+  Ok("workspace delete web -p p");
+}
+
 TEST_F(WorkspaceTest, ARunningWorkspaceIsReachedAgainAfterTheServerRestarts) {
   // JupyterLab outlives the server, like any pod; the new server adopts it
   // and knows its port and token from the store.
