@@ -20,9 +20,22 @@ struct QueueFlags {
   std::map<std::string, std::string> values;  // "gpu.quota" -> "4"
   std::string reclaim_min_runtime;
   std::string preempt_min_runtime;
+  // Projects: how their workspaces are culled (docs/workspaces.md).
+  std::string idle_timeout;
+  int idle_gpu_percent = -1;
+  std::string max_runtime;
 
   void Add(CLI::App* cmd, bool project) {
-    if (project) cmd->add_option("--department", department, "Parent department");
+    if (project) {
+      cmd->add_option("--department", department, "Parent department");
+      cmd->add_option("--workspace-idle-timeout", idle_timeout,
+                      "Suspend workspaces idle this long (default 2h; 0s: never)");
+      cmd->add_option("--workspace-idle-gpu-percent", idle_gpu_percent,
+                      "GPU use under this % of a workspace's allocation counts as idle "
+                      "(default 10)");
+      cmd->add_option("--workspace-max-runtime", max_runtime,
+                      "Suspend workspaces that have run this long (12h; none: no maximum)");
+    }
     cmd->add_option("--priority", priority, "Priority tier (default 100; higher is served first)");
     for (const char* r : {"gpu", "cpu", "memory"}) {
       for (const char* f : {"quota", "limit"}) {
@@ -63,6 +76,13 @@ struct QueueFlags {
     }
     if (!reclaim_min_runtime.empty()) body["reclaimMinRuntime"] = reclaim_min_runtime;
     if (!preempt_min_runtime.empty()) body["preemptMinRuntime"] = preempt_min_runtime;
+    if (!idle_timeout.empty()) body["workspaces"]["idleTimeout"] = idle_timeout;
+    if (idle_gpu_percent >= 0) body["workspaces"]["idleGpuPercent"] = idle_gpu_percent;
+    if (max_runtime == "none") {
+      body["workspaces"]["maxRuntime"] = nullptr;
+    } else if (!max_runtime.empty()) {
+      body["workspaces"]["maxRuntime"] = max_runtime;
+    }
     return body;
   }
 };
@@ -310,6 +330,14 @@ void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags) 
                      "The built web UI to serve at / (default: web/dist of this build)");
   server->add_option("--grace-period", so->grace_seconds,
                      "Seconds between SIGTERM and SIGKILL when a pod is stopped (default 30)");
+  server->add_option("--jupyter", so->jupyter,
+                     "The jupyter-lab program for workspaces (default: .venv/bin/jupyter-lab of "
+                     "this checkout, which scripts/setup.sh installs)");
+  server->add_option("--public-url", so->public_url,
+                     "The URL people reach this server at, for workspace links (default: "
+                     "http://LISTEN)");
+  server->add_option("--workspace-cull-ms", so->workspace_cull_ms,
+                     "How often idle workspaces are looked for (default 60000)");
 
   // The pod shim the local executor starts for each pod (not for people).
   auto shim = std::make_shared<ShimOptions>();

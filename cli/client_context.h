@@ -58,6 +58,7 @@ int64_t MillisSince(const std::string& rfc3339);
 void AddWorkloadCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
 void AddAdminCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
 void AddSweepCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
+void AddWorkspaceCommands(CLI::App& app, const std::shared_ptr<ClientFlags>& flags);
 
 }  // namespace sluice
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   sluice::AddWorkloadCommands(app, flags);
   sluice::AddAdminCommands(app, flags);
   sluice::AddSweepCommands(app, flags);
+  sluice::AddWorkspaceCommands(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -153,13 +153,18 @@ std::string LocalExecutor::Dir(int64_t id) const {
 }
 
 int64_t LocalExecutor::WorkloadOfProcess(int pid) const {
-  std::vector<std::string> f = ProcessStat(pid);
-  if (f.size() < 4) return -1;
-  const int session = std::atoi(f[3].c_str());  // field 6
-  for (const auto& [id, t] : tracked_) {
-    for (const Pod& p : t.pods) {
-      if (!p.done && p.pid == session) return id;
+  // A process may have left its pod's session (JupyterLab starts each
+  // kernel in a session of its own): then its ancestors tell.
+  for (int hops = 0; hops < 64 && pid > 1; ++hops) {
+    std::vector<std::string> f = ProcessStat(pid);
+    if (f.size() < 4) return -1;
+    const int session = std::atoi(f[3].c_str());  // field 6
+    for (const auto& [id, t] : tracked_) {
+      for (const Pod& p : t.pods) {
+        if (!p.done && p.pid == session) return id;
+      }
     }
+    pid = std::atoi(f[1].c_str());  // field 4: the parent
   }
   return -1;
 }
@@ -190,6 +195,7 @@ std::vector<std::string> LocalExecutor::PodEnvironment(const WorkloadRecord& w, 
   env.push_back("USER=" + user);
   env.push_back("LOGNAME=" + user);
   for (const auto& [k, v] : w.spec.env) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : w.launch_env) env.push_back(k + "=" + v);
   std::string devices;
   for (int32_t g : placed.gpus) {
     devices += (devices.empty() ? "" : ",") +
@@ -322,7 +328,9 @@ void LocalExecutor::Spawn(const WorkloadRecord& w, int32_t index, const PlacedPo
 }
 
 void LocalExecutor::Start(const WorkloadRecord& w, const std::vector<PlacedPod>& new_pods) {
+  const bool fresh = tracked_.count(w.id) == 0;
   Tracked& t = tracked_[w.id];
+  if (fresh) t.run = next_run_++;
   t.name = w.project + "/" + w.name;
   t.stopping = false;
   t.memory_mib = w.spec.request.memory_mib;
@@ -363,9 +371,10 @@ void LocalExecutor::Stop(int64_t workload_id) {
     if (!p.done && Alive(p.pid, p.start_ticks)) kill(-p.pid, SIGTERM);
     stopping.emplace_back(p.pid, p.start_ticks);
   }
-  opt_.after(it->second.grace, [this, workload_id, stopping] {
+  const int64_t run = it->second.run;
+  opt_.after(it->second.grace, [this, workload_id, stopping, run] {
     auto t = tracked_.find(workload_id);
-    if (t == tracked_.end()) return;
+    if (t == tracked_.end() || t->second.run != run) return;
     for (const Pod& p : t->second.pods) {
       if (p.done) continue;
       if (std::find(stopping.begin(), stopping.end(), std::make_pair(p.pid, p.start_ticks)) ==
@@ -381,6 +390,7 @@ void LocalExecutor::Stop(int64_t workload_id) {
 
 void LocalExecutor::Adopt(const WorkloadRecord& w) {
   Tracked& t = tracked_[w.id];
+  t.run = next_run_++;
   t.name = w.project + "/" + w.name;
   t.stopping = w.releasing;
   t.memory_mib = w.spec.request.memory_mib;

@@ -96,6 +96,10 @@ class LocalExecutor final : public Executor {
     std::chrono::milliseconds grace{0};
     bool stopping = false;
     std::string name;  // project/name, for messages
+    // Which run this is: a workload started again (a workspace, an evicted
+    // workload) keeps its id, and a stop's SIGKILL timer must not reach the
+    // next run.
+    int64_t run = 0;
   };
 
   std::string Dir(int64_t id) const;
@@ -110,6 +114,7 @@ class LocalExecutor final : public Executor {
   std::map<int, int> shim_status_;  // wait status of reaped shims, by pid
   std::unique_ptr<MpsDaemons> mps_;
   std::string mps_error_;  // why a daemon did not start
+  int64_t next_run_ = 1;
 };
 
 // The fields of /proc/PID/stat from field 3 (state) on; empty when the

@@ -14,7 +14,7 @@ packages=(
   prometheus wrk curl
   gnuplot-nox
   chromium fonts-dejavu-core
-  # The Python client (python/) and its tests, in the venv .venv/ (below).
+  # JupyterLab for workspaces and the Python client's tests, in the venv .venv/ (below).
   python3 python3-venv
 )
 # The web UI builds with Node.js and npm (Debian 12 ships Node 18). A
@@ -29,6 +29,31 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Workspaces run JupyterLab from the project's own virtual environment
+# (.venv, from PyPI at the versions pinned in jupyter-requirements.txt), so
+# they never depend on what the user's Python has.
+install_jupyter() {
+  local root venv reqs stamp
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  venv="$root/.venv"
+  reqs="$root/scripts/jupyter-requirements.txt"
+  stamp="$venv/.sluice-requirements"
+  if [ -x "$venv/bin/jupyter-lab" ] && cmp -s "$reqs" "$stamp"; then
+    echo "setup: JupyterLab already installed in .venv"
+  else
+    echo "setup: installing JupyterLab into .venv"
+    # Debian's own Python: not whatever python3 comes first on PATH.
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$reqs"
+    cp "$reqs" "$stamp"
+  fi
+  # Workspaces need not ask their users about Jupyter's news feed (which
+  # the machine may not even reach).
+  mkdir -p "$venv/share/jupyter/lab/settings"
+  echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+    >"$venv/share/jupyter/lab/settings/overrides.json"
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages already installed"
@@ -50,6 +75,8 @@ else
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+install_jupyter
+
 # ---- The Python client's tests: pytest in the project venv .venv/ ----
 # The venv is created only when it is missing (other parts of the project
 # use it too); the PyPI pins are python/requirements-test.txt, installed
@@ -58,7 +85,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating the Python virtual environment $venv"
-  python3 -m venv "$venv"
+  /usr/bin/python3 -m venv "$venv"
 fi
 frozen="$("$venv/bin/python" -m pip freeze --all 2>/dev/null | tr '[:upper:]_' '[:lower:]-')"
 need_pins=0

@@ -23,6 +23,34 @@ bool Body(const ApiRequest& req, const Reply& reply, json* out) {
   return true;
 }
 
+// api v1 projects P workspaces [NAME [stop|start|open]]
+void Workspaces(ControlPlane& cp, const ApiRequest& req, const Caller& c,
+                const std::string& project, const Reply& reply) {
+  const auto& s = req.segments;
+  json body;
+  if (s.size() == 5) {
+    if (req.method == "GET") return reply(cp.ListWorkspaces(c, project));
+    if (req.method == "POST") {
+      if (Body(req, reply, &body)) cp.CreateWorkspace(c, project, body, reply);
+      return;
+    }
+    return reply(MethodNotAllowed(req, "GET or POST"));
+  }
+  const std::string& name = s[5];
+  if (s.size() == 6) {
+    if (req.method == "GET") return reply(cp.GetWorkspace(c, project, name));
+    if (req.method == "DELETE") return cp.DeleteWorkspace(c, project, name, reply);
+    return reply(MethodNotAllowed(req, "GET or DELETE"));
+  }
+  if (s.size() == 7 && (s[6] == "stop" || s[6] == "start" || s[6] == "open")) {
+    if (req.method != "POST") return reply(MethodNotAllowed(req, "POST"));
+    if (s[6] == "stop") return cp.StopWorkspace(c, project, name, reply);
+    if (s[6] == "start") return cp.StartWorkspace(c, project, name, reply);
+    return reply(cp.OpenWorkspace(c, project, name));
+  }
+  reply(ApiResponse::Error(404, "no such API path; see docs/api.md"));
+}
+
 void Projects(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Reply& reply) {
   const auto& s = req.segments;  // api v1 projects [name [members|workloads [x [events]]]]
   json body;
@@ -52,6 +80,7 @@ void Projects(ControlPlane& cp, const ApiRequest& req, const Caller& c, const Re
     if (s.size() == 6 && req.method == "DELETE") return cp.RemoveMember(c, name, s[5], reply);
     return reply(MethodNotAllowed(req, "POST .../members or DELETE .../members/USER"));
   }
+  if (s[4] == "workspaces") return Workspaces(cp, req, c, name, reply);
   if (s[4] == "workloads") {
     if (s.size() == 5) {
       if (req.method == "GET") return reply(cp.ListWorkloads(c, name, !QueryFlag(req, "active")));
@@ -148,6 +177,12 @@ void HandleApi(ControlPlane& cp, const ApiRequest& req, const Caller& c, const R
       if (req.method == "DELETE") return cp.DeleteDepartment(c, s[3], reply);
       return reply(MethodNotAllowed(req, "GET, PATCH or DELETE"));
     }
+  }
+  if (resource == "workspaces" && s.size() == 3) {
+    if (req.method != "GET") {
+      return reply(MethodNotAllowed(req, "GET (create with POST /api/v1/projects/P/workspaces)"));
+    }
+    return reply(cp.ListWorkspaces(c, query("project")));
   }
   if (resource == "workloads" && s.size() == 3) {
     if (req.method != "GET") {

@@ -7,11 +7,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 19> kSpecFields = {
+constexpr std::array<std::string_view, 20> kSpecFields = {
     "priorityClass", "preemptible", "pods",    "minAvailable", "gpu",
     "gpuMemory",     "gpuDevices",  "cpu",     "memory",       "gpuModel",
     "nodeSelector",  "topology",    "command", "env",          "workingDir",
-    "maxRetries",    "gracePeriod", "mig",     "labels"};
+    "maxRetries",    "gracePeriod", "mig",     "labels",       "workspace"};
 
 void DecodeSpecFields(JsonFields& f, WorkloadSpec* spec) {
   if (auto s = f.String("priorityClass")) {
@@ -107,6 +107,37 @@ void DecodeSettings(JsonFields& f, QueueSettings* s) {
   if (f.Get("preemptMinRuntime") != nullptr) s->preempt_min_runtime = f.Dur("preemptMinRuntime");
 }
 
+// {"idleTimeout": "2h" (0s: never culled), "idleGpuPercent": 10, "maxRuntime": "12h" or null};
+// a PATCH changes only the fields it gives.
+void DecodeWorkspacePolicy(JsonFields& parent, const json& v, WorkspacePolicy* w) {
+  JsonFields f(v, parent.FieldPath("workspaces"), parent.errors(),
+               {"idleTimeout", "idleGpuPercent", "maxRuntime"});
+  if (!f.is_object()) {
+    parent.Error(
+        "workspaces",
+        "expected {\"idleTimeout\", \"idleGpuPercent\", \"maxRuntime\"}, got " + JsonTypeName(v));
+    return;
+  }
+  if (auto t = f.Dur("idleTimeout")) {
+    if (t->ms < 0) {
+      f.Error("idleTimeout", "expected a duration such as 2h (0s turns idle culling off)");
+    } else {
+      w->idle_timeout = *t;
+    }
+  }
+  if (auto g = f.Int("idleGpuPercent", 0, 100)) w->idle_gpu_percent = static_cast<int32_t>(*g);
+  if (const json* m = f.Get("maxRuntime"); m != nullptr) {
+    std::optional<Duration> d = f.Dur("maxRuntime");
+    if (d && d->ms <= 0) {
+      f.Error("maxRuntime", "expected a duration above 0, such as 12h (null: no maximum)");
+    } else if (d) {
+      w->max_runtime = d;
+    }
+  } else if (v.contains("maxRuntime")) {
+    w->max_runtime.reset();  // null: no maximum
+  }
+}
+
 Json EncodeQueueResource(const QueueResource& qr, Resource r) {
   auto amount = [r](int64_t v) -> Json {
     if (v < 0) return -1;
@@ -170,12 +201,15 @@ std::string_view PhaseName(Phase p) {
       return "Succeeded";
     case Phase::kFailed:
       return "Failed";
+    case Phase::kSuspended:
+      return "Suspended";
   }
   return "?";
 }
 
 std::optional<Phase> ParsePhase(std::string_view s) {
-  for (Phase p : {Phase::kPending, Phase::kRunning, Phase::kSucceeded, Phase::kFailed}) {
+  for (Phase p :
+       {Phase::kPending, Phase::kRunning, Phase::kSucceeded, Phase::kFailed, Phase::kSuspended}) {
     if (PhaseName(p) == s) return p;
   }
   return std::nullopt;
@@ -211,6 +245,43 @@ Result<Submission> DecodeSubmission(const json& body) {
 std::span<const std::string_view> WorkloadSpecFields() { return kSpecFields; }
 
 void DecodeWorkloadSpecFields(JsonFields& f, WorkloadSpec* spec) { DecodeSpecFields(f, spec); }
+
+Result<Submission> DecodeWorkspaceRequest(const json& body) {
+  JsonErrors errors;
+  Submission out;
+  JsonFields f(body, "body", &errors,
+               {"name", "jupyter", "command", "port", "gpu", "gpuMemory", "gpuDevices", "cpu",
+                "memory", "gpuModel", "nodeSelector", "env"});
+  if (f.is_object()) {
+    if (auto n = f.Name("name")) out.name = *n;
+    DecodeSpecFields(f, &out.spec);
+    // Interactive: the build class, never preempted, so within quota.
+    out.spec.priority_class = PriorityClass::kBuild;
+    out.spec.preemptible = false;
+    WorkspaceSpec ws;
+    const std::optional<bool> jupyter = f.Bool("jupyter");
+    const std::optional<int64_t> port = f.Int("port", 1, 65535);
+    const bool has_command = f.Get("command") != nullptr;
+    ws.jupyter = jupyter.value_or(!has_command);
+    if (ws.jupyter && has_command) {
+      f.Error("command", "give either \"jupyter\": true or a command with its port, not both");
+    } else if (!ws.jupyter && !has_command) {
+      f.Error("command",
+              "missing; a workspace runs JupyterLab (\"jupyter\": true) or a command that "
+              "serves HTTP on \"port\"");
+    } else if (!ws.jupyter && out.spec.command.empty() && f.Get("command")->is_array()) {
+      f.Error("command", "is empty; give the command that serves the workspace");
+    } else if (!ws.jupyter && !port && f.Get("port") == nullptr) {
+      f.Error("port", "missing; the port on 127.0.0.1 where the command listens");
+    } else if (ws.jupyter && f.Get("port") != nullptr) {
+      f.Error("port", "JupyterLab gets a free port of its own; give a port only with a command");
+    }
+    if (port) ws.port = static_cast<int32_t>(*port);
+    out.spec.workspace = ws;
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  return out;
+}
 
 Json EncodeSpec(const WorkloadSpec& spec) {
   Json j;
@@ -251,6 +322,11 @@ Json EncodeSpec(const WorkloadSpec& spec) {
     for (const auto& [k, v] : spec.labels) labels[k] = v;
     j["labels"] = std::move(labels);
   }
+  if (spec.workspace) {
+    Json ws{{"kind", spec.workspace->jupyter ? "jupyter" : "command"}};
+    if (!spec.workspace->jupyter) ws["port"] = spec.workspace->port;
+    j["workspace"] = std::move(ws);
+  }
   return j;
 }
 
@@ -274,7 +350,7 @@ Status DecodeProject(const json& body, bool create, Project* p) {
   JsonErrors errors;
   JsonFields f(body, "body", &errors,
                {"name", "department", "priority", "gpu", "cpu", "memory", "reclaimMinRuntime",
-                "preemptMinRuntime", "members"});
+                "preemptMinRuntime", "members", "workspaces"});
   if (f.is_object()) {
     if (create) {
       if (auto n = f.Name("name")) p->name = *n;
@@ -283,6 +359,7 @@ Status DecodeProject(const json& body, bool create, Project* p) {
     }
     if (auto dep = f.Name("department", /*required=*/false)) p->department = *dep;
     DecodeSettings(f, &p->settings);
+    if (const json* ws = f.Get("workspaces")) DecodeWorkspacePolicy(f, *ws, &p->workspaces);
     if (const json* members = f.Get("members")) {
       if (!members->is_array()) {
         f.Error("members",
@@ -306,6 +383,12 @@ Status DecodeProject(const json& body, bool create, Project* p) {
     }
   }
   return errors.ToStatus();
+}
+
+Json EncodeWorkspacePolicy(const WorkspacePolicy& w) {
+  Json j{{"idleTimeout", FormatDuration(w.idle_timeout)}, {"idleGpuPercent", w.idle_gpu_percent}};
+  j["maxRuntime"] = w.max_runtime ? Json(FormatDuration(*w.max_runtime)) : Json();
+  return j;
 }
 
 Json EncodeQueueSettings(const QueueSettings& s) {
@@ -333,12 +416,14 @@ Json EncodeProject(const Project& p) {
   for (const auto& [user, role] : p.members)
     members.push_back({{"user", user}, {"role", RoleName(role)}});
   j["members"] = std::move(members);
+  j["workspaces"] = EncodeWorkspacePolicy(p.workspaces);
   return j;
 }
 
 Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   Json j{{"id", w.id}, {"name", w.name}, {"project", w.project}, {"user", w.user}};
   if (!for_api) j["uid"] = w.uid;
+  if (!for_api && !w.workspace_token.empty()) j["workspaceToken"] = w.workspace_token;
   j["spec"] = EncodeSpec(w.spec);
   if (!for_api && !w.private_env.empty()) {
     Json env = Json::object();
@@ -354,6 +439,8 @@ Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   st["releasing"] = w.releasing;
   if (w.deleting) st["deleting"] = true;
   if (w.finishing) st["finishing"] = true;
+  if (w.suspending) st["suspending"] = true;
+  if (!for_api && w.workspace_port > 0) st["workspacePort"] = w.workspace_port;
   if (w.stale_since) st["staleSince"] = FormatTime(*w.stale_since);
   st["message"] = w.message;
   st["evictions"] = w.evictions;
@@ -376,22 +463,32 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   const json& j = *parsed;
   WorkloadRecord w;
   JsonErrors errors;
-  JsonFields f(j, "workload", &errors,
-               {"id", "name", "project", "user", "uid", "spec", "status", "privateEnv"});
+  JsonFields f(
+      j, "workload", &errors,
+      {"id", "name", "project", "user", "uid", "workspaceToken", "spec", "status", "privateEnv"});
   if (auto id = f.Int("id", 1, INT64_MAX)) w.id = *id;
   if (auto n = f.String("name", true)) w.name = *n;
   if (auto p = f.String("project", true)) w.project = *p;
   if (auto u = f.String("user", true)) w.user = *u;
   if (auto uid = f.Int("uid", -1, INT64_MAX)) w.uid = *uid;
   if (auto env = f.StringMap("privateEnv")) w.private_env = *env;
+  w.workspace_token = f.String("workspaceToken").value_or("");
   if (const json* spec = f.Get("spec")) {
     JsonFields sf(*spec, "workload.spec", &errors, kSpecFields);
     if (sf.is_object()) DecodeSpecFields(sf, &w.spec);
+    if (const json* ws = sf.Get("workspace")) {
+      JsonFields wf(*ws, "workload.spec.workspace", &errors, {"kind", "port"});
+      WorkspaceSpec decoded;
+      decoded.jupyter = wf.String("kind").value_or("jupyter") == "jupyter";
+      decoded.port = static_cast<int32_t>(wf.Int("port", 1, 65535).value_or(0));
+      w.spec.workspace = decoded;
+    }
   }
   if (const json* st = f.Get("status")) {
     JsonFields s(*st, "workload.status", &errors,
                  {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting",
-                  "staleSince", "message", "evictions", "retries", "exitCode", "finishing"});
+                  "suspending", "workspacePort", "staleSince", "message", "evictions", "retries",
+                  "exitCode", "finishing"});
     if (auto ph = s.String("phase")) {
       if (auto p = ParsePhase(*ph)) w.phase = *p;
     }
@@ -402,6 +499,8 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
     w.releasing = s.Bool("releasing").value_or(false);
     w.deleting = s.Bool("deleting").value_or(false);
     w.finishing = s.Bool("finishing").value_or(false);
+    w.suspending = s.Bool("suspending").value_or(false);
+    w.workspace_port = static_cast<int32_t>(s.Int("workspacePort", 1, 65535).value_or(0));
     w.message = s.String("message").value_or("");
     w.evictions = static_cast<int32_t>(s.Int("evictions", 0, INT32_MAX).value_or(0));
     w.retries = static_cast<int32_t>(s.Int("retries", 0, INT32_MAX).value_or(0));

@@ -36,6 +36,11 @@ struct Submission {
   WorkloadSpec spec;
 };
 Result<Submission> DecodeSubmission(const nlohmann::json& body);
+// A new workspace: {"name", "jupyter": true | "command": [...] with "port",
+// the GPU, CPU and memory fields, "env"}; the spec comes out build-class
+// and not preemptible, with `workspace` set and no command for JupyterLab
+// (the control plane supplies it).
+Result<Submission> DecodeWorkspaceRequest(const nlohmann::json& body);
 Json EncodeSpec(const WorkloadSpec& spec);
 // The fields of a workload's spec (all a submission takes but its name),
 // and their decoding, for objects that embed one (a sweep's trial).

@@ -131,6 +131,7 @@ Status ControlPlane::Load() {
   SchedulePeriodic();
   last_sample_ = opt_.now();
   ScheduleSampling();
+  ScheduleCulling();
   RequestCycle();
   return Status::OK();
 }
@@ -378,10 +379,12 @@ void ControlPlane::DeleteProject(const Caller& c, const std::string& name, const
                          [&](const Project& p) { return p.name == name; });
   if (it == projects_.end()) return reply(ApiResponse::Error(404, "no project \"" + name + "\""));
   for (const auto& [id, w] : workloads_) {
-    if (w.project == name && w.active()) {
-      return reply(ApiResponse::Error(409, "project \"" + name + "\" still has workload \"" +
-                                               w.name + "\" (" + std::string(PhaseName(w.phase)) +
-                                               "); delete its workloads first"));
+    if (w.project == name && (w.active() || w.spec.workspace)) {
+      return reply(
+          ApiResponse::Error(409, "project \"" + name + "\" still has " +
+                                      (w.spec.workspace ? "workspace \"" : "workload \"") + w.name +
+                                      "\" (" + std::string(PhaseName(w.phase)) + "); delete its " +
+                                      (w.spec.workspace ? "workspaces" : "workloads") + " first"));
     }
   }
   if (std::string why = SweepBlockingDeletion(name); !why.empty()) {
@@ -515,6 +518,12 @@ std::string ControlPlane::NeverFitsWarning(const WorkloadSpec& spec) const {
 
 void ControlPlane::Submit(const Caller& c, const std::string& project, const json& body,
                           const Reply& reply, bool dry_run) {
+  SubmitDecoded(c, project, DecodeSubmission(body), reply, dry_run);
+}
+
+void ControlPlane::SubmitDecoded(const Caller& c, const std::string& project,
+                                 Result<Submission> decoded, const Reply& reply, bool dry_run,
+                                 std::string token) {
   auto pit = std::find_if(projects_.begin(), projects_.end(),
                           [&](const Project& p) { return p.name == project; });
   if (pit == projects_.end()) {
@@ -531,7 +540,6 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
         403, "you (" + c.user + ") are a viewer of project \"" + project +
                  "\" and viewers cannot submit; ask an admin to make you a member"));
   }
-  Result<Submission> decoded = DecodeSubmission(body);
   if (!decoded.ok()) return reply(ApiResponse::FromStatus(decoded.status()));
   Submission sub = std::move(decoded).value();
   if (const WorkloadRecord* existing = FindWorkload(project, sub.name)) {
@@ -553,6 +561,7 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
   w.uid = c.uid;
   w.spec = std::move(sub.spec);
   w.submitted = opt_.now();
+  w.workspace_token = std::move(token);
   // Estimated until the next cycle: behind every pending workload of this
   // project with the same or a higher priority class.
   std::array<int32_t, 4>& pending = pending_by_class_[project];
@@ -575,7 +584,8 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
       [this, id, warning, reply] {
         auto found = workloads_.find(id);
         if (found == workloads_.end()) return reply(ApiResponse::Error(410, "deleted meanwhile"));
-        Json out = ApiWorkload(found->second);
+        Json out =
+            found->second.spec.workspace ? ApiWorkspace(found->second) : ApiWorkload(found->second);
         Json warnings = Json::array();
         if (!warning.empty()) warnings.push_back(warning);
         out["warnings"] = std::move(warnings);
@@ -621,6 +631,7 @@ void ControlPlane::DeleteWorkload(const Caller& c, const std::string& project,
   WorkloadRecord gone = *w;
   by_name_[project].erase(name);
   workloads_.erase(gone.id);
+  RemoveWorkspaceFiles(gone);
   Commit(
       {Mutation::Delete(kWorkload, gone.key()), EventFor(gone, "Deleted", "deleted by " + c.user)},
       [this, gone, reply] {

@@ -26,6 +26,7 @@
 #include "server/metrics.h"
 #include "server/objects.h"
 #include "server/sweeps.h"
+#include "server/workspace_idle.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -37,7 +38,8 @@ struct ApiResponse {
   Json body;
   std::string text;  // sent instead of body when not empty
   std::string content_type = "application/json";
-  std::string cache_control;  // sent as Cache-Control when not empty
+  std::string cache_control;                                 // sent as Cache-Control when not empty
+  std::vector<std::pair<std::string, std::string>> headers;  // more headers to send
 
   static ApiResponse Error(int status, std::string message);
   static ApiResponse FromStatus(const Status& s);  // InvalidArgument 400, NotFound 404, ...
@@ -79,6 +81,29 @@ struct ControlPlaneOptions {
   // Called when a change could not be made durable: the server must stop so
   // that it restarts from what is on disk.
   std::function<void(const Status&)> fatal;
+
+  // Workspaces (workspaces.cc, docs/workspaces.md).
+  std::string workspace_root;  // their working directories: ROOT/PROJECT/NAME
+  std::string jupyter;         // the jupyter-lab program; empty: JupyterLab workspaces refused
+  std::string public_url;      // how people reach this server ("http://host:8080")
+  std::chrono::milliseconds cull_period{60'000};
+  // A free TCP port on 127.0.0.1 for a JupyterLab about to start.
+  std::function<int32_t()> free_port;
+  // Asks a running JupyterLab how active it is; the server does this over
+  // HTTP (its /api/status and /api/kernels). The callback gets nullopt when
+  // it did not answer, and runs on the control plane's thread. Null: no
+  // probing (GPU use and proxy traffic alone say whether it is active).
+  std::function<void(const JupyterProbe&, std::function<void(std::optional<JupyterActivity>)>)>
+      probe_jupyter;
+};
+
+// Where the proxy sends /ws/PROJECT/NAME/...: 127.0.0.1:port, presenting
+// `token` to JupyterLab; `strip_prefix` for commands, which serve at "/".
+struct WorkspaceUpstream {
+  int32_t port = 0;
+  std::string token;
+  bool jupyter = true;
+  bool strip_prefix = false;
 };
 
 // One change to a workload, for watchers.
@@ -193,6 +218,35 @@ class ControlPlane {
   // Where trials report to (the Unix socket, the HTTP URL; either may be
   // empty), given to each trial in SLUICE_REPORT_SOCKET and SLUICE_REPORT_URL.
   void SetReportEndpoints(std::string socket, std::string url);
+  // Workspaces (workspaces.cc): workloads running JupyterLab or a web app,
+  // reverse-proxied at /ws/PROJECT/NAME/. Stop suspends one (its GPU freed,
+  // its files kept); start queues it again.
+  void CreateWorkspace(const Caller& c, const std::string& project, const nlohmann::json& body,
+                       const Reply& reply);
+  ApiResponse ListWorkspaces(const Caller& c, const std::string& project) const;
+  ApiResponse GetWorkspace(const Caller& c, const std::string& project,
+                           const std::string& name) const;
+  void StopWorkspace(const Caller& c, const std::string& project, const std::string& name,
+                     const Reply& reply);
+  void StartWorkspace(const Caller& c, const std::string& project, const std::string& name,
+                      const Reply& reply);
+  void DeleteWorkspace(const Caller& c, const std::string& project, const std::string& name,
+                       const Reply& reply);
+  // A URL that signs its opener in to the workspace's proxy once (a ticket
+  // valid for two minutes), for a browser that holds no bearer token.
+  ApiResponse OpenWorkspace(const Caller& c, const std::string& project, const std::string& name);
+  // The proxy: for a caller allowed in (a member of the project or an
+  // admin), where to send the request; otherwise the refusal (403, 404, or
+  // 503 while it is not running). Counts as activity of the workspace.
+  ApiResponse WorkspaceUpstreamFor(const Caller& c, const std::string& project,
+                                   const std::string& name, WorkspaceUpstream* out);
+  // Exchanges a ticket for a proxy session (the secret for its cookie).
+  std::optional<std::string> RedeemWorkspaceTicket(const std::string& ticket);
+  std::optional<Caller> WorkspaceSession(const std::string& secret) const;
+  // One idle-culling pass (the server runs one every cull_period).
+  void CullWorkspaces();
+  // Once the HTTP port is known: where workspace links point.
+  void SetPublicUrl(std::string url) { opt_.public_url = std::move(url); }
 
  private:
   struct QueueView;
@@ -207,6 +261,21 @@ class ControlPlane {
   void Notify(const std::string& type, const WorkloadRecord& w);
   void RequestCycle();
   void SchedulePeriodic();
+  // Submits a decoded workload (or refuses it), for Submit and CreateWorkspace.
+  void SubmitDecoded(const Caller& c, const std::string& project, Result<Submission> decoded,
+                     const Reply& reply, bool dry_run, std::string token = "");
+  // Workspaces: the port and token a starting one gets, its view in the
+  // API, suspending it, removing its files, the periodic cull.
+  void PrepareWorkspaceLaunch(WorkloadRecord& w);
+  Json ApiWorkspace(const WorkloadRecord& w) const;
+  void Suspend(WorkloadRecord& w, const std::string& why, std::vector<Mutation>* batch);
+  void RemoveWorkspaceFiles(const WorkloadRecord& w) const;
+  void ScheduleCulling();
+  void ObserveWorkspace(int64_t id, Time started, std::optional<JupyterActivity> seen);
+  // The workspace `name` of `project` for a caller, or the refusal.
+  const WorkloadRecord* FindWorkspace(const Caller& c, const std::string& project,
+                                      const std::string& name, bool act,
+                                      ApiResponse* refusal) const;
   void OnExit(int64_t id, int exit_code, bool stopped, const std::string& message);
   Snapshot BuildSnapshot(std::vector<int64_t>* workload_ids) const;
   void ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids, const CycleResult& r);
@@ -309,6 +378,16 @@ class ControlPlane {
   std::string report_socket_;
   std::string report_url_;
   bool reconciling_ = false;
+  // Workspace proxy sign-in: one-use tickets and the sessions they start,
+  // by the SHA-256 of their secret; they live only in memory.
+  struct ProxyGrant {
+    Caller caller;
+    Time expires;
+  };
+  std::map<std::string, ProxyGrant> tickets_;
+  std::map<std::string, ProxyGrant> proxy_sessions_;
+  std::map<int64_t, Time> proxied_;  // the last proxied request, by workspace
+  WorkspaceIdleTracker idle_;
 };
 
 }  // namespace sluice

@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "store/sqlite_store.h"
 
@@ -111,6 +112,7 @@ class ControlPlaneTest : public ::testing::Test {
     };
     o.time_based_fair_share = time_based;
     o.fatal = [](const Status& s) { FAIL() << s.ToString(); };
+    if (configure_) configure_(o);
     cp_ = std::make_unique<ControlPlane>(store_.get(), executor_.get(), &metrics_, o);
     ASSERT_TRUE(cp_->Load().ok());
   }
@@ -149,6 +151,7 @@ class ControlPlaneTest : public ::testing::Test {
   }
 
   ManualLoop loop_;
+  std::function<void(ControlPlaneOptions&)> configure_;
   std::filesystem::path dir_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<SimulatedExecutor> executor_;
@@ -211,6 +214,157 @@ TEST_F(ControlPlaneTest, WithoutTimeBasedFairShareUsageDoesNotMatter) {
   EXPECT_EQ(Queue("light")["fairShare"]["gpu"], 4);
   EXPECT_EQ(Queue("heavy")["fairShare"]["gpu"], 4);
   EXPECT_EQ(Queue("light")["allocatedGpu"], 4);
+}
+
+// Workspaces on the paused clock, with a fake JupyterLab: what each
+// answers about itself is whatever `activity` says.
+TEST_F(ControlPlaneTest, IdleWorkspacesAreSuspendedAndBusyOnesSpared) {
+  std::map<std::string, JupyterActivity> activity;  // by base URL
+  configure_ = [&](ControlPlaneOptions& o) {
+    o.workspace_root = (dir_ / "workspaces").string();
+    o.jupyter = "/usr/bin/jupyter-lab-fake";
+    o.public_url = "http://sluice.test:8080";
+    o.cull_period = std::chrono::minutes(1);
+    o.free_port = [] { return 41000; };
+    o.probe_jupyter = [&](const JupyterProbe& p,
+                          std::function<void(std::optional<JupyterActivity>)> done) {
+      auto it = activity.find(p.base_url);
+      done(it == activity.end() ? std::nullopt : std::optional(it->second));
+    };
+  };
+  Start(false);
+  ApiResponse project = Call([&](const Reply& reply) {
+    cp_->CreateProject(admin_, json{{"name", "p"}, {"gpu", {{"quota", 2}}}}, reply);
+  });
+  ASSERT_EQ(project.status, 201);
+  EXPECT_EQ(project.body["workspaces"]["idleTimeout"], "2h");  // the default
+  for (const char* name : {"idle", "busy"}) {
+    ApiResponse r = Call([&](const Reply& reply) {
+      cp_->CreateWorkspace(admin_, "p", json{{"name", name}, {"jupyter", true}, {"gpu", 0.25}},
+                           reply);
+    });
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(r.body["url"], std::string("http://sluice.test:8080/ws/p/") + name + "/");
+  }
+  // "training" holds a whole GPU that a script started from its terminal
+  // keeps at 60%, while JupyterLab itself has seen nothing for hours.
+  ApiResponse training = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(admin_, "p", json{{"name", "training"}, {"gpu", 1}}, reply);
+  });
+  ASSERT_EQ(training.status, 201) << training.body;
+  loop_.Advance(std::chrono::milliseconds(10));
+  const Time started = loop_.Now();
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["phase"], "Running");
+  const Json placed = cp_->GetWorkspace(admin_, "p", "training").body["placement"];
+  ASSERT_EQ(placed.size(), 1);
+  std::vector<int32_t> utilization(8, 0);
+  utilization[placed[0]["gpus"][0].get<size_t>()] = 60;
+  cp_->SetUtilization("node-1", utilization);
+  activity["/ws/p/training/"] = JupyterActivity{started, 0};
+  // A workspace is a build-class workload that is never preempted, running
+  // JupyterLab in its own directory; its token is never shown.
+  Json w = cp_->GetWorkload(admin_, "p", "idle").body;
+  EXPECT_EQ(w["spec"]["priorityClass"], "build");
+  EXPECT_EQ(w["spec"]["preemptible"], false);
+  EXPECT_EQ(w["spec"]["command"][0], "/usr/bin/jupyter-lab-fake");
+  EXPECT_EQ(w["spec"]["workingDir"], (dir_ / "workspaces/p/idle").string());
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "workspaces/p/idle"));
+  EXPECT_EQ(w.dump().find("slc_"), std::string::npos) << w.dump(2);
+  // JupyterLab last saw activity at the start; "busy" has a kernel running
+  // a long cell (busy, silent since).
+  activity["/ws/p/idle/"] = JupyterActivity{started, 0};
+  activity["/ws/p/busy/"] = JupyterActivity{started, 1};
+  loop_.Advance(std::chrono::minutes(119));
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["phase"], "Running");
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["idle"]["idle"], true);
+  loop_.Advance(std::chrono::minutes(2));
+  loop_.RunUntil(
+      [&] { return cp_->GetWorkspace(admin_, "p", "idle").body["phase"] == "Suspended"; });
+  Json idle = cp_->GetWorkspace(admin_, "p", "idle").body;
+  EXPECT_EQ(idle["phase"], "Suspended");
+  EXPECT_EQ(idle["allocatedGpu"], 0);
+  EXPECT_NE(idle["message"].get<std::string>().find("idle for 2h"), std::string::npos)
+      << idle["message"];
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "busy").body["phase"], "Running");
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "training").body["phase"], "Running");
+  // The events say why; suspended, it is kept (files too) and starts again.
+  // (The events are written on the store's thread.)
+  std::string kinds;
+  for (int i = 0; i < 500 && kinds.find("Suspended ") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const ApiResponse events = cp_->ListEvents(admin_, "p", "idle", 100);
+    kinds.clear();
+    for (const Json& e : events.body["items"]) kinds += e["kind"].get<std::string>() + " ";
+  }
+  EXPECT_NE(kinds.find("Suspending "), std::string::npos) << kinds;
+  EXPECT_NE(kinds.find("Suspended "), std::string::npos) << kinds;
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "workspaces/p/idle"));
+  ApiResponse again =
+      Call([&](const Reply& reply) { cp_->StartWorkspace(admin_, "p", "idle", reply); });
+  EXPECT_EQ(again.status, 202) << again.body;
+  loop_.Advance(std::chrono::milliseconds(10));
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["phase"], "Running");
+  // Culling off for the project: never suspended, however idle.
+  ApiResponse off = Call([&](const Reply& reply) {
+    cp_->UpdateProject(admin_, "p", json{{"workspaces", {{"idleTimeout", "0s"}}}}, reply);
+  });
+  ASSERT_EQ(off.status, 200) << off.body;
+  activity["/ws/p/idle/"] = JupyterActivity{loop_.Now(), 0};
+  loop_.Advance(std::chrono::hours(5));
+  EXPECT_EQ(cp_->GetWorkspace(admin_, "p", "idle").body["phase"], "Running");
+  // Deleting it removes its directory.
+  ApiResponse gone =
+      Call([&](const Reply& reply) { cp_->DeleteWorkspace(admin_, "p", "idle", reply); });
+  EXPECT_LT(gone.status, 300) << gone.body;
+  loop_.RunUntil([&] { return cp_->GetWorkspace(admin_, "p", "idle").status == 404; });
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "workspaces/p/idle"));
+}
+
+TEST_F(ControlPlaneTest, WorkspaceRequestsAreCheckedLikeSubmissions) {
+  configure_ = [&](ControlPlaneOptions& o) { o.workspace_root = (dir_ / "ws").string(); };
+  Start(false);
+  Project("p");
+  // No JupyterLab on this server: said so.
+  ApiResponse r = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(admin_, "p", json{{"name", "nb"}}, reply);
+  });
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.dump().find("scripts/setup.sh"), std::string::npos) << r.body;
+  // A command needs its port; JupyterLab must not be given one.
+  r = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(admin_, "p", json{{"name", "tb"}, {"command", {"tensorboard"}}}, reply);
+  });
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.dump().find("body.port"), std::string::npos) << r.body;
+  r = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(admin_, "p",
+                         json{{"name", "tb"}, {"command", {"tensorboard"}}, {"port", 6006}}, reply);
+  });
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.body["kind"], "command");
+  EXPECT_EQ(r.body["port"], 6006);
+  // A submission cannot make itself a workspace.
+  r = Call([&](const Reply& reply) {
+    cp_->Submit(admin_, "p",
+                json{{"name", "x"}, {"command", {"true"}}, {"workspace", {{"kind", "jupyter"}}}},
+                reply);
+  });
+  EXPECT_EQ(r.status, 400);
+  // A viewer may look but not create.
+  Caller viewer{"val", -1, false};
+  ApiResponse added = Call([&](const Reply& reply) {
+    cp_->SetMember(admin_, "p", json{{"user", "val"}, {"role", "viewer"}}, reply);
+  });
+  ASSERT_EQ(added.status, 200);
+  r = Call([&](const Reply& reply) {
+    cp_->CreateWorkspace(viewer, "p", json{{"name", "v"}, {"command", {"true"}}, {"port", 1}},
+                         reply);
+  });
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(cp_->ListWorkspaces(viewer, "p").body["items"].size(), 1);
+  WorkspaceUpstream up;
+  EXPECT_EQ(cp_->WorkspaceUpstreamFor(viewer, "p", "tb", &up).status, 403);
+  EXPECT_EQ(cp_->OpenWorkspace(Caller{"stranger", -1, false}, "p", "tb").status, 403);
 }
 
 }  // namespace

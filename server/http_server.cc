@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -27,6 +28,94 @@ using unix_socket = asio::local::stream_protocol;
 // The most SSE messages queued for one slow watcher before it is dropped.
 constexpr size_t kMaxQueuedEvents = 10'000;
 
+// The workspace proxy: the largest upload and answer it relays, the cookie
+// of a signed-in browser and the query parameter of a one-use ticket.
+constexpr size_t kMaxProxyBody = size_t{256} << 20;
+constexpr uint64_t kMaxProxyResponse = uint64_t{512} << 20;
+constexpr std::string_view kSessionCookie = "sluice-ws";
+constexpr std::string_view kTicketParam = "sluice-ticket";
+
+// "/ws/PROJECT/NAME/REST?QUERY": the names and what follows them ("" when
+// the target stops at the name, else starting with '/' or '?').
+struct ProxyPath {
+  std::string project;
+  std::string name;
+  std::string rest;
+};
+
+bool ParseProxyPath(std::string_view target, ProxyPath* out) {
+  if (!target.starts_with("/ws/")) return false;
+  target.remove_prefix(4);
+  size_t slash = target.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  out->project = std::string(target.substr(0, slash));
+  target.remove_prefix(slash + 1);
+  size_t end = target.find_first_of("/?");
+  if (end == 0) return false;
+  out->name = std::string(target.substr(0, end));
+  out->rest = end == std::string_view::npos ? "" : std::string(target.substr(end));
+  return true;
+}
+
+// The value of query parameter `key` in "PATH?a=b&key=v", or "".
+std::string QueryParam(const std::string& target, std::string_view key) {
+  size_t q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string_view query = std::string_view{target}.substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
+      return std::string(pair.substr(key.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+std::string WithoutQueryParam(const std::string& target, std::string_view key) {
+  size_t q = target.find('?');
+  if (q == std::string::npos) return target;
+  std::string out = target.substr(0, q);
+  std::string_view query = std::string_view{target}.substr(q + 1);
+  std::string kept;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!(pair.starts_with(key) && (pair.size() == key.size() || pair[key.size()] == '='))) {
+      kept += (kept.empty() ? "" : "&") + std::string(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return kept.empty() ? out : out + "?" + kept;
+}
+
+// Takes sluice's session cookie out of the request's cookies: returns its
+// value and leaves the others (the workspace's own) in `others`.
+std::string TakeCookie(const http::request<http::string_body>& req, std::string* others) {
+  std::string value;
+  auto [first, last] = req.equal_range(http::field::cookie);
+  for (auto field = first; field != last; ++field) {
+    std::string_view cookies(field->value().data(), field->value().size());
+    while (!cookies.empty()) {
+      size_t semi = cookies.find(';');
+      std::string_view pair = cookies.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      if (pair.starts_with(kSessionCookie) && pair.size() > kSessionCookie.size() &&
+          pair[kSessionCookie.size()] == '=') {
+        value = std::string(pair.substr(kSessionCookie.size() + 1));
+      } else if (!pair.empty()) {
+        *others += (others->empty() ? "" : "; ") + std::string(pair);
+      }
+      if (semi == std::string_view::npos) break;
+      cookies.remove_prefix(semi + 1);
+    }
+  }
+  return value;
+}
+
 template <class Socket>
 class Session : public std::enable_shared_from_this<Session<Socket>> {
  public:
@@ -40,9 +129,23 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     parser_.emplace();
     parser_->body_limit(kMaxRequestBody);
     parser_->header_limit(64 * 1024);
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // The header decides how large a body may be: a workspace takes uploads
+  // far larger than any API request.
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    const auto target = parser_->get().target();
+    if (std::string_view(target.data(), target.size()).starts_with("/ws/")) {
+      parser_->body_limit(kMaxProxyBody);
+    }
+    if (parser_->is_done()) return OnRead(ec);
     http::async_read(
         socket_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code e, size_t) { self->OnRead(e); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -69,12 +172,16 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     api.method.assign(method.data(), method.size());
     method_ = api.method;
     const auto target = req.target();
+    if (ProxyPath path; ParseProxyPath(std::string_view(target.data(), target.size()), &path)) {
+      method_.clear();  // not an API call: kept out of the API's latency metric
+      return Proxy(std::move(req), path);
+    }
     if (!ParseTarget(std::string(target.data(), target.size()), &api)) {
       return Write(ApiResponse::Error(400, "the request path is not valid percent-encoding"));
     }
     api.body = std::move(req.body());
     if (api.segments.size() == 1 && api.segments[0] == "healthz") {
-      return Write(ApiResponse{200, Json{{"ok", true}}, "", "application/json", ""});
+      return Write(ApiResponse{200, Json{{"ok", true}}, "", "application/json", "", {}});
     }
     if (api.method == "GET" && *shared_->web && WebFiles::IsWebPath(api.segments)) {
       return Write((*shared_->web)->Serve(api.segments));
@@ -127,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     res->set(http::field::server, "sluice");
     res->set(http::field::content_type, r.content_type);
     if (!r.cache_control.empty()) res->set(http::field::cache_control, r.cache_control);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(keep_alive_);
     res->body() = r.text.empty() && r.content_type == "application/json" ? DumpJson(r.body) + "\n"
                                                                          : std::move(r.text);
@@ -285,6 +393,177 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     beast::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
+    CloseUpstream();
+  }
+
+  // ---- the workspace proxy: /ws/PROJECT/NAME/... ----
+
+  // Who may pass: a bearer token, a one-use ticket from `workspace open`
+  // (exchanged here for a session cookie), that cookie, or the socket's peer.
+  void Proxy(http::request<http::string_body> req, const ProxyPath& path) {
+    std::optional<Caller> caller;
+    const auto auth_header = req[http::field::authorization];
+    const std::string_view auth(auth_header.data(), auth_header.size());
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.starts_with(kBearer)) {
+      caller = shared_->cp->Authenticate(std::string(auth.substr(kBearer.size())));
+      if (!caller) return Write(ApiResponse::Error(401, "the bearer token is not valid"));
+    }
+    const std::string ticket = QueryParam(path.rest, kTicketParam);
+    if (!caller && !ticket.empty()) {
+      std::optional<std::string> session = shared_->cp->RedeemWorkspaceTicket(ticket);
+      if (!session) {
+        return Write(ApiResponse::Error(
+            401, "this workspace link has expired or was used already; `sluice workspace open " +
+                     path.name + " -p " + path.project + "` prints a new one"));
+      }
+      ApiResponse r;
+      r.status = 302;
+      r.content_type = "text/plain; charset=utf-8";
+      r.text = "signed in; continuing to the workspace\n";
+      std::string rest = WithoutQueryParam(path.rest, kTicketParam);
+      if (rest.empty() || rest[0] == '?') rest = "/" + rest;
+      r.headers = {{"Location", "/ws/" + path.project + "/" + path.name + rest},
+                   {"Set-Cookie", std::string(kSessionCookie) + "=" + *session +
+                                      "; Path=/ws/; HttpOnly; SameSite=Lax; Max-Age=43200"}};
+      return Write(std::move(r));
+    }
+    std::string other_cookies;
+    const std::string session = TakeCookie(req, &other_cookies);
+    if (!caller && !session.empty()) caller = shared_->cp->WorkspaceSession(session);
+    if (!caller) caller = peer_;
+    if (!caller) {
+      return Write(
+          ApiResponse::Error(401, "sign in first: open the workspace with `sluice workspace open " +
+                                      path.name + " -p " + path.project +
+                                      "` or from the web UI (API clients pass a bearer token)"));
+    }
+    if (path.rest.empty() || path.rest[0] == '?') {
+      ApiResponse r;
+      r.status = 301;
+      r.content_type = "text/plain; charset=utf-8";
+      r.headers = {{"Location", "/ws/" + path.project + "/" + path.name + "/" + path.rest}};
+      return Write(std::move(r));
+    }
+    WorkspaceUpstream up;
+    ApiResponse refusal = shared_->cp->WorkspaceUpstreamFor(*caller, path.project, path.name, &up);
+    if (refusal.status != 200) return Write(std::move(refusal));
+    // The workspace sees its own token (JupyterLab) and none of sluice's
+    // credentials.
+    req.erase(http::field::authorization);
+    if (up.jupyter) req.set(http::field::authorization, "token " + up.token);
+    req.erase(http::field::cookie);
+    if (!other_cookies.empty()) req.set(http::field::cookie, other_cookies);
+    req.erase(http::field::expect);  // the whole body is here already
+    if (up.strip_prefix) req.target(path.rest);
+    hide_ = up.jupyter ? up.token : "";
+    const bool upgrade = beast::websocket::is_upgrade(req);
+    if (!upgrade) {
+      req.keep_alive(false);
+      req.prepare_payload();
+    }
+    proxy_req_ = std::move(req);
+    upstream_.emplace(socket_.get_executor());
+    upstream_->async_connect(
+        tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<uint16_t>(up.port)),
+        [self = this->shared_from_this(), upgrade](beast::error_code ec) {
+          if (ec) return self->UpstreamFailed("is not answering (" + ec.message() + ")");
+          http::async_write(*self->upstream_, *self->proxy_req_,
+                            [self, upgrade](beast::error_code e, size_t) {
+                              if (e) return self->UpstreamFailed("refused the request");
+                              if (upgrade) return self->StartTunnel();
+                              self->ReadUpstream();
+                            });
+        });
+  }
+
+  void UpstreamFailed(const std::string& what) {
+    CloseUpstream();
+    Write(ApiResponse::Error(
+        502, "the workspace " + what + "; if it has just started, try again in a few seconds"));
+  }
+
+  void ReadUpstream() {
+    upstream_parser_.emplace();
+    upstream_parser_->body_limit(kMaxProxyResponse);
+    if (proxy_req_->method() == http::verb::head) upstream_parser_->skip(true);
+    upstream_buffer_.clear();
+    http::async_read(*upstream_, upstream_buffer_, *upstream_parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->UpstreamFailed("broke off its answer");
+                       self->RelayResponse();
+                     });
+  }
+
+  void RelayResponse() {
+    auto res = std::make_shared<http::response<http::string_body>>(upstream_parser_->release());
+    CloseUpstream();
+    res->keep_alive(keep_alive_);
+    // JupyterLab writes its token into its pages; nobody but the proxy needs it.
+    const auto type = (*res)[http::field::content_type];
+    if (!hide_.empty() && std::string_view(type.data(), type.size()).starts_with("text/html")) {
+      std::string& body = res->body();
+      for (size_t at = body.find(hide_); at != std::string::npos; at = body.find(hide_, at)) {
+        body.erase(at, hide_.size());
+      }
+    }
+    const unsigned code = res->result_int();
+    if (proxy_req_->method() != http::verb::head && code >= 200 && code != 204 && code != 304) {
+      res->prepare_payload();
+    }
+    http::async_write(socket_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !self->keep_alive_) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  // After a WebSocket upgrade request: bytes both ways, as they come, until
+  // either side closes (the 101 answer and every frame pass untouched).
+  void StartTunnel() {
+    keep_alive_ = false;
+    if (buffer_.size() > 0) {
+      asio::async_write(*upstream_, buffer_.data(),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                          self->buffer_.consume(n);
+                          if (ec) return self->Close();
+                          self->PumpUp();
+                        });
+    } else {
+      PumpUp();
+    }
+    PumpDown();
+  }
+
+  void PumpUp() {
+    socket_.async_read_some(asio::buffer(up_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec || !self->upstream_) return self->Close();
+                              asio::async_write(*self->upstream_, asio::buffer(self->up_.data(), n),
+                                                [self](beast::error_code e, size_t) {
+                                                  if (e) return self->Close();
+                                                  self->PumpUp();
+                                                });
+                            });
+  }
+
+  void PumpDown() {
+    upstream_->async_read_some(
+        asio::buffer(down_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec) return self->Close();
+          asio::async_write(self->socket_, asio::buffer(self->down_.data(), n),
+                            [self](beast::error_code e, size_t) {
+                              if (e) return self->Close();
+                              self->PumpDown();
+                            });
+        });
+  }
+
+  void CloseUpstream() {
+    if (!upstream_) return;
+    beast::error_code ignored;
+    upstream_->shutdown(tcp::socket::shutdown_both, ignored);
+    upstream_->close(ignored);
   }
 
   Socket socket_;
@@ -306,6 +585,14 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
   int64_t log_offset_ = 0;
   size_t drained_ = 0;
   std::array<char, 16384> discard_{};
+  // The workspace proxy's side of one request or tunnel.
+  std::optional<tcp::socket> upstream_;
+  std::optional<http::request<http::string_body>> proxy_req_;
+  std::optional<http::response_parser<http::string_body>> upstream_parser_;
+  beast::flat_buffer upstream_buffer_;
+  std::string hide_;  // the workspace's token, kept out of the pages it serves
+  std::array<char, 16384> up_{};
+  std::array<char, 16384> down_{};
 };
 
 }  // namespace

@@ -3,6 +3,11 @@
 // Boost.Asio io_context whose single thread also runs the control plane.
 // Requests are read with a body limit (413 above it), authenticated, and
 // handed to HandleApi; watches stay open as Server-Sent Events streams.
+// Paths under /ws/PROJECT/NAME/ go to that workspace (docs/workspaces.md):
+// each request is relayed whole to its server on 127.0.0.1, and a WebSocket
+// upgrade becomes a byte tunnel both ways; callers sign in with a bearer
+// token, the cookie a one-use ticket from `workspace open` sets, or the
+// socket's peer, and the workspace sees none of those credentials.
 #ifndef SLUICE_SERVER_HTTP_SERVER_H_
 #define SLUICE_SERVER_HTTP_SERVER_H_
 

@@ -40,11 +40,30 @@ struct Department {
 enum class Role : uint8_t { kViewer, kMember };
 std::string_view RoleName(Role r);
 
+// How a project's workspaces are culled (docs/workspaces.md): one that has
+// been idle for `idle_timeout` (no Jupyter activity, no busy kernel, its GPU
+// under `idle_gpu_percent` of its allocation) is suspended; 0 turns culling
+// off. A workspace that has run for `max_runtime` is suspended too.
+struct WorkspacePolicy {
+  Duration idle_timeout{2LL * 3600 * 1000};
+  int32_t idle_gpu_percent = 10;
+  std::optional<Duration> max_runtime;
+};
+
 struct Project {
   std::string name;
   std::string department;  // empty: a top-level project
   QueueSettings settings;
   std::map<std::string, Role> members;  // by user name
+  WorkspacePolicy workspaces;
+};
+
+// What makes a workload a workspace: an interactive web server (JupyterLab,
+// or any command listening on `port`) that the server reverse-proxies at
+// /ws/PROJECT/NAME/ to the members of its project.
+struct WorkspaceSpec {
+  bool jupyter = true;  // JupyterLab, started by the server; else the spec's command
+  int32_t port = 0;     // the command's port on 127.0.0.1 (JupyterLab: picked at each start)
 };
 
 struct WorkloadSpec {
@@ -66,9 +85,13 @@ struct WorkloadSpec {
   // Free-form key/value labels (a sweep's trials carry sluice.io/sweep and
   // sluice.io/trial).
   Labels labels;
+  // Set for workspaces (created through /workspaces, never by a submission).
+  std::optional<WorkspaceSpec> workspace;
 };
 
-enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed };
+// Suspended: a workspace stopped by its user or by idle culling; it holds
+// nothing and starts again (Pending) on `workspace start`.
+enum class Phase : uint8_t { kPending, kRunning, kSucceeded, kFailed, kSuspended };
 std::string_view PhaseName(Phase p);
 
 struct PlacedPod {
@@ -103,6 +126,15 @@ struct WorkloadRecord {
   // Environment its pods get that the API never shows (a sweep trial's
   // report token).
   Labels private_env;
+  bool suspending = false;  // a workspace being stopped: Suspended once it has
+
+  // Workspaces: the port its server listens on (127.0.0.1) and the secret
+  // the proxy presents to it. Stored, never shown through the API.
+  int32_t workspace_port = 0;
+  std::string workspace_token;
+  // Environment for the pods on top of the spec's, set by the control plane
+  // before each start (a workspace's token and port); neither stored nor shown.
+  std::vector<std::pair<std::string, std::string>> launch_env;
 
   // From the last scheduling cycle; not stored.
   std::string reason;

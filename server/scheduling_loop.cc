@@ -309,10 +309,12 @@ void ControlPlane::ApplyCycle(const Snapshot& s, const std::vector<int64_t>& ids
       rec.reason.clear();
       rec.position = 0;
       batch.push_back(EventFor(rec, "Scheduled", "bound to " + PlacementText(pods)));
+      if (rec.spec.workspace) PrepareWorkspaceLaunch(rec);
       executor_->Start(rec, pods);
     } else if (rec.placement.empty()) {
       rec.placement = pods;  // consolidated: the same pods, elsewhere
       batch.push_back(EventFor(rec, "Scheduled", "moved to " + PlacementText(pods)));
+      if (rec.spec.workspace) PrepareWorkspaceLaunch(rec);
       executor_->Restart(rec);
     } else {
       rec.placement.insert(rec.placement.end(), pods.begin(), pods.end());
@@ -334,10 +336,13 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
   if (it == workloads_.end()) return;
   WorkloadRecord& rec = it->second;
   const Time now = opt_.now();
+  idle_.Forget(id);
+  proxied_.erase(id);
   if (rec.deleting) {
     WorkloadRecord gone = rec;
     by_name_[gone.project].erase(gone.name);
     workloads_.erase(it);
+    RemoveWorkspaceFiles(gone);
     CommitInBackground({Mutation::Delete("workload", gone.key()),
                         EventFor(gone, "Deleted", message + "; deleted")});
     Notify("DELETED", gone);
@@ -353,6 +358,17 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
     rec.releasing = false;
     CommitInBackground(
         {PutWorkload(rec), EventFor(rec, std::string(PhaseName(rec.phase)), rec.message)});
+  } else if (rec.suspending) {
+    // A workspace stopped by its user or by idle culling: it keeps its
+    // files and waits for `workspace start`.
+    rec.phase = Phase::kSuspended;
+    rec.placement.clear();
+    rec.releasing = false;
+    rec.suspending = false;
+    rec.stale_since.reset();
+    rec.ended = now;
+    rec.launch_env.clear();
+    CommitInBackground({PutWorkload(rec), EventFor(rec, "Suspended", rec.message)});
   } else if (stopped && rec.releasing) {
     // Evicted: back to the queue, with its original submission time.
     rec.phase = Phase::kPending;
@@ -485,7 +501,7 @@ ApiResponse ControlPlane::ListQueues(const Caller&) const {
   for (const Project& p : projects_) {
     items.push_back(entry(p.name, "project", p.department, p.settings, totals[p.name]));
   }
-  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json", ""};
+  return ApiResponse{200, Json{{"items", std::move(items)}}, "", "application/json", "", {}};
 }
 
 std::string ControlPlane::MetricsText() const {

@@ -22,6 +22,7 @@
 #include "server/control_plane.h"
 #include "server/http_server.h"
 #include "server/inventory.h"
+#include "server/jupyter_probe.h"
 #include "store/sqlite_store.h"
 
 namespace sluice {
@@ -150,7 +151,10 @@ int RunServer(const ServerOptions& options) {
               << ec.message() << "\n";
     return 1;
   }
-  ::chmod(data_dir.c_str(), 0700);
+  // Others may pass through (not list) the data directory, to reach their
+  // workspaces' directories under it; everything else in it is private to
+  // the server by its own mode (the database and the admin token are 0600).
+  ::chmod(data_dir.c_str(), 0711);
   // --gpus auto: this machine's GPUs through NVML, else simulated ones.
   std::unique_ptr<Nvml> nvml;
   std::vector<GpuDevice> devices;
@@ -196,9 +200,24 @@ int RunServer(const ServerOptions& options) {
     std::cerr << "sluice server: " << store.status().message() << "\n";
     return 1;
   }
+  for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((db_path + suffix).c_str(), 0600);
 
   asio::io_context io(1);
   auto post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); };
+  // Probing workspaces' JupyterLab blocks (briefly): on a thread of its own.
+  asio::io_context probe_io(1);
+  auto probe_work = asio::make_work_guard(probe_io);
+  std::thread probe_thread([&probe_io] { probe_io.run(); });
+  struct JoinProbeOnExit {
+    asio::io_context& io;
+    decltype(probe_work)& guard;
+    std::thread& thread;
+    ~JoinProbeOnExit() {
+      guard.reset();
+      io.stop();
+      thread.join();
+    }
+  } join_probe_on_exit{probe_io, probe_work, probe_thread};
   // Scheduling cycles compute on a thread of their own.
   asio::io_context sched_io(1);
   auto sched_work = asio::make_work_guard(sched_io);
@@ -289,6 +308,28 @@ int RunServer(const ServerOptions& options) {
     std::cerr.flush();
     _exit(70);
   };
+  std::error_code self_path_ec;
+  const std::filesystem::path self_exe =
+      std::filesystem::read_symlink("/proc/self/exe", self_path_ec);
+  cpo.workspace_root = data_dir + "/workspaces";
+  cpo.jupyter = options.jupyter;
+  if (cpo.jupyter.empty()) {
+    // BUILD/sluice of a checkout whose setup installed .venv beside BUILD.
+    const std::filesystem::path venv =
+        self_exe.parent_path().parent_path() / ".venv/bin/jupyter-lab";
+    if (std::filesystem::exists(venv, self_path_ec)) cpo.jupyter = venv.string();
+  }
+  cpo.cull_period = std::chrono::milliseconds(std::max(50, options.workspace_cull_ms));
+  cpo.free_port = &FreeLoopbackPort;
+  cpo.probe_jupyter = [&probe_io, post](const JupyterProbe& probe,
+                                        std::function<void(std::optional<JupyterActivity>)> done) {
+    asio::post(probe_io, [probe, done = std::move(done), post] {
+      std::optional<JupyterActivity> seen = ProbeJupyter(probe, std::chrono::seconds(5));
+      post([done, seen] { done(seen); });
+    });
+  };
+  cpo.public_url = options.public_url;  // else set once the port is known (below)
+  while (!cpo.public_url.empty() && cpo.public_url.back() == '/') cpo.public_url.pop_back();
   ControlPlane cp(store->get(), executor.get(), &metrics, cpo);
   if (Status s = cp.Load(); !s.ok()) {
     std::cerr << "sluice server: loading " << db_path << ": " << s.message() << "\n";
@@ -321,6 +362,10 @@ int RunServer(const ServerOptions& options) {
     tcp_port = *port;
     std::string host = options.listen.substr(0, options.listen.rfind(':'));
     std::cout << "sluice server: listening on http://" << host << ":" << *port << "\n";
+    if (options.public_url.empty()) {
+      const bool any = host == "0.0.0.0" || host == "::" || host == "[::]";
+      cp.SetPublicUrl("http://" + (any ? HostName() : host) + ":" + std::to_string(*port));
+    }
   }
   if (!options.socket.empty()) {
     if (Status s = http.ListenUnix(options.socket); !s.ok()) {

@@ -24,6 +24,12 @@ struct ServerOptions {
   // "mps" (MPS on every device) or "mps:0,2" (MPS on those devices).
   std::string gpu_sharing = "vgpu";
   bool mig_dynamic = false;  // devices in MIG mode may be repartitioned when idle
+  // Workspaces: the jupyter-lab program (empty: .venv/bin/jupyter-lab of
+  // this checkout, when there is one), the URL people reach the server at
+  // (empty: http://LISTEN), and how often idle workspaces are looked for.
+  std::string jupyter;
+  std::string public_url;
+  int workspace_cull_ms = 60'000;
 };
 
 // The defaults for a user: root gets /var/lib/sluice and /run/sluice.sock;

@@ -1,5 +1,5 @@
 // libFuzzer target for everything that decodes what a client sends: JSON
-// bodies (workload submissions, projects, departments), stored documents,
+// bodies (workload submissions, workspaces, projects, departments), stored documents,
 // and request targets. Besides not crashing (under ASan and UBSan), it
 // checks one property: a submission the API accepts, encoded back as the
 // API shows it, decodes to the same spec.
@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!body.ok()) return 0;
   Result<Submission> sub = DecodeSubmission(*body);
   if (sub.ok()) CheckRoundTrip(*sub);
+  (void)DecodeWorkspaceRequest(*body);
   Project p;
   (void)DecodeProject(*body, true, &p);
   Department d;

@@ -52,12 +52,18 @@ std::vector<pid_t> ServerProcess::SignalPods() const {
   // Pods outlive the server by design; the test's must not outlive the test.
   // Each pod shim leads its own process group, named by its --log path.
   const std::string marker = dir_ + "/data/pods/";
+  // A workspace's JupyterLab starts kernels in sessions of their own; their
+  // command lines name a file in the workspace's directory.
+  const std::string workspaces = dir_ + "/data/workspaces/";
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream in(entry.path() / "cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(marker) == std::string::npos) continue;
+    if (cmdline.find(marker) == std::string::npos &&
+        cmdline.find(workspaces) == std::string::npos) {
+      continue;
+    }
     const pid_t pid = std::atoi(name.c_str());
     // A zombie waits for its parent; it is already gone for our purpose.
     std::ifstream stat(entry.path() / "stat");

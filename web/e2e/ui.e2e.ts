@@ -321,6 +321,32 @@ describe("the web UI against a real server", () => {
     await expect(call("PATCH", "/api/v1/projects/vision", { gpu: { quota: 9 } }, aliceToken)).rejects.toThrow(/403/);
   });
 
+  it("creates a workspace, opens JupyterLab through the proxy in a new tab, and stops it", async () => {
+    // alice, signed in by the test before: a member of vision.
+    await page.getByRole("link", { name: "Workspaces" }).click();
+    await page.getByTestId("ws-name").fill("nb");
+    await page.getByLabel("0.25 GPU").check({ force: true });
+    await page.getByTestId("ws-create").click();
+    const row = page.getByTestId("ws-row").filter({ hasText: "nb" });
+    await expect.poll(() => row.getByTestId("phase").textContent(), { timeout: 30_000 }).toBe("Running");
+    // JupyterLab takes seconds to start; the proxy says 502 until it answers.
+    await until(
+      "JupyterLab to answer through the proxy",
+      async () => (await fetch(base + "/ws/vision/nb/api/status", { headers: { Authorization: `Bearer ${aliceToken}` } })).status === 200,
+      120_000,
+    );
+    await shot("workspaces");
+    const [tab] = await Promise.all([page.waitForEvent("popup"), row.getByTestId("ws-open").click()]);
+    await tab.waitForURL(/\/ws\/vision\/nb\/lab/, { timeout: 60_000 });
+    await tab.getByText("Launcher").first().waitFor({ timeout: 60_000 });
+    await tab.waitForTimeout(1000);
+    await tab.screenshot({ path: path.join(shots, "workspace-jupyterlab.png") });
+    await tab.close();
+    await row.getByTestId("ws-stop").click();
+    await expect.poll(() => row.getByTestId("phase").textContent(), { timeout: 30_000 }).toBe("Suspended");
+    await call("DELETE", "/api/v1/projects/vision/workspaces/nb", undefined, aliceToken);
+  }, 240_000);
+
   it("shows a sweep: its best trial, the trials table and the metric against step", async () => {
     await signOut();
     await signIn(adminToken);

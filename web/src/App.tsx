@@ -18,6 +18,7 @@ const pages = {
   projects: () => import("./pages/Projects"),
   chargeback: () => import("./pages/Chargeback"),
   sweeps: () => import("./pages/Sweeps"),
+  workspaces: () => import("./pages/Workspaces"),
 };
 const WorkloadsPage = lazy(() => pages.workloads().then((m) => ({ default: m.WorkloadsPage })));
 const WorkloadDetail = lazy(() => pages.detail().then((m) => ({ default: m.WorkloadDetail })));
@@ -27,6 +28,7 @@ const Projects = lazy(pages.projects);
 const ChargebackPage = lazy(pages.chargeback);
 const SweepList = lazy(() => pages.sweeps().then((m) => ({ default: m.SweepList })));
 const SweepDetail = lazy(() => pages.sweeps().then((m) => ({ default: m.SweepDetail })));
+const WorkspacesPage = lazy(() => pages.workspaces().then((m) => ({ default: m.WorkspacesPage })));
 
 function preloadPages() {
   for (const load of Object.values(pages)) void load();
@@ -36,6 +38,7 @@ const NAV = [
   { to: "/", label: "Overview" },
   { to: "/workloads", label: "Workloads" },
   { to: "/sweeps", label: "Sweeps" },
+  { to: "/workspaces", label: "Workspaces" },
   { to: "/projects", label: "Projects and quotas" },
   { to: "/gpus", label: "GPU map" },
   { to: "/chargeback", label: "Consumption" },
@@ -89,6 +92,7 @@ export function App() {
             <Route path="/workloads" element={<WorkloadsPage />} />
             <Route path="/workloads/new" element={<SubmitForm />} />
             <Route path="/workloads/:project/:name" element={<WorkloadDetail />} />
+            <Route path="/workspaces" element={<WorkspacesPage />} />
             <Route path="/projects" element={<Projects />} />
             <Route path="/gpus" element={<GpuMap />} />
             <Route path="/chargeback" element={<ChargebackPage />} />

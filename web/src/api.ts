@@ -1,7 +1,7 @@
 // The sluice REST API (docs/api.md), called with the signed-in token. Errors
 // carry the server's own message, which the UI shows as it is.
 
-export type Phase = "Pending" | "Running" | "Succeeded" | "Failed";
+export type Phase = "Pending" | "Running" | "Succeeded" | "Failed" | "Suspended";
 
 export interface Placement {
   node: string;

@@ -98,3 +98,45 @@ describe("Sweep page", () => {
     expect(o.series[1].lineStyle.width).toBeGreaterThan(o.series[0].lineStyle.width);
   });
 });
+
+describe("WorkspacesPage", () => {
+  it("greys out GPU sizes that cannot start now, says why, and shows idle ones", async () => {
+    storeToken("t");
+    const created: unknown[] = [];
+    mockFetch({
+      "/api/v1/whoami": { user: "alice", admin: false, projects: [] },
+      "/api/v1/workspaces": {
+        items: [
+          { id: 1, name: "nb", project: "vision", user: "alice", kind: "jupyter", phase: "Running", url: "http://s/ws/vision/nb/", workingDir: "/d",
+            gpu: 0.25, allocatedGpu: 0.25, usedGpu: 0, stopping: false, message: "", reason: "", queuePosition: 0,
+            idle: { lastActive: "2026-12-01T10:00:00Z", idleFor: "25m0s", suspendsAt: "2026-12-01T12:00:00Z", idle: true } },
+          { id: 2, name: "old", project: "vision", user: "alice", kind: "jupyter", phase: "Suspended", url: "http://s/ws/vision/old/", workingDir: "/d",
+            allocatedGpu: 0, usedGpu: null, stopping: false, message: "suspended: idle for 2h", reason: "", queuePosition: 0, idle: null },
+        ],
+      },
+      "/api/v1/projects/vision/workspaces": (_url: string, init?: RequestInit) => {
+        created.push(JSON.parse(String(init?.body)));
+        return { status: 201, body: {} };
+      },
+      "/api/v1/projects": { items: [{ name: "vision", members: [{ user: "alice", role: "member" }] }] },
+      "/api/v1/queues": { items: [{ name: "vision", kind: "project", gpuQuota: 1, allocatedGpu: 0.25 }] },
+      "/api/v1/nodes": {
+        items: [{ name: "n", gpuCount: 2, gpuModel: "H100", allocatedGpu: 0.25, simulated: true,
+          gpus: [0.25, 0].map((a, i) => ({ index: i, model: "H100", memory: "80Gi", allocated: a, utilization: null, workloads: [], shares: [], mig: [] })) }],
+      },
+    });
+    const { WorkspacesPage } = await import("./pages/Workspaces");
+    renderWithProviders(<WorkspacesPage />);
+    expect(await screen.findByTestId("ws-idle")).toHaveTextContent("Idle 25m0s");
+    expect(screen.getByText("suspended: idle for 2h")).toBeInTheDocument();
+    expect(screen.getByTestId("ws-start")).toBeInTheDocument();
+    // 0.75 of the quota is left: 1 GPU and more cannot start, and the form says why.
+    await waitFor(() => expect(screen.getByTestId("ws-gpu-why")).toHaveTextContent("1 GPU: the project's quota is 1 GPU and 0.25 are in use"));
+    expect(screen.getByLabelText("1 GPU")).toBeDisabled();
+    expect(screen.getByLabelText("0.5 GPU")).not.toBeDisabled();
+    fireEvent.change(screen.getByTestId("ws-name"), { target: { value: "exp" } });
+    fireEvent.click(screen.getByLabelText("0.5 GPU"));
+    fireEvent.click(screen.getByTestId("ws-create"));
+    await waitFor(() => expect(created).toEqual([{ name: "exp", jupyter: true, gpu: 0.5 }]));
+  });
+});

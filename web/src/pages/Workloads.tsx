@@ -161,7 +161,7 @@ export function WorkloadsPage() {
       <Group mb="sm" align="end">
         <Select label="Project" placeholder="all" data={projects} value={filters.project} clearable searchable
           onChange={(v) => setFilters({ ...filters, project: v })} data-testid="filter-project" />
-        <Select label="Phase" placeholder="all" data={["Pending", "Running", "Succeeded", "Failed"]} value={filters.phase} clearable
+        <Select label="Phase" placeholder="all" data={["Pending", "Running", "Succeeded", "Failed", "Suspended"]} value={filters.phase} clearable
           onChange={(v) => setFilters({ ...filters, phase: v })} data-testid="filter-phase" />
         <Select label="Type" placeholder="all" data={["train", "build", "build-preemptible", "inference"]} value={filters.type} clearable
           onChange={(v) => setFilters({ ...filters, type: v })} data-testid="filter-type" />
