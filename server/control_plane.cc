@@ -521,25 +521,29 @@ void ControlPlane::Submit(const Caller& c, const std::string& project, const jso
   SubmitDecoded(c, project, DecodeSubmission(body), reply, dry_run);
 }
 
+std::optional<ApiResponse> ControlPlane::SubmitRefusal(const Caller& c, const std::string& project,
+                                                       const std::string& what) const {
+  if (std::none_of(projects_.begin(), projects_.end(),
+                   [&](const Project& p) { return p.name == project; })) {
+    return ApiResponse::Error(
+        404, "no project \"" + project + "\"; `sluice project list` shows the projects you are in");
+  }
+  if (!CanSee(c, project)) {
+    return ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" + project +
+                                       "\"; ask an admin to add you");
+  }
+  if (!CanSubmit(c, project)) {
+    return ApiResponse::Error(403, "you (" + c.user + ") are a viewer of project \"" + project +
+                                       "\" and viewers cannot submit " + what +
+                                       "; ask an admin to make you a member");
+  }
+  return std::nullopt;
+}
+
 void ControlPlane::SubmitDecoded(const Caller& c, const std::string& project,
                                  Result<Submission> decoded, const Reply& reply, bool dry_run,
                                  std::string token) {
-  auto pit = std::find_if(projects_.begin(), projects_.end(),
-                          [&](const Project& p) { return p.name == project; });
-  if (pit == projects_.end()) {
-    return reply(ApiResponse::Error(
-        404,
-        "no project \"" + project + "\"; `sluice project list` shows the projects you are in"));
-  }
-  if (!CanSee(c, project)) {
-    return reply(ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" +
-                                             project + "\"; ask an admin to add you"));
-  }
-  if (!CanSubmit(c, project)) {
-    return reply(ApiResponse::Error(
-        403, "you (" + c.user + ") are a viewer of project \"" + project +
-                 "\" and viewers cannot submit; ask an admin to make you a member"));
-  }
+  if (std::optional<ApiResponse> no = SubmitRefusal(c, project, "workloads")) return reply(*no);
   if (!decoded.ok()) return reply(ApiResponse::FromStatus(decoded.status()));
   Submission sub = std::move(decoded).value();
   if (const WorkloadRecord* existing = FindWorkload(project, sub.name)) {

@@ -253,6 +253,10 @@ class ControlPlane {
 
   bool CanSee(const Caller& c, const std::string& project) const;
   bool CanSubmit(const Caller& c, const std::string& project) const;
+  // Why `c` may not submit `what` ("workloads", "sweeps") to `project`: no
+  // such project (404), not a member or a viewer (403); nullopt when it may.
+  std::optional<ApiResponse> SubmitRefusal(const Caller& c, const std::string& project,
+                                           const std::string& what) const;
   // Writes `batch`; then runs `then` on success, or replies 503 and stops.
   void Commit(std::vector<Mutation> batch, std::function<void()> then, const Reply& reply);
   void CommitInBackground(std::vector<Mutation> batch);

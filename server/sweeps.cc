@@ -540,20 +540,7 @@ Json ControlPlane::ApiSweep(const SweepRecord& s, bool with_trials) const {
 void ControlPlane::SubmitSweep(const Caller& c, const std::string& project, const json& body,
                                const Reply& reply) {
   if (c.trial >= 0) return reply(ApiResponse::Error(403, "a trial's token can only report"));
-  auto pit = std::find_if(projects_.begin(), projects_.end(),
-                          [&](const Project& p) { return p.name == project; });
-  if (pit == projects_.end()) {
-    return reply(ApiResponse::Error(
-        404,
-        "no project \"" + project + "\"; `sluice project list` shows the projects you are in"));
-  }
-  if (!CanSee(c, project)) {
-    return reply(ApiResponse::Error(403, "you (" + c.user + ") are not a member of project \"" +
-                                             project + "\"; ask an admin to add you"));
-  }
-  if (!CanSubmit(c, project)) {
-    return reply(ApiResponse::Error(403, "viewers cannot submit sweeps; ask an admin"));
-  }
+  if (std::optional<ApiResponse> no = SubmitRefusal(c, project, "sweeps")) return reply(*no);
   Result<SweepSpec> spec = DecodeSweepSpec(body, "sweep");
   if (!spec.ok()) return reply(ApiResponse::FromStatus(spec.status()));
   if (!spec->project.empty() && spec->project != project) {
