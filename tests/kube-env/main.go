@@ -115,6 +115,10 @@ func apiserverArgs(p *pki, etcdURL string, port int) []string {
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
+		// The endpoint reconciler refuses a loopback address; with no
+		// reconciler the in-cluster "kubernetes" Service has no endpoints,
+		// which no test here needs.
+		"--endpoint-reconciler-type=none",
 		"--secure-port=" + strconv.Itoa(port),
 		"--tls-cert-file=" + p.certFile,
 		"--tls-private-key-file=" + p.keyFile,
