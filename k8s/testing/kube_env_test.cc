@@ -37,7 +37,7 @@ int Status(const KubeEnv& env, const std::string& method, const std::string& pat
 }
 
 std::string WriteJson(const KubeEnv& env, const std::string& name, const std::string& json) {
-  const std::string path = env.dir() + "/" + name;
+  std::string path = env.dir() + "/" + name;
   std::ofstream(path) << json;
   return path;
 }
