@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -68,6 +69,19 @@ Result<std::unique_ptr<KubeEnv>> KubeEnv::Start() {
                                       ": run scripts/setup.sh (or scripts/build-kube-env.sh) "
                                       "to build the test Kubernetes API server");
   }
+  // kube-env picks free ports and binds them moments later; another test
+  // that takes one in between makes the start fail, and a new start with
+  // new ports is the whole cure.
+  for (int attempt = 1;; ++attempt) {
+    Result<std::unique_ptr<KubeEnv>> env = StartOnce(binary);
+    if (env.ok() || attempt == 3 ||
+        env.status().message().find("address already in use") == std::string::npos) {
+      return env;
+    }
+  }
+}
+
+Result<std::unique_ptr<KubeEnv>> KubeEnv::StartOnce(const std::string& binary) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern =
       std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-kube-env-XXXXXX";

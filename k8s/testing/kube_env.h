@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/status.h"
 
@@ -57,6 +58,7 @@ class KubeEnv {
 
  private:
   explicit KubeEnv(std::string dir) : dir_(std::move(dir)) {}
+  static Result<std::unique_ptr<KubeEnv>> StartOnce(const std::string& binary);
   Status WaitReady();
 
   std::string dir_;
