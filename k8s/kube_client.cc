@@ -349,12 +349,19 @@ Result<KubeResponse> KubeClient::Request(std::string_view method, const std::str
 
 Result<KubeResponse> KubeClient::Watch(const std::string& path,
                                        const std::function<bool(const WatchEvent&)>& on_event) {
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = cancel_generation_;
+  }
   Result<std::unique_ptr<Connection>> made = Connect();
   if (!made.ok()) return made.status();
   std::unique_ptr<Connection> conn = std::move(made).value();
   const int fd = conn->stream.next_layer().native_handle();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Cancelled while connecting: the socket was not there to be shut.
+    if (cancel_generation_ != generation) return KubeResponse{};
     watch_fds_.insert(fd);
   }
   struct Unregister {
@@ -415,6 +422,7 @@ Result<KubeResponse> KubeClient::Watch(const std::string& path,
 
 void KubeClient::CancelWatches() {
   std::lock_guard<std::mutex> lock(mu_);
+  ++cancel_generation_;
   for (int fd : watch_fds_) ::shutdown(fd, SHUT_RDWR);
 }
 

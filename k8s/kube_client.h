@@ -11,6 +11,7 @@
 #ifndef SLUICE_K8S_KUBE_CLIENT_H_
 #define SLUICE_K8S_KUBE_CLIENT_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -109,6 +110,7 @@ class KubeClient {
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
   std::set<int> watch_fds_;                        // guarded by mu_
+  uint64_t cancel_generation_ = 0;                 // guarded by mu_; counts CancelWatches
   std::string token_;                              // guarded by mu_ (from token_file)
   int64_t token_mtime_ = -1;                       // guarded by mu_
 };
