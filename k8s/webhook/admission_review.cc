@@ -202,8 +202,9 @@ Result<nlohmann::json> AnswerAdmissionReview(std::string_view body, bool mutate,
   const json* what_kind = what ? Field(*what, "kind") : nullptr;
   const json* sub = Field(*request, "subResource");
   const json* op = Field(*request, "operation");
-  const bool is_pod = what_kind != nullptr && *what_kind == "Pod" &&
-                      (sub == nullptr || sub->is_null() || *sub == "");
+  const bool is_pod =
+      what_kind != nullptr && *what_kind == "Pod" &&
+      (sub == nullptr || sub->is_null() || (sub->is_string() && sub->get<std::string>().empty()));
   const bool create = op != nullptr && *op == "CREATE";
   const bool update = op != nullptr && *op == "UPDATE";
   if (is_pod && (create || update)) {
