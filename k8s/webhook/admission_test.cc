@@ -19,7 +19,7 @@ json Pod(json annotations, json containers = json::array({{{"name", "main"}, {"i
               {"spec", {{"schedulerName", "sluice"}, {"containers", containers}}}};
 }
 
-json GpuContainer(json limit, json request = nullptr) {
+json GpuContainer(const json& limit, const json& request = nullptr) {
   json c = {
       {"name", "main"}, {"image", "x"}, {"resources", {{"limits", {{"nvidia.com/gpu", limit}}}}}};
   if (!request.is_null()) c["resources"]["requests"]["nvidia.com/gpu"] = request;
