@@ -5,6 +5,7 @@
 #include "cli/client_context.h"
 #include "cli/plan_command.h"
 #include "cli/sim_command.h"
+#include "k8s/k8s_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app(
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   sluice::AddAdminCommands(app, flags);
   sluice::AddSweepCommands(app, flags);
   sluice::AddWorkspaceCommands(app, flags);
+  sluice::AddK8sCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
