@@ -21,7 +21,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : stream_(std::move(socket)), render_(render) {}
 
   void Start() {
-    parser_.body_limit(64 * 1024);
+    parser_.body_limit(uint64_t{64} << 10);
     stream_.expires_after(std::chrono::seconds(10));
     http::async_read(stream_, buffer_, parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +107,51 @@ TEST_F(NodeAgentCommandTest, BadIntervalsAndMissingDriversAreNamed) {
   Output driver = RunCommand("--once --node-name n " + Flags("/nonexistent/libnvidia-ml.so.1"));
   EXPECT_EQ(driver.code, 1);
   EXPECT_EQ(driver.text.rfind("sluice node-agent: cannot read the GPUs: ", 0), 0u) << driver.text;
+}
+
+// Serving: /metrics answers while the API server is away (the agent keeps
+// retrying it), and SIGTERM ends the agent cleanly.
+TEST_F(NodeAgentCommandTest, ServesMetricsUntilSigterm) {
+  int err[2];
+  ASSERT_EQ(pipe(err), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(err[1], 2);
+    close(err[0]);
+    const std::string cmd = std::string("exec ") + NODE_AGENT_TOOL +
+                            " k8s node-agent --node-name gpu-node-1 --metrics-address 127.0.0.1 "
+                            "--metrics-port 0 --interval 1s " +
+                            Flags();
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  close(err[1]);
+  FILE* stderr_of = fdopen(err[0], "r");
+  std::array<char, 512> line{};
+  ASSERT_NE(fgets(line.data(), line.size(), stderr_of), nullptr);
+  const std::string first(line.data());
+  const std::string prefix = "sluice node-agent: node gpu-node-1: metrics on http://127.0.0.1:";
+  ASSERT_EQ(first.rfind(prefix, 0), 0u) << first;
+  const int port = std::stoi(first.substr(prefix.size()));
+  FILE* curl =
+      popen(("curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics").c_str(), "r");
+  std::string metrics;
+  size_t n = 0;
+  std::array<char, 4096> buf{};
+  while ((n = fread(buf.data(), 1, buf.size(), curl)) > 0) metrics.append(buf.data(), n);
+  pclose(curl);
+  EXPECT_NE(metrics.find("sluice_gpu_memory_total_bytes{node=\"gpu-node-1\",gpu=\"0\""),
+            std::string::npos)
+      << metrics;
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::string rest;
+  while ((n = fread(buf.data(), 1, buf.size(), stderr_of)) > 0) rest.append(buf.data(), n);
+  fclose(stderr_of);
+  EXPECT_NE(rest.find("sluice node-agent: stopped\n"), std::string::npos) << rest;
 }
 
 }  // namespace
