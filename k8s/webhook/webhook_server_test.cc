@@ -148,6 +148,29 @@ TEST_F(WebhookServerTest, GarbageGets400AndTheServerCarriesOn) {
   EXPECT_EQ(r.body, "ok\n");
 }
 
+TEST_F(WebhookServerTest, MalformedHttpAndHugeBodiesAreAnsweredNotFatal) {
+  // Not HTTP at all, inside a good TLS session.
+  const std::string port = std::to_string(server_->port());
+  FILE* pipe = popen(("printf 'NOT HTTP AT ALL\\r\\n\\r\\n' | openssl s_client -quiet -connect "
+                      "127.0.0.1:" +
+                      port + " 2>/dev/null")
+                         .c_str(),
+                     "r");
+  std::array<char, 4096> buf{};
+  std::string reply;
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) reply.append(buf.data(), n);
+  pclose(pipe);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << reply;
+  EXPECT_NE(reply.find("malformed HTTP request"), std::string::npos) << reply;
+  // A body over the limit.
+  CurlResult big = Curl(dir_, server_->port(), "POST", "/mutate", std::string(9 << 20, 'x'));
+  EXPECT_EQ(big.http_status, 413);
+  EXPECT_EQ(big.body, "the request body is larger than 8 MiB\n");
+  // Still serving.
+  EXPECT_EQ(Curl(dir_, server_->port(), "GET", "/healthz", "").http_status, 200);
+}
+
 TEST_F(WebhookServerTest, AClientThatTrustsAnotherCaIsTurnedAway) {
   auto other = GenerateWebhookCertificates({kHost});
   ASSERT_TRUE(other.ok());
