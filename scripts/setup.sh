@@ -103,3 +103,11 @@ else
   echo "setup: python/requirements-test.txt already installed in $venv"
 fi
 # ---- end of the Python client's tests ----
+
+# ---- The Kubernetes tests: kube-env (kube-apiserver + etcd) and helm ----
+# Go programs built from the Go module proxy into .tools/bin/ (a Go
+# toolchain too, into .tools/go, when none new enough is on PATH); see
+# docs/kubernetes-testing.md. Nothing is rebuilt when the binaries are newer
+# than their modules.
+"$root/scripts/build-kube-env.sh"
+# ---- end of the Kubernetes tests ----
