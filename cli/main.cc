@@ -5,7 +5,9 @@
 #include "cli/client_context.h"
 #include "cli/plan_command.h"
 #include "cli/sim_command.h"
+#include "k8s/agent/node_agent_command.h"
 #include "k8s/k8s_commands.h"
+#include "k8s/webhook/webhook_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app(
@@ -23,7 +25,9 @@ int main(int argc, char** argv) {
   sluice::AddAdminCommands(app, flags);
   sluice::AddSweepCommands(app, flags);
   sluice::AddWorkspaceCommands(app, flags);
-  sluice::AddK8sCommands(app);
+  CLI::App* k8s = sluice::AddK8sCommands(app);
+  sluice::k8s::AddWebhookCommand(k8s);
+  sluice::k8s::AddNodeAgentCommand(k8s);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -275,9 +275,10 @@ void KubeScheduler::Apply(const ClusterObjects& objects, const KubeSnapshot& ks,
       tasks.emplace_back([this, &pod, reason, now] { WriteReason(pod, reason, now); });
     }
   }
-  for (const auto& [pi, message] : ks.refused) {
-    const KubePod& pod = objects.pods[static_cast<size_t>(pi)];
-    tasks.emplace_back([this, &pod, message, now] { WriteReason(pod, message, now); });
+  for (const auto& refusal : ks.refused) {
+    const KubePod& pod = objects.pods[static_cast<size_t>(refusal.first)];
+    tasks.emplace_back(
+        [this, &pod, message = refusal.second, now] { WriteReason(pod, message, now); });
   }
   Parallel(std::move(tasks));
   ReconcileReservations(objects, now);

@@ -3,6 +3,7 @@
 // pods' ConfigMaps, and the Queues' status.
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "k8s/kube_scheduler.h"
 
@@ -28,7 +29,7 @@ void KubeScheduler::ReconcileReservations(const ClusterObjects& objects, Time no
   struct Device {
     std::string node;
     int32_t gpu = 0;
-    auto operator<=>(const Device&) const = default;
+    bool operator<(const Device& o) const { return std::tie(node, gpu) < std::tie(o.node, o.gpu); }
   };
   std::map<Device, std::vector<const KubePod*>> needed;
   std::map<std::string, const KubePod*> existing;  // reservation pods by name
@@ -107,10 +108,10 @@ void KubeScheduler::ReconcileReservations(const ClusterObjects& objects, Time no
   // A device no fraction uses any more is handed back to the device plugin.
   std::set<std::string> needed_names;
   for (const auto& [dev, pods] : needed) needed_names.insert(ReservationPodName(dev.node, dev.gpu));
-  for (const auto& [name, pod] : existing) {
-    if (needed_names.contains(name) || pod->deleting) continue;
-    tasks.emplace_back([this, base, name] {
-      (void)client_->Delete(base + "/" + name, json{{"gracePeriodSeconds", 0}});
+  for (const auto& reservation : existing) {
+    if (needed_names.contains(reservation.first) || reservation.second->deleting) continue;
+    tasks.emplace_back([this, path = base + "/" + reservation.first] {
+      (void)client_->Delete(path, json{{"gracePeriodSeconds", 0}});
     });
   }
   // Fraction pods learn their device once its reservation pod knows it.
