@@ -156,7 +156,7 @@ TEST_F(KubeSchedulerTest, AGangBindsAllOrNothing) {
   auto s = StartScheduler();
   ASSERT_TRUE(TestCluster::WaitFor([&] { return !Condition("a", "ddp-0").empty(); }));
   EXPECT_TRUE(c.Bound("a").empty()) << "12 GPUs do not fit on 8: nothing binds";
-  EXPECT_NE(Condition("a", "ddp-0").find("3"), std::string::npos) << Condition("a", "ddp-0");
+  EXPECT_NE(Condition("a", "ddp-0").find('3'), std::string::npos) << Condition("a", "ddp-0");
   c.Node("gpu-2", 8);
   ASSERT_TRUE(TestCluster::WaitFor([&] { return c.Bound("a").size() == 3; }));
 }

@@ -27,7 +27,7 @@ json ToJson(const YAML::Node& n) {
       return out;
     }
     case YAML::NodeType::Scalar: {
-      const std::string s = n.Scalar();
+      const std::string& s = n.Scalar();
       if (n.Tag() != "?") return s;  // quoted: a string
       if (s == "true") return true;
       if (s == "false") return false;
