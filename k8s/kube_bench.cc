@@ -4,12 +4,12 @@
 //   ./build/k8s/kube_scheduler_bench [--nodes 1000] [--pods 10000]
 //                                     [--queues 50] [--workers 16] [--json]
 //
-// It creates the nodes (8 GPUs each), the queues and their namespaces, and
-// the pods (1 GPU each, all pending) first; then starts the scheduler and
-// times from its start until every pod is bound, as the scheduler counts
-// its successful Binding calls. The figure includes everything a bind
-// costs: the informers' initial list, the cycles, the Binding POSTs and the
-// Scheduled events. Not a test: run it by hand (docs/kubernetes.md).
+// It creates the nodes (8 GPUs each, more when the pods need more), the queues and their
+// namespaces, and the pods (1 GPU each, all pending) first; then starts the scheduler and times
+// from its start until every pod is bound, as the scheduler counts its successful Binding calls.
+// The figure includes everything a bind costs: the informers' initial list, the cycles, the Binding
+// POSTs and the Scheduled events. Not a test: run it by hand (docs/kubernetes.md).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -52,10 +52,12 @@ int Run(int nodes, int pods, int queues, int workers, bool as_json) {
   }
   TestCluster& c = **started;
   auto t0 = std::chrono::steady_clock::now();
-  ParallelFor(nodes, 16, [&](int i) { c.Node("node-" + std::to_string(i), 8); });
+  // Enough GPUs for every pod (8 per node, or more when the pods need it).
+  const int gpus = std::max(8, (pods + nodes - 1) / nodes);
+  ParallelFor(nodes, 16, [&](int i) { c.Node("node-" + std::to_string(i), gpus); });
   for (int q = 0; q < queues; ++q) {
     // Quotas add up to the cluster, so every pod fits within its queue's.
-    c.Queue("q" + std::to_string(q), std::to_string(nodes * 8 / queues));
+    c.Queue("q" + std::to_string(q), std::to_string(nodes * gpus / queues));
     c.Namespace("ns-" + std::to_string(q), "q" + std::to_string(q));
   }
   const double setup_nodes = Seconds(t0);

@@ -396,6 +396,7 @@ std::optional<KubePodGroup> DecodePodGroup(const json& j) {
   if (auto it = spec.find("preemptible"); it != spec.end() && it->is_boolean()) {
     g.preemptible = it->get<bool>();
   }
+  g.status = Obj(j, "status");
   return g;
 }
 

@@ -101,6 +101,7 @@ struct KubePodGroup {
   PriorityClass priority_class = PriorityClass::kTrain;
   std::optional<bool> preemptible;
   std::string problem;
+  nlohmann::json status;  // as last written, to write only changes
   std::string key() const { return ns + "/" + name; }
 };
 

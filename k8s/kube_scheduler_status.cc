@@ -169,6 +169,37 @@ void KubeScheduler::WriteQueueStatus(const ClusterObjects& objects, const KubeSn
              PodResourcesOn(w.request, 0) * static_cast<int64_t>(ks.waiting[i].size()));
     }
   }
+  // Each PodGroup's phase and how many of its pods are bound.
+  std::map<std::string, const KubePodGroup*> groups;
+  for (const KubePodGroup& g : objects.groups) groups["/podgroup/" + g.name + "@" + g.ns] = &g;
+  std::vector<std::function<void()>> group_tasks;
+  for (size_t i = 0; i < s.workloads.size(); ++i) {
+    const Workload& w = s.workloads[i];
+    const size_t slash = w.name.find("/podgroup/");
+    if (slash == std::string::npos) continue;
+    auto g = groups.find(w.name.substr(slash) + "@" + w.name.substr(0, slash));
+    if (g == groups.end()) continue;
+    int64_t scheduled = static_cast<int64_t>(ks.bound[i].size());
+    if (bound_now[i]) {
+      for (const BindDecision& b : r.binds) {
+        if (b.workload.index() == i) scheduled += static_cast<int64_t>(b.pods.size());
+      }
+    }
+    const std::string phase = w.releasing                    ? "Releasing"
+                              : scheduled >= w.min_available ? "Running"
+                                                             : "Pending";
+    const json& old = g->second->status;
+    if (old.value("phase", "") == phase && old.value("scheduled", int64_t{-1}) == scheduled) {
+      continue;
+    }
+    const std::string path = std::string("/apis/") + kSchedulingGroup + "/v1/namespaces/" +
+                             g->second->ns + "/podgroups/" + g->second->name + "/status";
+    group_tasks.emplace_back([this, path, phase, scheduled] {
+      (void)client_->Patch(path, {{"status", {{"phase", phase}, {"scheduled", scheduled}}}});
+    });
+  }
+  Parallel(std::move(group_tasks));
+
   std::map<std::string, const KubeQueue*> by_name;
   for (const KubeQueue& q : objects.queues) by_name[q.name] = &q;
   std::vector<std::function<void()>> tasks;
