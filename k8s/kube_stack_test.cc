@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "k8s/kube_objects.h"
 #include "k8s/testing/cluster.h"
+#include "k8s/testing/shell.h"
 
 namespace sluice::k8s::testing {
 namespace {
@@ -74,22 +75,9 @@ int FreePort() {
   return ok ? ntohs(a.sin_port) : 18443;
 }
 
-std::string Output(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while (pipe != nullptr && (n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  if (pipe != nullptr) pclose(pipe);
-  return out;
-}
+std::string Output(const std::string& command) { return RunShell(command).text; }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ReadAll(const std::string& path) { return ReadTextFile(path); }
 
 std::string Base64(const std::string& in) {
   static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -15,6 +15,7 @@
 
 #include "k8s/kube_client.h"
 #include "k8s/testing/kube_env.h"
+#include "k8s/testing/shell.h"
 
 namespace sluice::k8s {
 namespace {
@@ -22,27 +23,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-struct Output {
-  int code = -1;
-  std::string text;
-};
+using testing::ReadTextFile;
+using Output = testing::ShellOutput;
 
 Output RunCommand(const std::string& args) {
-  FILE* pipe =
-      popen((std::string(NODE_AGENT_TOOL) + " k8s node-agent " + args + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  Output out;
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.text.append(buf.data(), n);
-  out.code = WEXITSTATUS(pclose(pipe));
-  return out;
+  return testing::RunShell(std::string(NODE_AGENT_TOOL) + " k8s node-agent " + args);
 }
 
 TEST(NodeAgentKubeTest, PublishesTheGpusOnItsNodeWithOnlyNodeGetAndPatch) {
@@ -50,7 +35,7 @@ TEST(NodeAgentKubeTest, PublishesTheGpusOnItsNodeWithOnlyNodeGetAndPatch) {
   ASSERT_TRUE(env.ok()) << env.status().ToString();
   KubeConfig config;
   config.server = (*env)->server();
-  config.ca_data = ReadFile((*env)->ca_file());
+  config.ca_data = ReadTextFile((*env)->ca_file());
   config.token = (*env)->admin_token();
   auto admin = KubeClient::Create(config);
   ASSERT_TRUE(admin.ok()) << admin.status().ToString();

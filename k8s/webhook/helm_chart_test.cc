@@ -14,6 +14,7 @@
 
 #include "k8s/kube_client.h"
 #include "k8s/testing/kube_env.h"
+#include "k8s/testing/shell.h"
 #include "k8s/webhook/webhook_server.h"
 
 namespace sluice::k8s {
@@ -21,27 +22,9 @@ namespace {
 
 using nlohmann::json;
 
-struct Output {
-  int code = -1;
-  std::string text;
-};
+using Output = testing::ShellOutput;
 
-Output Shell(const std::string& cmd) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  Output out;
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.text.append(buf.data(), n);
-  out.code = WEXITSTATUS(pclose(pipe));
-  return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+Output Shell(const std::string& cmd) { return testing::RunShell(cmd); }
 
 std::string Base64Decode(const std::string& text) {
   std::string out(text.size(), '\0');
@@ -79,7 +62,7 @@ TEST(HelmChartTest, InstallsUpgradesAndServesIntoARealApiServer) {
 
   KubeConfig config;
   config.server = (*env)->server();
-  config.ca_data = ReadFile((*env)->ca_file());
+  config.ca_data = testing::ReadTextFile((*env)->ca_file());
   config.token = (*env)->admin_token();
   auto client = KubeClient::Create(config);
   ASSERT_TRUE(client.ok());

@@ -11,24 +11,15 @@
 #include <filesystem>
 #include <string>
 
+#include "k8s/testing/shell.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int code = -1;
-  std::string text;
-};
+using Output = sluice::k8s::testing::ShellOutput;
 
-Output RunCommand(const std::string& cmd) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  Output out;
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.text.append(buf.data(), n);
-  out.code = WEXITSTATUS(pclose(pipe));
-  return out;
-}
+Output RunCommand(const std::string& cmd) { return sluice::k8s::testing::RunShell(cmd); }
 
 class WebhookCommandTest : public ::testing::Test {
  protected:
