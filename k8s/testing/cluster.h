@@ -6,8 +6,8 @@
 // No kubelet runs, so the cluster's nodes are only Node objects. A
 // FakeKubelet stands in for the two things a kubelet would do that the
 // scheduler depends on: it finishes the deletion of pods whose deletion was
-// asked for (once their grace period is over, as a kubelet does after the
-// containers exit), and it plays the container of a GPU reservation pod,
+// asked for (at once, as a kubelet does when the containers exit as soon as
+// they are told to), and it plays the container of a GPU reservation pod,
 // which writes the device the device plugin gave it into its annotation.
 #ifndef SLUICE_K8S_TESTING_CLUSTER_H_
 #define SLUICE_K8S_TESTING_CLUSTER_H_
