@@ -152,18 +152,18 @@ std::optional<KubeNode> DecodeNode(const json& j) {
       Result<int64_t> c = ParseCount(*text);
       if (c.ok()) n.gpus = static_cast<int32_t>(std::clamp<int64_t>(*c, 0, kMaxGpusPerNode));
     }
-  } else if (std::string c = label("sluice.dev/gpu-count"); !c.empty()) {
+  } else if (std::string c = label(kGpuCountLabel); !c.empty()) {
     Result<int64_t> v = ParseCount(c);
     if (v.ok()) n.gpus = static_cast<int32_t>(std::clamp<int64_t>(*v, 0, kMaxGpusPerNode));
   }
-  for (const char* key : {"sluice.dev/gpu-memory-mib", "nvidia.com/gpu.memory"}) {
+  for (const char* key : {kGpuMemoryLabel, "nvidia.com/gpu.memory"}) {
     if (std::string m = label(key); !m.empty()) {
       Result<int64_t> v = ParseCount(m);
       if (v.ok()) n.gpu_memory_mib = *v;
       break;
     }
   }
-  n.gpu_model = label("sluice.dev/gpu-model");
+  n.gpu_model = label(kGpuModelLabel);
   if (n.gpu_model.empty()) n.gpu_model = label("nvidia.com/gpu.product");
   if (auto it = alloc.find("cpu"); it != alloc.end()) {
     if (auto text = QuantityText(*it)) {
@@ -177,7 +177,7 @@ std::optional<KubeNode> DecodeNode(const json& j) {
       if (v.ok()) n.memory_mib = *v;
     }
   }
-  const std::string uuids = Str(Obj(meta, "annotations"), "sluice.dev/gpu-uuids");
+  const std::string uuids = Str(Obj(meta, "annotations"), kGpuUuidsAnnotation);
   if (!uuids.empty()) {
     json list = json::parse(uuids, nullptr, false);
     if (list.is_array()) {

@@ -17,27 +17,9 @@
 
 #include "common/quantity.h"
 #include "core/model.h"
+#include "k8s/annotations.h"
 
 namespace sluice {
-
-// The API group of sluice's custom resources and the annotations it reads
-// and writes.
-inline constexpr const char* kSchedulingGroup = "scheduling.sluice.dev";
-inline constexpr const char* kQueueLabel = "sluice.dev/queue";
-inline constexpr const char* kPodGroupAnnotation = "scheduling.sluice.dev/pod-group";
-inline constexpr const char* kGpuFractionAnnotation = "sluice.dev/gpu-fraction";
-inline constexpr const char* kGpuMemoryAnnotation = "sluice.dev/gpu-memory";
-inline constexpr const char* kGpuDevicesAnnotation = "sluice.dev/gpu-devices";
-inline constexpr const char* kGpuConfigMapAnnotation = "sluice.dev/gpu-configmap";
-// Written by the scheduler at binding: the device indexes on the node and
-// the milli-GPU held on each.
-inline constexpr const char* kGpuPlacementAnnotation = "sluice.dev/gpu-placement";
-inline constexpr const char* kGpuMilliAnnotation = "sluice.dev/gpu-milli";
-inline constexpr const char* kBoundAtAnnotation = "sluice.dev/bound-at";
-// A reservation pod's device (written by its container) and its index.
-inline constexpr const char* kGpuUuidAnnotation = "sluice.dev/gpu-uuid";
-inline constexpr const char* kReservationLabel = "sluice.dev/reservation";
-inline constexpr const char* kReservationGpuLabel = "sluice.dev/reservation-gpu";
 
 struct KubeNode {
   std::string name;

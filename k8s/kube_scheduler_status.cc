@@ -154,9 +154,10 @@ void KubeScheduler::WriteQueueStatus(const ClusterObjects& objects, const KubeSn
   auto add_up = [&](std::vector<Resources>& to, QueueId q, const Resources& amount) {
     for (; q.valid(); q = s.queue(q).parent) to[q.index()] += amount;
   };
-  std::vector<bool> bound_now(s.workloads.size(), false);
+  // Pods bound in this cycle, per workload.
+  std::vector<int64_t> bound_now(s.workloads.size(), 0);
   for (const BindDecision& b : r.binds) {
-    bound_now[b.workload.index()] = true;
+    bound_now[b.workload.index()] += static_cast<int64_t>(b.pods.size());
     for (const PodPlacement& p : b.pods) {
       add_up(allocated, s.workload(b.workload).queue, PodResources(s.workload(b.workload), p));
     }
@@ -164,7 +165,7 @@ void KubeScheduler::WriteQueueStatus(const ClusterObjects& objects, const KubeSn
   for (size_t i = 0; i < s.workloads.size(); ++i) {
     const Workload& w = s.workloads[i];
     for (const PodPlacement& p : w.placement) add_up(allocated, w.queue, PodResources(w, p));
-    if (!w.running && !bound_now[i]) {
+    if (!w.running && bound_now[i] == 0) {
       add_up(pending, w.queue,
              PodResourcesOn(w.request, 0) * static_cast<int64_t>(ks.waiting[i].size()));
     }
@@ -179,12 +180,7 @@ void KubeScheduler::WriteQueueStatus(const ClusterObjects& objects, const KubeSn
     if (slash == std::string::npos) continue;
     auto g = groups.find(w.name.substr(slash) + "@" + w.name.substr(0, slash));
     if (g == groups.end()) continue;
-    int64_t scheduled = static_cast<int64_t>(ks.bound[i].size());
-    if (bound_now[i]) {
-      for (const BindDecision& b : r.binds) {
-        if (b.workload.index() == i) scheduled += static_cast<int64_t>(b.pods.size());
-      }
-    }
+    const int64_t scheduled = static_cast<int64_t>(ks.bound[i].size()) + bound_now[i];
     const std::string phase = w.releasing                    ? "Releasing"
                               : scheduled >= w.min_available ? "Running"
                                                              : "Pending";

@@ -17,12 +17,12 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "gtest/gtest.h"
 #include "k8s/kube_objects.h"
 #include "k8s/testing/cluster.h"
 #include "k8s/testing/shell.h"
+#include "k8s/webhook/admission.h"
 
 namespace sluice::k8s::testing {
 namespace {
@@ -75,30 +75,12 @@ int FreePort() {
   return ok ? ntohs(a.sin_port) : 18443;
 }
 
-std::string Output(const std::string& command) { return RunShell(command).text; }
-
-std::string ReadAll(const std::string& path) { return ReadTextFile(path); }
-
-std::string Base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
-    out += k[(v >> 18) & 63];
-    out += k[(v >> 12) & 63];
-    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? k[v & 63] : '=';
-  }
-  return out;
-}
-
 // The scheduler's RBAC objects of the chart, rendered by helm, bound to the
 // test's "sluice-scheduler" user instead of the chart's service account.
 void GrantTheChartsSchedulerRules(TestCluster& c) {
-  const std::string rendered = Output(kSource + "/.tools/bin/helm template sluice " + kSource +
-                                      "/deploy/helm/sluice --namespace sluice-system");
+  const std::string rendered = RunShell(kSource + "/.tools/bin/helm template sluice " + kSource +
+                                        "/deploy/helm/sluice --namespace sluice-system")
+                                   .text;
   std::vector<YAML::Node> docs = YAML::LoadAll(rendered);
   int granted = 0;
   for (const YAML::Node& doc : docs) {
@@ -156,7 +138,7 @@ TEST(KubeStackTest, WebhookAndReplicatedSchedulersWithTheChartsRbac) {
                {"timeoutSeconds", 5},
                {"clientConfig",
                 {{"url", "https://127.0.0.1:" + std::to_string(port) + "/mutate"},
-                 {"caBundle", Base64(ReadAll(certs + "/ca.crt"))}}},
+                 {"caBundle", Base64Encode(ReadTextFile(certs + "/ca.crt"))}}},
                {"rules", json::array({{{"operations", {"CREATE"}},
                                        {"apiGroups", {""}},
                                        {"apiVersions", {"v1"}},
@@ -214,7 +196,7 @@ TEST(KubeStackTest, WebhookAndReplicatedSchedulersWithTheChartsRbac) {
   }
   for (int i = 0; i < 2; ++i) c.Pod("a", "whole-" + std::to_string(i), 1);
   ASSERT_TRUE(TestCluster::WaitFor([&] { return c.Bound("a").size() == 6; }))
-      << ReadAll(c.env().dir() + "/scheduler-" + leader + ".log");
+      << ReadTextFile(c.env().dir() + "/scheduler-" + leader + ".log");
   for (int i = 0; i < 4; ++i) {
     json pod = c.Get("/api/v1/namespaces/a/pods/half-" + std::to_string(i));
     const std::string cm = pod["metadata"]["annotations"].value(kGpuConfigMapAnnotation, "");
@@ -242,7 +224,7 @@ TEST(KubeStackTest, WebhookAndReplicatedSchedulersWithTheChartsRbac) {
   const std::string standby = leader == "one" ? "two" : "one";
   for (int i = 2; i < 6; ++i) c.Pod("a", "whole-" + std::to_string(i), 1);
   ASSERT_TRUE(TestCluster::WaitFor([&] { return c.Bound("a").size() == 10; }))
-      << ReadAll(c.env().dir() + "/scheduler-" + standby + ".log");
+      << ReadTextFile(c.env().dir() + "/scheduler-" + standby + ".log");
   json lease = c.Get(lease_path);
   EXPECT_EQ(lease["spec"].value("holderIdentity", ""), standby);
   // No device was given twice: 2 GPUs hold the four halves, 6 whole pods the rest.

@@ -22,14 +22,9 @@
 
 #include "common/status.h"
 #include "gpu/nvml.h"
+#include "k8s/annotations.h"
 
 namespace sluice::k8s {
-
-inline constexpr std::string_view kGpuCountLabel = "sluice.dev/gpu-count";
-inline constexpr std::string_view kGpuModelLabel = "sluice.dev/gpu-model";
-inline constexpr std::string_view kGpuMemoryLabel = "sluice.dev/gpu-memory-mib";
-inline constexpr std::string_view kGpuUuidsAnnotation = "sluice.dev/gpu-uuids";
-inline constexpr std::string_view kMigLayoutAnnotation = "sluice.dev/mig-layout";
 
 // `text` as a Kubernetes label value: at most 63 characters of
 // [A-Za-z0-9._-], starting and ending alphanumeric; every other character

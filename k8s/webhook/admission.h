@@ -19,15 +19,12 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "k8s/annotations.h"
 
 namespace sluice::k8s {
 
 // The names of the contract shared with the scheduler and the node agent.
 inline constexpr std::string_view kSchedulerName = "sluice";
-inline constexpr std::string_view kGpuFractionAnnotation = "sluice.dev/gpu-fraction";
-inline constexpr std::string_view kGpuMemoryAnnotation = "sluice.dev/gpu-memory";
-inline constexpr std::string_view kGpuDevicesAnnotation = "sluice.dev/gpu-devices";
-inline constexpr std::string_view kGpuConfigMapAnnotation = "sluice.dev/gpu-configmap";
 inline constexpr std::string_view kNvidiaGpuResource = "nvidia.com/gpu";
 inline constexpr std::string_view kVgpuDir = "/run/sluice-vgpu";
 inline constexpr std::string_view kVgpuVolume = "sluice-vgpu";

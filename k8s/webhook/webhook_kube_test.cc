@@ -6,12 +6,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "k8s/kube_client.h"
 #include "k8s/testing/kube_env.h"
+#include "k8s/testing/shell.h"
 #include "k8s/webhook/certs.h"
 #include "k8s/webhook/webhook_server.h"
 
@@ -19,13 +18,6 @@ namespace sluice::k8s {
 namespace {
 
 using nlohmann::json;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 json Pod(const std::string& name, const std::string& scheduler, const json& annotations) {
   return {{"apiVersion", "v1"},
@@ -44,7 +36,7 @@ class WebhookKubeTest : public ::testing::Test {
     env_ = *env;
     KubeConfig config;
     config.server = env_->server();
-    config.ca_data = ReadFile(env_->ca_file());
+    config.ca_data = testing::ReadTextFile(env_->ca_file());
     config.token = env_->admin_token();
     auto client = KubeClient::Create(config);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
