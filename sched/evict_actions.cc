@@ -17,10 +17,6 @@
 namespace sluice {
 namespace {
 
-bool OldEnough(const Snapshot& s, const Workload& v, Duration min_runtime) {
-  return s.now - v.started >= min_runtime;
-}
-
 // The children of the lowest common ancestor on the paths to `a` and `b`
 // (the level where their ancestry diverges); invalid when one queue is an
 // ancestor of the other.
@@ -47,45 +43,14 @@ bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
   return Int128{a} * d < Int128{c} * b;
 }
 
-// What the policies' MayYield tests read of every running workload, packed
-// together once per action: the test runs for every workload of every node
-// a search looks at, and reading the whole Workload for it was most of a
-// large cycle's time (cache misses).
-struct VictimTraits {
-  int32_t queue = -1;
-  int32_t priority = 0;
-  bool preemptible = false;
-  bool holds_gpu = false;  // some pod holds some GPU
-};
-
-std::vector<VictimTraits> TraitsOf(const CycleContext& ctx) {
-  const Snapshot& s = ctx.snapshot;
-  std::vector<VictimTraits> out(s.workloads.size());
-  for (size_t i = 0; i < s.workloads.size(); ++i) {
-    const Workload& w = s.workloads[i];
-    VictimTraits& t = out[i];
-    t.queue = w.queue.value();
-    t.priority = PriorityValue(w.priority_class);
-    t.preemptible = w.preemptible;
-    for (const PodPlacement& p : ctx.state.placements(WorkloadId(static_cast<int32_t>(i)))) {
-      t.holds_gpu = t.holds_gpu || (p.gpu_milli > 0 && !p.gpus.empty());
-    }
-  }
-  return out;
-}
-
 // Reclaim is judged on GPUs for a GPU workload, and on CPU and memory for a
 // CPU-only one. CPU and memory have no quota unless configured, so their
 // fair share follows demand: judging a GPU reclaim on them too would
 // refuse every victim that holds any CPU.
 class ReclaimPolicy : public VictimPolicy {
  public:
-  ReclaimPolicy(const CycleContext& ctx, WorkloadId r, const std::vector<VictimTraits>& traits)
-      : ctx_(ctx),
-        s_(ctx.snapshot),
-        r_(r),
-        traits_(traits),
-        diverges_(ctx.snapshot.queues.size(), -1) {
+  ReclaimPolicy(const CycleContext& ctx, WorkloadId r)
+      : ctx_(ctx), s_(ctx.snapshot), r_(r), diverges_(ctx.snapshot.queues.size(), -1) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
     for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
@@ -121,36 +86,33 @@ class ReclaimPolicy : public VictimPolicy {
   bool eligible() const { return eligible_ && !judged_.empty(); }
   const std::string& not_owed() const { return not_owed_; }
 
-  bool MayYield(WorkloadId v) const override {
-    const VictimTraits& t = traits_[v.index()];
-    if (!t.preemptible) return false;
+  bool MayYield(const VictimFacts& v) const override {
+    if (!v.preemptible) return false;
     const QueueId reclaimer_queue = s_.workload(r_).queue;
-    if (t.queue == reclaimer_queue.value()) return false;  // that is preemption
+    if (v.queue == reclaimer_queue.value()) return false;  // that is preemption
     // Whether the two queues diverge (neither is the other's ancestor),
     // once per victim queue.
-    int8_t& diverges = diverges_[static_cast<size_t>(t.queue)];
+    int8_t& diverges = diverges_[static_cast<size_t>(v.queue)];
     if (diverges < 0) {
-      diverges = DivergingSiblings(s_, reclaimer_queue, QueueId(t.queue)).first.valid() ? 1 : 0;
+      diverges = DivergingSiblings(s_, reclaimer_queue, QueueId(v.queue)).first.valid() ? 1 : 0;
     }
     if (diverges == 0) return false;
-    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) return t.holds_gpu;
-    const Resources held = Held(v);
+    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) return v.holds_gpu;
     bool useful = false;
-    for (Resource res : judged_) useful = useful || held[res] > 0;
+    for (Resource res : judged_) useful = useful || v.held[res] > 0;
     return useful;
   }
 
-  bool Allows(WorkloadId v, std::string* why_not) const override {
+  bool Allows(const VictimFacts& v, std::string* why_not) const override {
     if (!MayYield(v)) return false;
-    const Workload& wv = s_.workload(v);
+    const QueueId victim_leaf(v.queue);
     const Workload& wr = s_.workload(r_);
-    const auto [a, vq] = DivergingSiblings(s_, wr.queue, wv.queue);
-    const Resources held = Held(v);
-    const Duration min_runtime = ReclaimMinRuntime(s_, wv.queue);
-    if (!OldEnough(s_, wv, min_runtime)) {
+    const auto [a, vq] = DivergingSiblings(s_, wr.queue, victim_leaf);
+    const Resources& held = v.held;
+    if (!v.past_reclaim_min) {
       if (why_not != nullptr) {
-        *why_not = "are younger than " + s_.queue(wv.queue).name + "'s reclaim min-runtime (" +
-                   FormatDuration(min_runtime) + ")";
+        *why_not = "are younger than " + s_.queue(victim_leaf).name + "'s reclaim min-runtime (" +
+                   FormatDuration(ReclaimMinRuntime(s_, victim_leaf)) + ")";
       }
       return false;
     }
@@ -180,7 +142,7 @@ class ReclaimPolicy : public VictimPolicy {
       // keeps its quota when the reclaimer asks within its own quota, and
       // otherwise its fair share and its quota: a quota is never taken by
       // a reclaimer that is above its own.
-      for (QueueId q = wv.queue;; q = s_.queue(q).parent) {
+      for (QueueId q = victim_leaf;; q = s_.queue(q).parent) {
         const int64_t after = ctx_.state.allocated(q)[res] - held[res];
         const int64_t quota = s_.queue(q).resource(res).quota;
         const int64_t fair = ctx_.fair_share[q.index()][res];
@@ -221,12 +183,6 @@ class ReclaimPolicy : public VictimPolicy {
     return true;
   }
 
-  Resources Held(WorkloadId v) const {
-    Resources held;
-    for (const PodPlacement& p : ctx_.state.placements(v)) held += PodResources(s_.workload(v), p);
-    return held;
-  }
-
   int64_t Saturation(QueueId q) const {
     int64_t ratio = 0;
     for (Resource res : judged_) {
@@ -259,7 +215,6 @@ class ReclaimPolicy : public VictimPolicy {
   const Snapshot& s_;
   WorkloadId r_;
   std::vector<Resource> judged_;
-  const std::vector<VictimTraits>& traits_;
   std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
   mutable std::vector<int8_t> diverges_;             // per victim queue: -1 not known yet
   std::array<bool, kNumResources> within_quota_{};
@@ -269,11 +224,9 @@ class ReclaimPolicy : public VictimPolicy {
 
 class PreemptPolicy : public VictimPolicy {
  public:
-  PreemptPolicy(const CycleContext& ctx, WorkloadId r, const std::vector<VictimTraits>& traits)
+  PreemptPolicy(const CycleContext& ctx, WorkloadId r)
       : ctx_(ctx),
         s_(ctx.snapshot),
-        r_(r),
-        traits_(traits),
         queue_(ctx.snapshot.workload(r).queue.value()),
         priority_(PriorityValue(ctx.snapshot.workload(r).priority_class)) {}
 
@@ -281,19 +234,17 @@ class PreemptPolicy : public VictimPolicy {
   bool eligible() const { return true; }
   const std::string& not_owed() const { return none_; }
 
-  bool MayYield(WorkloadId v) const override {
-    const VictimTraits& t = traits_[v.index()];
-    return t.queue == queue_ && t.preemptible && t.priority < priority_;
+  bool MayYield(const VictimFacts& v) const override {
+    return v.queue == queue_ && v.preemptible && v.priority < priority_;
   }
 
-  bool Allows(WorkloadId v, std::string* why_not) const override {
+  bool Allows(const VictimFacts& v, std::string* why_not) const override {
     if (!MayYield(v)) return false;
-    const Workload& wv = s_.workload(v);
-    const Duration min_runtime = PreemptMinRuntime(s_, wv.queue);
-    if (!OldEnough(s_, wv, min_runtime)) {
+    if (!v.past_preempt_min) {
+      const QueueId q(v.queue);
       if (why_not != nullptr) {
-        *why_not = "are younger than " + s_.queue(wv.queue).name + "'s preempt min-runtime (" +
-                   FormatDuration(min_runtime) + ")";
+        *why_not = "are younger than " + s_.queue(q).name + "'s preempt min-runtime (" +
+                   FormatDuration(PreemptMinRuntime(s_, q)) + ")";
       }
       return false;
     }
@@ -313,8 +264,6 @@ class PreemptPolicy : public VictimPolicy {
  private:
   const CycleContext& ctx_;
   const Snapshot& s_;
-  WorkloadId r_;
-  const std::vector<VictimTraits>& traits_;
   int32_t queue_;     // the preemptor's
   int32_t priority_;  // the preemptor's
   std::string none_;
@@ -322,18 +271,18 @@ class PreemptPolicy : public VictimPolicy {
 
 class ConsolidatePolicy : public VictimPolicy {
  public:
-  ConsolidatePolicy(const CycleContext& ctx, WorkloadId r) : ctx_(ctx), r_(r) {}
-  bool MayYield(WorkloadId v) const override {
-    return v != r_ && ctx_.snapshot.workload(v).preemptible;
+  // The workload itself is never its own victim (VictimSearch leaves it out).
+  explicit ConsolidatePolicy(const CycleContext& ctx) : ctx_(ctx) {}
+  bool MayYield(const VictimFacts& v) const override { return v.preemptible; }
+  bool Allows(const VictimFacts& v, std::string* /*why_not*/) const override {
+    return MayYield(v);
   }
-  bool Allows(WorkloadId v, std::string* /*why_not*/) const override { return MayYield(v); }
   VictimKey Key(WorkloadId v) const override {
     return {HeldAmount(ctx_.state, v, Resource::kGpu), 0, 0, 0, 0, v.value()};
   }
 
  private:
   const CycleContext& ctx_;
-  WorkloadId r_;
 };
 
 // Records a successful eviction-based placement.
@@ -363,15 +312,14 @@ void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
 
 }  // namespace
 
-void ConsolidateAction::Run(CycleContext& ctx,
-                            const std::vector<std::vector<WorkloadId>>& by_node) {
+void ConsolidateAction::Run(CycleContext& ctx, const VictimPool& pool) {
   int32_t moves_left = kMaxConsolidationMoves;
   int64_t idle_gpu = 0;
   for (size_t n = 0; n < ctx.snapshot.nodes.size(); ++n) {
     idle_gpu += std::max<int64_t>(0, ctx.state.free_gpu(NodeId(static_cast<int32_t>(n))));
   }
   FailedTwins<std::string> twins;
-  VictimScratch scratch;
+  VictimSearches searches(ctx, pool);
   for (WorkloadId r : ctx.failed) {
     if (moves_left == 0) break;
     if (ctx.decided[r.index()] || twins.Find(ctx, r) != nullptr) continue;
@@ -384,9 +332,8 @@ void ConsolidateAction::Run(CycleContext& ctx,
       continue;
     }
     const size_t checkpoint = ctx.state.Checkpoint();
-    ConsolidatePolicy policy(ctx, r);
-    GangOutcome o =
-        PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node, .scratch = &scratch});
+    ConsolidatePolicy policy(ctx);
+    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .searches = &searches});
     bool ok = o.placed && static_cast<int32_t>(o.victims.size()) <= moves_left;
     std::vector<BindDecision> moved;
     for (size_t i = 0; ok && i < o.victims.size(); ++i) {
@@ -412,25 +359,23 @@ namespace {
 // by evicting what `Policy` allows; a failure adds "<label>: why" to its
 // reason.
 template <typename Policy>
-void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node,
-              EvictionAction action, const std::string& label) {
+void EvictFor(CycleContext& ctx, const VictimPool& pool, EvictionAction action,
+              const std::string& label) {
   FailedTwins<std::string> twins;
-  VictimScratch scratch;
-  const std::vector<VictimTraits> traits = TraitsOf(ctx);
+  VictimSearches searches(ctx, pool);
   for (WorkloadId r : ctx.failed) {
     if (ctx.decided[r.index()]) continue;
     if (const std::string* why = twins.Find(ctx, r)) {
       AppendReason(ctx, r, label, *why);
       continue;
     }
-    Policy policy(ctx, r, traits);
+    Policy policy(ctx, r);
     if (!policy.eligible()) {
       AppendReason(ctx, r, label, policy.not_owed());
       twins.Failed(ctx, r, policy.not_owed());
       continue;
     }
-    GangOutcome o =
-        PlaceGang(ctx, r, GangMode{.victims = &policy, .by_node = &by_node, .scratch = &scratch});
+    GangOutcome o = PlaceGang(ctx, r, GangMode{.victims = &policy, .searches = &searches});
     if (o.placed) {
       Commit(ctx, r, o, action);
       twins.Succeeded();
@@ -443,12 +388,12 @@ void EvictFor(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_
 
 }  // namespace
 
-void ReclaimAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
-  EvictFor<ReclaimPolicy>(ctx, by_node, EvictionAction::kReclaim, "cannot reclaim");
+void ReclaimAction::Run(CycleContext& ctx, const VictimPool& pool) {
+  EvictFor<ReclaimPolicy>(ctx, pool, EvictionAction::kReclaim, "cannot reclaim");
 }
 
-void PreemptAction::Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node) {
-  EvictFor<PreemptPolicy>(ctx, by_node, EvictionAction::kPreempt, "cannot preempt");
+void PreemptAction::Run(CycleContext& ctx, const VictimPool& pool) {
+  EvictFor<PreemptPolicy>(ctx, pool, EvictionAction::kPreempt, "cannot preempt");
 }
 
 void StaleGangAction::Run(CycleContext& ctx) {

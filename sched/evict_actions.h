@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sched/cycle_context.h"
+#include "sched/victims.h"
 
 namespace sluice {
 
@@ -28,17 +29,17 @@ inline constexpr int32_t kMaxConsolidationMoves = 8;
 
 class ConsolidateAction {
  public:
-  static void Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node);
+  static void Run(CycleContext& ctx, const VictimPool& pool);
 };
 
 class ReclaimAction {
  public:
-  static void Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node);
+  static void Run(CycleContext& ctx, const VictimPool& pool);
 };
 
 class PreemptAction {
  public:
-  static void Run(CycleContext& ctx, const std::vector<std::vector<WorkloadId>>& by_node);
+  static void Run(CycleContext& ctx, const VictimPool& pool);
 };
 
 class StaleGangAction {

@@ -138,8 +138,8 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
       };
       if (!p && mode.victims != nullptr) {
         if (!search) {
-          search.emplace(ctx, id, DomainNodes(ctx, domain), *mode.victims, *mode.by_node,
-                         mode.scratch);
+          search.emplace(ctx, id, domain.value, DomainNodes(ctx, domain), *mode.victims,
+                         *mode.searches);
         }
         std::optional<NodeId> n = search->EvictForOnePod(&attempt.victims);
         if (n && placer.ScorePipelined(w, *n)) {
@@ -165,13 +165,13 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
       }
       ctx.state.Bind(id, *p);
     }
-    if (search && out.why_not.empty()) out.why_not = search->why_not();
     if (count > 0 && count >= needed) {
       const std::vector<PodPlacement>& all = ctx.state.placements(id);
       attempt.placed = true;
       attempt.pods.assign(all.end() - count, all.end());
       return attempt;
     }
+    if (search && out.why_not.empty()) out.why_not = search->why_not();
     out.max_placed = std::max(out.max_placed, count);
     search.reset();
     ctx.state.Rollback(checkpoint);

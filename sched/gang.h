@@ -54,9 +54,8 @@ struct GangOutcome {
 struct GangMode {
   bool pipelining = false;
   const VictimPolicy* victims = nullptr;
-  const std::vector<std::vector<WorkloadId>>* by_node = nullptr;
-  // Bookkeeping reused by the victim searches of one action; may be null.
-  VictimScratch* scratch = nullptr;
+  // The action's victim searches (required with `victims`).
+  VictimSearches* searches = nullptr;
 };
 
 // Tries each domain in turn. On failure, the state is back where it was.

@@ -206,10 +206,10 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
       demand,   result, std::vector<uint8_t>(nw, 0), {},   std::vector<int64_t>(nw, 0)};
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty() && options.take_back) {
-    const std::vector<std::vector<WorkloadId>> by_node = WorkloadsByNode(snapshot);
-    ConsolidateAction::Run(ctx, by_node);
-    ReclaimAction::Run(ctx, by_node);
-    PreemptAction::Run(ctx, by_node);
+    const VictimPool pool(snapshot, state);
+    ConsolidateAction::Run(ctx, pool);
+    ReclaimAction::Run(ctx, pool);
+    PreemptAction::Run(ctx, pool);
   }
   StaleGangAction::Run(ctx);
   if (state.has_mig()) result.repartitions = Repartitions(snapshot, state);
