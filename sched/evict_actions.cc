@@ -274,9 +274,7 @@ class ConsolidatePolicy : public VictimPolicy {
   // The workload itself is never its own victim (VictimSearch leaves it out).
   explicit ConsolidatePolicy(const CycleContext& ctx) : ctx_(ctx) {}
   bool MayYield(const VictimFacts& v) const override { return v.preemptible; }
-  bool Allows(const VictimFacts& v, std::string* /*why_not*/) const override {
-    return MayYield(v);
-  }
+  bool Allows(const VictimFacts& v, std::string* /*why_not*/) const override { return MayYield(v); }
   VictimKey Key(WorkloadId v) const override {
     return {HeldAmount(ctx_.state, v, Resource::kGpu), 0, 0, 0, 0, v.value()};
   }

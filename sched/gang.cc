@@ -95,13 +95,20 @@ bool InDomain(const CycleContext& ctx, const Domain& d, NodeId n) {
 std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Workload& w,
                                               const Domain& domain, const PodPlacer& placer) {
   if (std::optional<PodPlacement> idle = FindBest(ctx, w, domain, placer)) return idle;
+  if (!ctx.state.any_releasing()) return std::nullopt;
+  if (ctx.index != nullptr && !w.request.mig()) {
+    std::optional<NodeId> n = ctx.index->FindBestReleasing(w, domain.classes, placer);
+    if (!n) return std::nullopt;
+    return placer.PlaceOnPipelined(w, *n);
+  }
   std::optional<PlacementScore> best;
   NodeId best_node;
-  // Only nodes with something releasing can take a pipelined pod; the
-  // score breaks every tie by node, so the order they are seen in is moot.
+  // Only nodes with something releasing can take a pipelined pod, and none
+  // of the domain takes it without (FindBest found none); the score breaks
+  // every tie by node, so the order they are seen in is moot.
   for (NodeId n : ctx.state.nodes_ever_releasing()) {
     if (!ctx.state.has_releasing(n) || !InDomain(ctx, domain, n)) continue;
-    std::optional<PlacementScore> c = placer.ScorePipelined(w, n);
+    std::optional<PlacementScore> c = placer.ScoreReleasing(w, n);
     if (c && (!best || *c < *best)) {
       best = c;
       best_node = n;
@@ -138,8 +145,9 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
       };
       if (!p && mode.victims != nullptr) {
         if (!search) {
-          search.emplace(ctx, id, domain.value, DomainNodes(ctx, domain), *mode.victims,
-                         *mode.searches);
+          search.emplace(
+              ctx, id, domain.value, [&] { return DomainNodes(ctx, domain); }, *mode.victims,
+              *mode.searches);
         }
         std::optional<NodeId> n = search->EvictForOnePod(&attempt.victims);
         if (n && placer.ScorePipelined(w, *n)) {

@@ -19,12 +19,14 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
   class_of_.resize(snapshot.nodes.size());
   current_.resize(snapshot.nodes.size());
   in_shared_.assign(snapshot.nodes.size(), false);
+  current_releasing_.resize(snapshot.nodes.size());
+  in_releasing_.assign(snapshot.nodes.size(), false);
   for (size_t i = 0; i < snapshot.nodes.size(); ++i) {
     const Node& n = snapshot.nodes[i];
     auto [it, added] = ids.emplace(
         Signature(n.gpu_model, n.gpu_memory_mib, n.labels, n.mig.empty() ? 0 : 1, n.mig_dynamic),
         static_cast<int32_t>(classes_.size()));
-    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, 0, {}});
+    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, {}, 0, {}});
     class_of_[i] = it->second;
     classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));
     Insert(NodeId(static_cast<int32_t>(i)));
@@ -48,6 +50,14 @@ void NodeIndex::Insert(NodeId n) {
   in_shared_[n.index()] = state_->shared_devices(n) > 0;
   if (in_shared_[n.index()]) c.shared.insert(e);
   c.free_gpu += state_->free_gpu(n);
+  in_releasing_[n.index()] = state_->has_releasing(n);
+  if (in_releasing_[n.index()]) {
+    const int64_t sign = binpack_ ? 1 : -1;
+    const Entry r{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
+                  sign * state_->free_memory_pipelined(n), n.value()};
+    current_releasing_[n.index()] = r;
+    c.releasing.insert(r);
+  }
 }
 
 void NodeIndex::Erase(NodeId n) {
@@ -56,6 +66,7 @@ void NodeIndex::Erase(NodeId n) {
   c.all.erase(e);
   if (in_shared_[n.index()]) c.shared.erase(e);
   c.free_gpu -= binpack_ ? e.k1 : -e.k1;
+  if (in_releasing_[n.index()]) c.releasing.erase(current_releasing_[n.index()]);
 }
 
 void NodeIndex::NodeChanged(NodeId n) {
@@ -186,6 +197,42 @@ std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<con
   }
   if (!best) return std::nullopt;
   return std::move(best->placement);
+}
+
+std::optional<NodeId> NodeIndex::FindBestReleasing(const Workload& w,
+                                                   std::span<const int32_t> classes,
+                                                   const PodPlacer& placer) const {
+  std::optional<PlacementScore> best;
+  NodeId best_node;
+  constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
+  for (int32_t ci : classes) {
+    const NodeClass& c = classes_[static_cast<size_t>(ci)];
+    if (c.releasing.empty()) continue;
+    int64_t need = 0;
+    if (w.request.gpu_devices > 0) {
+      const int64_t milli = w.request.MilliOn(c.representative->gpu_memory_mib);
+      if (milli == 0) continue;
+      need = milli * w.request.gpu_devices;
+    }
+    // Nodes in set order score in that order; the first that fits is the
+    // class's best. Under binpack those with less free GPU than the pod
+    // needs come first and cannot fit; under spread they come last.
+    auto it =
+        binpack_ ? c.releasing.lower_bound(Entry{need, kLowest, kLowest, 0}) : c.releasing.begin();
+    for (; it != c.releasing.end(); ++it) {
+      if (!binpack_ && it->k1 > -need) break;
+      const NodeId n(it->node);
+      if (std::optional<PlacementScore> s = placer.ScoreReleasing(w, n)) {
+        if (!best || *s < *best) {
+          best = s;
+          best_node = n;
+        }
+        break;
+      }
+    }
+  }
+  if (!best) return std::nullopt;
+  return best_node;
 }
 
 }  // namespace sluice

@@ -14,6 +14,10 @@
 // CPU, memory and the sorted use of its devices): nodes in one state score
 // the same but for their order, so the search scores one node per state.
 // The groups are built the first time they are needed.
+// A third set per class holds the nodes with something releasing, ordered
+// the same way by what they have free counting releasing resources: the
+// order of PodPlacer::ScoreReleasing, so pipelining finds its node the same
+// way without looking at every node that has ever had a pod releasing.
 // Kept current through ClusterState's observer. Belongs to one cycle; not
 // thread-safe.
 #ifndef SLUICE_SCHED_NODE_INDEX_H_
@@ -56,6 +60,10 @@ class NodeIndex : public ClusterState::Observer {
   // The best node of `classes` for one pod of `w` now, or nullopt.
   std::optional<PodPlacement> FindBest(const Workload& w, std::span<const int32_t> classes,
                                        const PodPlacer& placer) const;
+  // The node of `classes` with something releasing where one pod of `w`
+  // scores best with PodPlacer::ScoreReleasing, or nullopt. Not for MIG pods.
+  std::optional<NodeId> FindBestReleasing(const Workload& w, std::span<const int32_t> classes,
+                                          const PodPlacer& placer) const;
 
   void NodeChanged(NodeId n) override;
 
@@ -71,7 +79,8 @@ class NodeIndex : public ClusterState::Observer {
     const Node* representative;
     std::vector<NodeId> nodes;
     std::set<Entry> all;
-    std::set<Entry> shared;  // nodes with a device holding a fraction
+    std::set<Entry> shared;     // nodes with a device holding a fraction
+    std::set<Entry> releasing;  // nodes with something releasing, by pipelined free
     int64_t free_gpu = 0;
     mutable std::map<StateKey, std::set<int32_t>> states;  // when grouped_
   };
@@ -95,6 +104,8 @@ class NodeIndex : public ClusterState::Observer {
   std::vector<int32_t> class_of_;
   std::vector<Entry> current_;
   std::vector<bool> in_shared_;
+  std::vector<Entry> current_releasing_;
+  std::vector<bool> in_releasing_;
   // The state groups are a cache that FindBest fills on first use.
   mutable bool grouped_ = false;
   mutable std::vector<StateKey> state_of_;

@@ -218,6 +218,10 @@ std::optional<PodPlacement> PodPlacer::FindBest(const Workload& w,
 
 std::optional<PlacementScore> PodPlacer::ScorePipelined(const Workload& w, NodeId n) const {
   if (std::optional<PlacementScore> idle = Score(w, n)) return idle;
+  return ScoreReleasing(w, n);
+}
+
+std::optional<PlacementScore> PodPlacer::ScoreReleasing(const Workload& w, NodeId n) const {
   if (!state_.has_releasing(n)) return std::nullopt;
   const Node& node = snapshot_.node(n);
   const PodRequest& r = w.request;

@@ -98,6 +98,9 @@ class PodPlacer {
   // free. A node where the pod fits without them scores better
   // (uses_releasing = 0) and gets the same devices as PlaceOn.
   std::optional<PlacementScore> ScorePipelined(const Workload& w, NodeId n) const;
+  // The score of a placement on `n` that needs releasing resources, for a
+  // caller that knows the pod does not fit there without them.
+  std::optional<PlacementScore> ScoreReleasing(const Workload& w, NodeId n) const;
   PodPlacement PlaceOnPipelined(const Workload& w, NodeId n) const;
   // True when `p` needs resources that are still being released.
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;

@@ -97,8 +97,12 @@ bool HeapAfter(const std::tuple<VictimIndex::Cost, int32_t, uint32_t>& a,
 }  // namespace
 
 VictimIndex& VictimSearches::IndexFor(WorkloadId id, const std::string& value,
-                                      std::vector<NodeId> nodes) {
-  if (!value.empty()) return fresh_.emplace(ctx_.snapshot, std::move(nodes));
+                                      const std::function<std::vector<NodeId>()>& nodes) {
+  if (!value.empty()) {
+    VictimIndex& fresh = fresh_.emplace(ctx_.snapshot, nodes());
+    fresh.log_seen_ = log_.size();  // built from the state as it is now
+    return fresh;
+  }
   Twin kind = TwinOf(ctx_, id);
   auto it = kept_.find(kind);
   if (it == kept_.end()) {
@@ -108,23 +112,23 @@ VictimIndex& VictimSearches::IndexFor(WorkloadId id, const std::string& value,
       });
       kept_.erase(oldest);
     }
-    it = kept_.emplace(std::move(kind), Kept{VictimIndex(ctx_.snapshot, std::move(nodes)), 0})
-             .first;
+    it = kept_.emplace(std::move(kind), Kept{VictimIndex(ctx_.snapshot, nodes()), 0}).first;
+    it->second.index.log_seen_ = log_.size();
   }
   it->second.used = ++uses_;
   return it->second.index;
 }
 
 VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& value,
-                           std::vector<NodeId> nodes, const VictimPolicy& policy,
-                           VictimSearches& searches)
+                           const std::function<std::vector<NodeId>()>& nodes,
+                           const VictimPolicy& policy, VictimSearches& searches)
     : ctx_(ctx),
       id_(id),
       w_(ctx.snapshot.workload(id)),
       policy_(policy),
       s_(searches),
       pool_(searches.pool()),
-      x_(searches.IndexFor(id, value, std::move(nodes))) {
+      x_(searches.IndexFor(id, value, nodes)) {
   SLUICE_CHECK(!s_.in_use_);
   s_.in_use_ = true;
   if (++s_.epoch_ == 0) {  // wrapped: every old stamp could look current
@@ -136,9 +140,7 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& 
 
 VictimSearch::~VictimSearch() { s_.in_use_ = false; }
 
-bool VictimSearch::ClassAllowed(int32_t c) const {
-  return x_.answer_[static_cast<size_t>(c)] == 1;
-}
+bool VictimSearch::ClassAllowed(int32_t c) const { return x_.answer_[static_cast<size_t>(c)] == 1; }
 
 void VictimSearch::MarkDirty(int32_t pos) {
   const size_t i = static_cast<size_t>(pos);
@@ -253,8 +255,8 @@ namespace {
 class NodeRoom {
  public:
   NodeRoom(const ClusterState& state, NodeId n, const Workload& w,
-           const std::vector<VictimSearches::Release>& releases,
-           const std::vector<int64_t>& device, std::vector<int64_t>* held)
+           const std::vector<VictimSearches::Release>& releases, const std::vector<int64_t>& device,
+           std::vector<int64_t>* held)
       : w_(w),
         gpus_(static_cast<size_t>(state.snapshot().node(n).gpus)),
         r_(releases),

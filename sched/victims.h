@@ -34,6 +34,7 @@
 #define SLUICE_SCHED_VICTIMS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -115,6 +116,7 @@ class VictimIndex {
 
  private:
   friend class VictimSearch;
+  friend class VictimSearches;
   std::vector<NodeId> nodes_;
   std::vector<int32_t> local_;  // node -> position in nodes_, -1 outside
   // Per position.
@@ -158,9 +160,11 @@ class VictimSearches final : public ClusterState::Observer {
 
  private:
   friend class VictimSearch;
-  // The index for workload `id` in the domain `value` with `nodes`: kept
-  // for cluster-wide domains (value empty), fresh for topology domains.
-  VictimIndex& IndexFor(WorkloadId id, const std::string& value, std::vector<NodeId> nodes);
+  // The index for workload `id` in the domain `value` (whose nodes `nodes`
+  // lists, asked only for a new index): kept for cluster-wide domains
+  // (value empty), fresh for topology domains.
+  VictimIndex& IndexFor(WorkloadId id, const std::string& value,
+                        const std::function<std::vector<NodeId>()>& nodes);
 
   CycleContext& ctx_;
   const VictimPool& pool_;
@@ -185,10 +189,11 @@ class VictimSearches final : public ClusterState::Observer {
 
 class VictimSearch {
  public:
-  // Searches the domain `value` (its `nodes`) for pods of `id` with
-  // `policy`, through the kept state of `searches`.
+  // Searches the domain `value` (whose nodes `nodes` lists, in node order)
+  // for pods of `id` with `policy`, through the kept state of `searches`.
   VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& value,
-               std::vector<NodeId> nodes, const VictimPolicy& policy, VictimSearches& searches);
+               const std::function<std::vector<NodeId>()>& nodes, const VictimPolicy& policy,
+               VictimSearches& searches);
   ~VictimSearch();
   VictimSearch(const VictimSearch&) = delete;
   VictimSearch& operator=(const VictimSearch&) = delete;
