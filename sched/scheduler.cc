@@ -1,7 +1,12 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
 #include <optional>
+#include <vector>
 
 #include "common/check.h"
 #include "common/int128.h"
@@ -32,23 +37,38 @@ Resources Capacity(const Snapshot& s) {
 
 // What one more pod of `w` would hold, before it is placed. A request by GPU
 // memory is counted as the fraction of the largest matching device (the
-// least it can cost).
-Resources EstimatedPod(const Workload& w, const Snapshot& s) {
-  int64_t device_memory = 0;
-  if (w.request.gpu_memory_mib > 0) {
-    for (const Node& n : s.nodes) {
-      if (n.gpus > 0 && NodeFilter::MatchesConstraints(w, n)) {
-        device_memory = std::max(device_memory, n.gpu_memory_mib);
+// least it can cost). The largest device is looked up once per distinct
+// set of constraints (models, selector, topology label), not once per
+// workload.
+class PodEstimator {
+ public:
+  explicit PodEstimator(const Snapshot& s) : s_(s) {}
+
+  Resources Estimate(const Workload& w) {
+    int64_t device_memory = 0;
+    if (w.request.gpu_memory_mib > 0) {
+      auto [it, added] = largest_.try_emplace({w.gpu_models, w.node_selector, w.topology}, 0);
+      if (added) {
+        for (const Node& n : s_.nodes) {
+          if (n.gpus > 0 && NodeFilter::MatchesConstraints(w, n)) {
+            it->second = std::max(it->second, n.gpu_memory_mib);
+          }
+        }
       }
+      device_memory = it->second;
     }
+    Resources r = PodResourcesOn(w.request, device_memory);
+    if (w.request.gpu_devices > 0 && r[Resource::kGpu] == 0) {
+      // No device can take it; count whole devices so the demand is not hidden.
+      r[Resource::kGpu] = int64_t{w.request.gpu_devices} * 1000;
+    }
+    return r;
   }
-  Resources r = PodResourcesOn(w.request, device_memory);
-  if (w.request.gpu_devices > 0 && r[Resource::kGpu] == 0) {
-    // No device can take it; count whole devices so the demand is not hidden.
-    r[Resource::kGpu] = int64_t{w.request.gpu_devices} * 1000;
-  }
-  return r;
-}
+
+ private:
+  const Snapshot& s_;
+  std::map<std::tuple<std::vector<std::string>, Labels, std::string>, int64_t> largest_;
+};
 
 // Time-based fair share: each queue's over-quota GPU weight becomes
 // w' = max(0, w/W + k (w/W - u/U)) among its siblings (W, U: the siblings'
@@ -92,17 +112,16 @@ std::vector<Queue> TimeAdjustedQueues(const Snapshot& s) {
 std::string GpuText(int64_t milli) { return FormatAmount(Resource::kGpu, milli); }
 
 // " by reclaim from b", " by preempting t-3, t-2", " by moving f1": what
-// the evictions made for `w` in this cycle are, in words ("" when none).
-std::string WhoReleases(const Snapshot& s, const std::vector<EvictionDecision>& evictions,
-                        WorkloadId w) {
+// the evictions made for a workload in this cycle are, in words ("" when
+// none); `evictions` are those made for it, in the cycle's order.
+std::string WhoReleases(const Snapshot& s, const std::vector<const EvictionDecision*>& evictions) {
   std::vector<std::string> from_queues, preempted, moved;
   auto add = [](std::vector<std::string>* list, const std::string& name) {
     if (std::find(list->begin(), list->end(), name) == list->end()) list->push_back(name);
   };
-  for (const EvictionDecision& e : evictions) {
-    if (e.for_workload != w) continue;
-    const Workload& v = s.workload(e.workload);
-    switch (e.action) {
+  for (const EvictionDecision* e : evictions) {
+    const Workload& v = s.workload(e->workload);
+    switch (e->action) {
       case EvictionAction::kReclaim:
         add(&from_queues, s.queue(v.queue).name);
         break;
@@ -183,6 +202,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   // all its pods again once it has exited.
   std::vector<Resources> demand(nw);
   std::vector<Resources> request(snapshot.queues.size());
+  PodEstimator estimator(snapshot);
   for (size_t q = 0; q < snapshot.queues.size(); ++q) {
     request[q] = state.allocated(QueueId(static_cast<int32_t>(q)));
   }
@@ -191,7 +211,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
     const int32_t held = w.releasing ? 0 : static_cast<int32_t>(w.placement.size());
     const int32_t missing = w.pods - held;
     if (missing <= 0) continue;
-    demand[i] = EstimatedPod(w, snapshot) * missing;
+    demand[i] = estimator.Estimate(w) * missing;
     request[w.queue.index()] += demand[i];
   }
   result.fair_share =
@@ -217,12 +237,16 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   // Reasons and positions of the workloads still pending.
   std::vector<bool> bound(nw, false);
   for (const BindDecision& b : result.binds) bound[b.workload.index()] = true;
+  std::map<int32_t, std::vector<const EvictionDecision*>> made_for;
+  for (const EvictionDecision& e : result.evictions) {
+    if (e.for_workload.valid()) made_for[e.for_workload.value()].push_back(&e);
+  }
   for (const BindDecision& p : result.pipelined) {
     const size_t i = p.workload.index();
     const std::string what =
         ctx.waiting_gpu[i] > 0 ? GpuText(ctx.waiting_gpu[i]) : std::string("CPU and memory");
     result.reason[i] = "waiting for " + what + " being released" +
-                       WhoReleases(snapshot, result.evictions, p.workload);
+                       WhoReleases(snapshot, made_for[p.workload.value()]);
   }
   std::vector<std::vector<WorkloadId>> pending(snapshot.queues.size());
   for (size_t i = 0; i < nw; ++i) {
