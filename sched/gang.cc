@@ -126,6 +126,7 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const bool pipelining = mode.pipelining || mode.victims != nullptr;
   PodPlacer placer(ctx.snapshot, ctx.state, ctx.mix);
   const size_t checkpoint = ctx.state.Checkpoint();
+  if (mode.victims != nullptr) mode.searches->BeginAttempt();
   GangOutcome out;
   for (const Domain& domain : GangDomains(ctx, id)) {
     std::optional<VictimSearch> search;  // built on the first pod that needs it

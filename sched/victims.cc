@@ -1,6 +1,8 @@
 #include "sched/victims.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <utility>
 
 #include "common/check.h"
 
@@ -15,11 +17,12 @@ int64_t HeldAmount(const ClusterState& state, WorkloadId w, Resource r) {
 }
 
 VictimPool::VictimPool(const Snapshot& s, const ClusterState& state)
-    : by_node_(s.nodes.size()), class_of_(s.workloads.size(), -1) {
+    : class_of_(s.workloads.size(), -1) {
   struct Less {
     bool operator()(const VictimFacts& a, const VictimFacts& b) const { return a.Tie() < b.Tie(); }
   };
   std::map<VictimFacts, int32_t, Less> known;
+  std::vector<std::vector<WorkloadId>> by_node(s.nodes.size());
   for (size_t i = 0; i < s.workloads.size(); ++i) {
     const Workload& w = s.workloads[i];
     if (!w.running || w.releasing) continue;
@@ -42,48 +45,56 @@ VictimPool::VictimPool(const Snapshot& s, const ClusterState& state)
     }
     class_of_[i] = it->second;
     for (const PodPlacement& p : w.placement) {
-      std::vector<WorkloadId>& list = by_node_[p.node.index()];
+      std::vector<WorkloadId>& list = by_node[p.node.index()];
       if (list.empty() || list.back() != id) list.push_back(id);
     }
   }
-  for (size_t n = 0; n < by_node_.size(); ++n) {
-    std::vector<WorkloadId>& list = by_node_[n];
+  begin_.reserve(s.nodes.size() + 1);
+  for (size_t n = 0; n < by_node.size(); ++n) {
+    begin_.push_back(entries_.size());
+    std::vector<WorkloadId>& list = by_node[n];
     std::sort(list.begin(), list.end());
     list.erase(std::unique(list.begin(), list.end()), list.end());
+    const NodeId node(static_cast<int32_t>(n));
+    const size_t gpus = static_cast<size_t>(s.nodes[n].gpus);
     for (WorkloadId v : list) {
-      std::vector<NodeId>& nodes = nodes_of_[static_cast<size_t>(class_of_[v.index()])];
-      if (nodes.empty() || nodes.back().index() != n) nodes.emplace_back(static_cast<int32_t>(n));
+      const Workload& wv = s.workload(v);
+      OnNode e;
+      e.workload = v;
+      e.cls = class_of_[v.index()];
+      e.shares = shares_.size();
+      shares_.resize(shares_.size() + gpus, 0);
+      for (const PodPlacement& p : state.placements(v)) {
+        if (p.node != node) continue;
+        e.cpu += wv.request.cpu_milli;
+        e.memory += wv.request.memory_mib;
+        if (p.mig()) {
+          e.mig = true;
+          continue;
+        }
+        for (int32_t d : p.gpus) shares_[e.shares + static_cast<size_t>(d)] += p.gpu_milli;
+      }
+      for (size_t d = 0; d < gpus; ++d) {
+        e.devices += shares_[e.shares + d] > 0 ? 1 : 0;
+        e.gpu_here += shares_[e.shares + d];
+      }
+      entries_.push_back(e);
+      std::vector<NodeId>& nodes = nodes_of_[static_cast<size_t>(e.cls)];
+      if (nodes.empty() || nodes.back() != node) nodes.push_back(node);
     }
   }
+  begin_.push_back(entries_.size());
 }
-
-VictimIndex::VictimIndex(const Snapshot& s, std::vector<NodeId> nodes)
-    : nodes_(std::move(nodes)),
-      local_(s.nodes.size(), -1),
-      cost_(nodes_.size()),
-      has_cost_(nodes_.size(), 0),
-      dirty_(nodes_.size(), 0),
-      capped_(nodes_.size(), 0),
-      version_(nodes_.size(), 0),
-      refusals_(nodes_.size(), 0) {
-  for (size_t i = 0; i < nodes_.size(); ++i) local_[nodes_[i].index()] = static_cast<int32_t>(i);
-}
-
-VictimSearches::VictimSearches(CycleContext& ctx, const VictimPool& pool)
-    : ctx_(ctx),
-      pool_(pool),
-      has_key_(ctx.snapshot.workloads.size(), 0),
-      keys_(ctx.snapshot.workloads.size()) {
-  ctx_.state.AddObserver(this);
-}
-
-VictimSearches::~VictimSearches() { ctx_.state.RemoveObserver(this); }
 
 namespace {
 
-// Kept indexes beyond this many are dropped, least recently used first
-// (each costs a few bytes per node of its domain).
-constexpr size_t kMaxKeptIndexes = 128;
+// Domains up to this size find their changed nodes by looking at each
+// node's change stamp; larger ones read the change log.
+constexpr size_t kSmallDomain = 256;
+
+// Positions (nodes of kept indexes) kept over all kinds before the least
+// recently used kinds are dropped: a few dozen bytes each.
+constexpr size_t kMaxKeptPositions = size_t{2} << 20;
 
 // Candidate sets looked at per node before falling back to a greedy choice.
 constexpr int32_t kMaxSetsPerNode = 4096;
@@ -96,27 +107,49 @@ bool HeapAfter(const std::tuple<VictimIndex::Cost, int32_t, uint32_t>& a,
 
 }  // namespace
 
-VictimIndex& VictimSearches::IndexFor(WorkloadId id, const std::string& value,
-                                      const std::function<std::vector<NodeId>()>& nodes) {
-  if (!value.empty()) {
-    VictimIndex& fresh = fresh_.emplace(ctx_.snapshot, nodes());
-    fresh.log_seen_ = log_.size();  // built from the state as it is now
-    return fresh;
+VictimIndex::VictimIndex(const Snapshot& s, std::vector<NodeId> nodes)
+    : nodes_(std::move(nodes)),
+      cost_(nodes_.size()),
+      has_cost_(nodes_.size(), 0),
+      dirty_(nodes_.size(), 0),
+      capped_(nodes_.size(), 0),
+      version_(nodes_.size(), 0),
+      refusals_(nodes_.size(), 0) {
+  if (nodes_.size() > kSmallDomain) {
+    local_.assign(s.nodes.size(), -1);
+    for (size_t i = 0; i < nodes_.size(); ++i) local_[nodes_[i].index()] = static_cast<int32_t>(i);
   }
-  Twin kind = TwinOf(ctx_, id);
-  auto it = kept_.find(kind);
-  if (it == kept_.end()) {
-    if (kept_.size() >= kMaxKeptIndexes) {
-      auto oldest = std::min_element(kept_.begin(), kept_.end(), [](const auto& a, const auto& b) {
-        return a.second.used < b.second.used;
-      });
-      kept_.erase(oldest);
+}
+
+VictimSearches::VictimSearches(CycleContext& ctx, const VictimPool& pool)
+    : ctx_(ctx),
+      pool_(pool),
+      stamp_(ctx.snapshot.nodes.size(), 0),
+      has_key_(ctx.snapshot.workloads.size(), 0),
+      keys_(ctx.snapshot.workloads.size()) {
+  ctx_.state.AddObserver(this);
+}
+
+VictimSearches::~VictimSearches() { ctx_.state.RemoveObserver(this); }
+
+VictimSearches::Kind& VictimSearches::KindOf(WorkloadId id) {
+  Kind& kind = kinds_[TwinOf(ctx_, id)];
+  kind.used = ++uses_;
+  if (kind.answer.empty()) kind.answer.assign(pool_.classes(), -1);
+  // Over budget: drop the kinds used longest ago (they are rebuilt if they
+  // come back).
+  while (kept_nodes_ > kMaxKeptPositions && kinds_.size() > 1) {
+    auto oldest = kinds_.end();
+    for (auto it = kinds_.begin(); it != kinds_.end(); ++it) {
+      if (&it->second != &kind &&
+          (oldest == kinds_.end() || it->second.used < oldest->second.used)) {
+        oldest = it;
+      }
     }
-    it = kept_.emplace(std::move(kind), Kept{VictimIndex(ctx_.snapshot, nodes()), 0}).first;
-    it->second.index.log_seen_ = log_.size();
+    for (const auto& [value, index] : oldest->second.indexes) kept_nodes_ -= index->nodes_.size();
+    kinds_.erase(oldest);
   }
-  it->second.used = ++uses_;
-  return it->second.index;
+  return kind;
 }
 
 VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& value,
@@ -128,54 +161,38 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& 
       policy_(policy),
       s_(searches),
       pool_(searches.pool()),
-      x_(searches.IndexFor(id, value, nodes)) {
+      kind_(searches.KindOf(id)),
+      x_([&]() -> VictimIndex& {
+        std::unique_ptr<VictimIndex>& slot = kind_.indexes[value];
+        if (slot == nullptr) {
+          slot = std::make_unique<VictimIndex>(ctx.snapshot, nodes());
+          slot->log_seen_ = s_.log_.size();  // built from the state as it is now
+          slot->stamp_seen_ = s_.stamps_;
+          s_.kept_nodes_ += slot->nodes_.size();
+        }
+        return *slot;
+      }()) {
   SLUICE_CHECK(!s_.in_use_);
   s_.in_use_ = true;
   if (++s_.epoch_ == 0) {  // wrapped: every old stamp could look current
     std::fill(s_.has_key_.begin(), s_.has_key_.end(), 0);
     s_.epoch_ = 1;
   }
+  RefreshAnswers();
   Refresh();
 }
 
 VictimSearch::~VictimSearch() { s_.in_use_ = false; }
 
-bool VictimSearch::ClassAllowed(int32_t c) const { return x_.answer_[static_cast<size_t>(c)] == 1; }
-
-void VictimSearch::MarkDirty(int32_t pos) {
-  const size_t i = static_cast<size_t>(pos);
-  if (x_.dirty_[i] != 0) return;
-  x_.dirty_[i] = 1;
-  x_.dirty_list_.push_back(pos);
-}
-
-void VictimSearch::ApplyLog() {
-  const std::vector<int32_t>& log = s_.log_;
-  for (size_t k = x_.log_seen_; k < log.size(); ++k) {
-    const int32_t pos = x_.local_[static_cast<size_t>(log[k])];
-    if (pos >= 0) MarkDirty(pos);
-  }
-  x_.log_seen_ = log.size();
-}
-
-void VictimSearch::Refresh() {
-  const bool built = x_.built_;
-  if (!built) x_.answer_.assign(pool_.classes(), -1);
-  ApplyLog();
-  // The cost of a node holding this workload (or the last one) left it
-  // out (or in) as a candidate.
-  for (WorkloadId w : {id_, x_.last_}) {
-    if (!w.valid()) continue;
-    for (const PodPlacement& p : ctx_.state.placements(w)) {
-      const int32_t pos = x_.local_[p.node.index()];
-      if (pos >= 0) MarkDirty(pos);
-    }
-  }
-  x_.last_ = id_;
-  const uint64_t refusals_before = x_.refusals_seen_;
+void VictimSearch::RefreshAnswers() {
+  // Once per attempt, and again for the next domain of the same attempt if
+  // an answer was changed while evicting (the state is back as it was).
+  if (kind_.attempt == s_.attempt_ && !kind_.refused_in_attempt) return;
+  kind_.attempt = s_.attempt_;
+  kind_.refused_in_attempt = false;
   for (size_t c = 0; c < pool_.classes(); ++c) {
-    int8_t& answer = x_.answer_[c];
-    if (answer == 2) continue;  // never a candidate in this action
+    int8_t& answer = kind_.answer[c];
+    if (answer == 2) continue;  // never a candidate for this kind
     const VictimFacts& f = pool_.facts(static_cast<int32_t>(c));
     const bool mig_fits =
         w_.request.mig() ? f.mig_profile == w_.request.mig_profile : f.mig_profile == 0;
@@ -184,19 +201,68 @@ void VictimSearch::Refresh() {
       continue;
     }
     const int8_t now = policy_.Allows(f, nullptr) ? 1 : 0;
-    if (built && answer == 1 && now == 0) ++x_.refusals_seen_;
-    if (built && answer == 0 && now == 1) {
-      for (NodeId n : pool_.nodes_of(static_cast<int32_t>(c))) {
-        const int32_t pos = x_.local_[n.index()];
-        if (pos >= 0) MarkDirty(pos);
-      }
-    }
+    if (answer == 1 && now == 0) ++kind_.refusals;
+    if (answer == 0 && now == 1) kind_.gains.push_back(static_cast<int32_t>(c));
     answer = now;
   }
-  if (x_.refusals_seen_ != refusals_before) {
-    for (int32_t pos : x_.capped_list_) MarkDirty(pos);
+}
+
+void VictimSearch::MarkDirty(int32_t pos) {
+  const size_t i = static_cast<size_t>(pos);
+  if (x_.dirty_[i] != 0) return;
+  x_.dirty_[i] = 1;
+  x_.dirty_list_.push_back(pos);
+}
+
+void VictimSearch::MarkDirtyNode(NodeId n) {
+  if (x_.large()) {
+    const int32_t pos = x_.local_[n.index()];
+    if (pos >= 0) MarkDirty(pos);
+    return;
   }
-  if (!built) {
+  auto it = std::lower_bound(x_.nodes_.begin(), x_.nodes_.end(), n);
+  if (it != x_.nodes_.end() && *it == n) MarkDirty(static_cast<int32_t>(it - x_.nodes_.begin()));
+}
+
+void VictimSearch::ApplyChanges() {
+  if (x_.large()) {
+    const std::vector<int32_t>& log = s_.log_;
+    for (size_t k = x_.log_seen_; k < log.size(); ++k) {
+      const int32_t pos = x_.local_[static_cast<size_t>(log[k])];
+      if (pos >= 0) MarkDirty(pos);
+    }
+    x_.log_seen_ = log.size();
+  } else if (x_.stamp_seen_ != s_.stamps_) {
+    for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) {
+      if (s_.stamp_[x_.nodes_[pos].index()] > x_.stamp_seen_) MarkDirty(static_cast<int32_t>(pos));
+    }
+  }
+  x_.stamp_seen_ = s_.stamps_;
+  x_.log_seen_ = s_.log_.size();
+}
+
+void VictimSearch::Refresh() {
+  ApplyChanges();
+  // The cost of a node holding this workload (or the last one) left it
+  // out (or in) as a candidate.
+  for (WorkloadId w : {id_, kind_.last}) {
+    if (!w.valid()) continue;
+    for (const PodPlacement& p : ctx_.state.placements(w)) MarkDirtyNode(p.node);
+  }
+  kind_.last = id_;
+  // Classes allowed again: their nodes may have become cheaper.
+  for (size_t g = x_.gains_seen_; g < kind_.gains.size(); ++g) {
+    for (NodeId n : pool_.nodes_of(kind_.gains[g])) MarkDirtyNode(n);
+  }
+  x_.gains_seen_ = kind_.gains.size();
+  // Classes refused since: costs may have grown. Those of a bounded search
+  // may also have shrunk, so they are recomputed now; the others when they
+  // reach the top of the heap.
+  if (x_.refusals_seen_ != kind_.refusals) {
+    for (int32_t pos : x_.capped_list_) MarkDirty(pos);
+    x_.refusals_seen_ = kind_.refusals;
+  }
+  if (!x_.built_) {
     x_.built_ = true;
     x_.dirty_list_.clear();
     std::fill(x_.dirty_.begin(), x_.dirty_.end(), 0);
@@ -230,12 +296,10 @@ void VictimSearch::Flush() {
   }
 }
 
-void VictimSearch::Candidates(NodeId n, std::vector<WorkloadId>* out) const {
-  out->clear();
-  for (WorkloadId v : pool_.on_node(n)) {
-    if (v == id_ || ctx_.decided[v.index()] != 0 || ctx_.state.is_releasing(v)) continue;
-    if (ClassAllowed(pool_.class_of(v))) out->push_back(v);
-  }
+bool VictimSearch::Candidate(const VictimPool::OnNode& e) const {
+  if (kind_.answer[static_cast<size_t>(e.cls)] != 1) return false;
+  const WorkloadId v = e.workload;
+  return v != id_ && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v);
 }
 
 const VictimKey& VictimSearch::KeyOf(WorkloadId v) {
@@ -249,154 +313,137 @@ const VictimKey& VictimSearch::KeyOf(WorkloadId v) {
 
 namespace {
 
-// Fits and LowerBound for one node: what it has free for a pipelined pod,
-// and what each candidate would give back (`device`: GPU milli per device,
-// candidate by candidate, `gpus` entries each).
+// What one node has free for a pipelined pod, and the question "does the
+// pod fit once these candidates are gone?".
 class NodeRoom {
  public:
   NodeRoom(const ClusterState& state, NodeId n, const Workload& w,
-           const std::vector<VictimSearches::Release>& releases, const std::vector<int64_t>& device,
-           std::vector<int64_t>* held)
-      : w_(w),
+           const std::vector<const VictimPool::OnNode*>& candidates,
+           const std::vector<int64_t>& shares, std::vector<int64_t>* held)
+      : q_(w.request),
         gpus_(static_cast<size_t>(state.snapshot().node(n).gpus)),
-        r_(releases),
-        device_(device),
+        c_(candidates),
+        shares_(shares),
         held_(*held) {
     held_.resize(2 * gpus_);
-    for (size_t d = 0; d < gpus_; ++d) held_[d] = state.device_held(n, static_cast<int32_t>(d));
+    for (size_t d = 0; d < gpus_; ++d) {
+      held_[d] = state.device_held(n, static_cast<int32_t>(d));
+      idle_ += held_[d] == 0 ? 1 : 0;
+    }
     cpu_ = state.free_cpu_pipelined(n);
     memory_ = state.free_memory_pipelined(n);
-    milli_ = w.request.MilliOn(state.snapshot().node(n).gpu_memory_mib);
+    milli_ = q_.MilliOn(state.snapshot().node(n).gpu_memory_mib);
   }
   bool Fits(const std::vector<int32_t>& taken) const {
-    const PodRequest& q = w_.request;
     int64_t cpu = cpu_, memory = memory_;
     bool mig = false;
     for (int32_t t : taken) {
-      cpu += r_[static_cast<size_t>(t)].cpu;
-      memory += r_[static_cast<size_t>(t)].memory;
-      mig = mig || r_[static_cast<size_t>(t)].mig;
+      const VictimPool::OnNode& e = *c_[static_cast<size_t>(t)];
+      cpu += e.cpu;
+      memory += e.memory;
+      mig = mig || e.mig;
     }
-    if (cpu < q.cpu_milli || memory < q.memory_mib) return false;
-    if (q.gpu_devices == 0) return true;
-    if (q.mig()) return mig;
+    if (cpu < q_.cpu_milli || memory < q_.memory_mib) return false;
+    if (q_.gpu_devices == 0) return true;
+    if (q_.mig()) return mig;
     if (milli_ == 0) return false;
     int64_t* h = held_.data() + gpus_;
     std::copy(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(gpus_), h);
     for (int32_t t : taken) {
-      const int64_t* give = device_.data() + static_cast<size_t>(t) * gpus_;
+      const int64_t* give = shares_.data() + c_[static_cast<size_t>(t)]->shares;
       for (size_t d = 0; d < gpus_; ++d) h[d] -= give[d];
     }
     int32_t fitting = 0;
     for (size_t d = 0; d < gpus_; ++d) {
       if (milli_ == 1000 ? h[d] == 0 : h[d] + milli_ <= 1000) ++fitting;
     }
-    return fitting >= q.gpu_devices;
+    return fitting >= q_.gpu_devices;
   }
   // The fewest candidates any fitting set can have.
   int32_t LowerBound() const {
-    const PodRequest& q = w_.request;
     int32_t bound = 1;
     auto at_least = [&](int64_t short_by, int64_t most) {
       if (short_by <= 0 || most <= 0) return;
       bound = std::max(bound, static_cast<int32_t>((short_by + most - 1) / most));
     };
     int64_t cpu = 0, memory = 0, devices = 0;
-    for (const VictimSearches::Release& x : r_) {
-      cpu = std::max(cpu, x.cpu);
-      memory = std::max(memory, x.memory);
-      devices = std::max<int64_t>(devices, x.devices);
+    for (const VictimPool::OnNode* e : c_) {
+      cpu = std::max(cpu, e->cpu);
+      memory = std::max(memory, e->memory);
+      devices = std::max<int64_t>(devices, e->devices);
     }
-    at_least(q.cpu_milli - cpu_, cpu);
-    at_least(q.memory_mib - memory_, memory);
-    if (q.gpu_devices > 0 && !q.mig() && milli_ == 1000) {
-      int64_t idle = 0;
-      for (size_t d = 0; d < gpus_; ++d) idle += held_[d] == 0 ? 1 : 0;
-      at_least(q.gpu_devices - idle, devices);
+    at_least(q_.cpu_milli - cpu_, cpu);
+    at_least(q_.memory_mib - memory_, memory);
+    if (q_.gpu_devices > 0 && !q_.mig() && milli_ == 1000) {
+      at_least(q_.gpu_devices - idle_, devices);
     }
     return bound;
   }
 
  private:
-  const Workload& w_;
+  const PodRequest& q_;
   size_t gpus_;
-  const std::vector<VictimSearches::Release>& r_;
-  const std::vector<int64_t>& device_;
+  const std::vector<const VictimPool::OnNode*>& c_;
+  const std::vector<int64_t>& shares_;
   std::vector<int64_t>& held_;  // the node's, then a working copy
+  int64_t idle_ = 0;
   int64_t cpu_ = 0, memory_ = 0, milli_ = 0;
 };
 
 }  // namespace
 
-std::optional<VictimSearch::Plan> VictimSearch::Evaluate(NodeId n, bool keys) {
-  std::vector<WorkloadId>& candidates = s_.candidates_;
-  Candidates(n, &candidates);
-  if (candidates.empty()) return std::nullopt;
-  const Snapshot& s = ctx_.snapshot;
+bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims) {
+  std::vector<const VictimPool::OnNode*>& candidates = s_.candidates_;
+  candidates.clear();
+  for (const VictimPool::OnNode& e : pool_.on_node(n)) {
+    if (Candidate(e)) candidates.push_back(&e);
+  }
+  if (candidates.empty()) return false;
   // Lexicographic order of index sets then follows victim order, so the
   // first cheapest set found is the one victim order prefers.
-  if (keys) {
+  if (victims != nullptr) {
     std::sort(candidates.begin(), candidates.end(),
-              [&](WorkloadId a, WorkloadId b) { return KeyOf(a) < KeyOf(b); });
+              [&](const VictimPool::OnNode* a, const VictimPool::OnNode* b) {
+                return KeyOf(a->workload) < KeyOf(b->workload);
+              });
   }
-  const size_t gpus = static_cast<size_t>(s.node(n).gpus);
-  std::vector<VictimSearches::Release>& releases = s_.releases_;
-  std::vector<int64_t>& device = s_.device_;
-  releases.assign(candidates.size(), {});
-  device.assign(candidates.size() * gpus, 0);
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const WorkloadId v = candidates[i];
-    const Workload& wv = s.workload(v);
-    VictimSearches::Release& r = releases[i];
-    int64_t* give = device.data() + i * gpus;
-    r.gpu = pool_.facts(pool_.class_of(v)).held[Resource::kGpu];
-    for (const PodPlacement& p : ctx_.state.placements(v)) {
-      if (p.node != n) continue;
-      r.cpu += wv.request.cpu_milli;
-      r.memory += wv.request.memory_mib;
-      if (p.mig()) {
-        r.mig = r.mig || wv.request.mig_profile == w_.request.mig_profile;
-        continue;
-      }
-      for (int32_t d : p.gpus) give[static_cast<size_t>(d)] += p.gpu_milli;
-    }
-    for (size_t d = 0; d < gpus; ++d) {
-      r.devices += give[d] > 0 ? 1 : 0;
-      r.on_node += give[d];
-    }
-  }
-  const NodeRoom room(ctx_.state, n, w_, releases, device, &s_.held_);
+  const NodeRoom room(ctx_.state, n, w_, candidates, pool_.shares(), &s_.held_);
   const int32_t k = static_cast<int32_t>(candidates.size());
-  std::vector<int32_t> all(static_cast<size_t>(k));
-  for (int32_t i = 0; i < k; ++i) all[static_cast<size_t>(i)] = i;
-  if (!room.Fits(all)) return std::nullopt;
+  std::vector<int32_t>& set = s_.set_;
+  std::vector<int32_t>& best = s_.best_;
+  set.resize(static_cast<size_t>(k));
+  for (int32_t i = 0; i < k; ++i) set[static_cast<size_t>(i)] = i;
+  if (!room.Fits(set)) return false;
 
-  PlacementScore score;
-  const int64_t sign = s.strategy == PlacementStrategy::kBinpack ? 1 : -1;
-  score.k1 = sign * ctx_.state.free_gpu_pipelined(n);
-  score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
-  score.k3 = sign * ctx_.state.free_memory_pipelined(n);
-  score.node = n.value();
-
-  auto gpu_of = [&](const std::vector<int32_t>& set) {
+  auto gpu_of = [&](const std::vector<int32_t>& taken) {
     int64_t g = 0;
-    for (int32_t t : set) g += releases[static_cast<size_t>(t)].gpu;
+    for (int32_t t : taken) {
+      g += pool_.facts(candidates[static_cast<size_t>(t)]->cls).held[Resource::kGpu];
+    }
     return g;
   };
-  auto plan_of = [&](const std::vector<int32_t>& set, bool capped) {
-    Plan plan;
-    plan.cost = Cost{static_cast<int32_t>(set.size()), gpu_of(set), score};
-    plan.capped = capped;
-    for (int32_t t : set) plan.victims.push_back(candidates[static_cast<size_t>(t)]);
-    return plan;
+  auto finish = [&](const std::vector<int32_t>& taken, bool bounded) {
+    PlacementScore score;
+    const int64_t sign = ctx_.snapshot.strategy == PlacementStrategy::kBinpack ? 1 : -1;
+    score.k1 = sign * ctx_.state.free_gpu_pipelined(n);
+    score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
+    score.k3 = sign * ctx_.state.free_memory_pipelined(n);
+    score.node = n.value();
+    *cost = Cost{static_cast<int32_t>(taken.size()), gpu_of(taken), score};
+    *capped = bounded;
+    if (victims != nullptr) {
+      victims->clear();
+      for (int32_t t : taken) victims->push_back(candidates[static_cast<size_t>(t)]->workload);
+    }
+    return true;
   };
 
   // Every set of each size from the lower bound up, in lexicographic order;
   // the first size with a set that fits is the fewest victims.
   int32_t looked = 0;
-  std::vector<int32_t> set, best;
   int64_t best_gpu = 0;
   for (int32_t size = room.LowerBound(); size <= k && looked <= kMaxSetsPerNode; ++size) {
+    best.clear();
     set.resize(static_cast<size_t>(size));
     for (int32_t i = 0; i < size; ++i) set[static_cast<size_t>(i)] = i;
     while (looked <= kMaxSetsPerNode) {
@@ -417,16 +464,18 @@ std::optional<VictimSearch::Plan> VictimSearch::Evaluate(NodeId n, bool keys) {
         set[static_cast<size_t>(j)] = set[static_cast<size_t>(j - 1)] + 1;
       }
     }
-    if (!best.empty() && looked <= kMaxSetsPerNode) return plan_of(best, false);
+    if (!best.empty() && looked <= kMaxSetsPerNode) return finish(best, false);
   }
   // Too many sets to look at: the largest holders on this node first (an
   // order that does not depend on victim order) until the pod fits.
-  std::vector<int32_t> order = all;
+  std::vector<int32_t>& order = s_.order_;
+  order.resize(static_cast<size_t>(k));
+  for (int32_t i = 0; i < k; ++i) order[static_cast<size_t>(i)] = i;
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    const int64_t ga = releases[static_cast<size_t>(a)].on_node;
-    const int64_t gb = releases[static_cast<size_t>(b)].on_node;
-    if (ga != gb) return ga > gb;
-    return candidates[static_cast<size_t>(a)] < candidates[static_cast<size_t>(b)];
+    const VictimPool::OnNode& ea = *candidates[static_cast<size_t>(a)];
+    const VictimPool::OnNode& eb = *candidates[static_cast<size_t>(b)];
+    if (ea.gpu_here != eb.gpu_here) return ea.gpu_here > eb.gpu_here;
+    return ea.workload < eb.workload;
   });
   set.clear();
   for (int32_t t : order) {
@@ -434,7 +483,7 @@ std::optional<VictimSearch::Plan> VictimSearch::Evaluate(NodeId n, bool keys) {
     if (room.Fits(set)) break;
   }
   std::sort(set.begin(), set.end());
-  return plan_of(set, true);
+  return finish(set, true);
 }
 
 void VictimSearch::Recompute(int32_t pos) {
@@ -443,21 +492,23 @@ void VictimSearch::Recompute(int32_t pos) {
     x_.has_cost_[i] = 0;
     ++x_.version_[i];
   }
-  x_.refusals_[i] = x_.refusals_seen_;
-  std::optional<Plan> plan = Evaluate(x_.nodes_[i], false);
-  const uint8_t capped = plan && plan->capped ? 1 : 0;
-  if (capped != x_.capped_[i]) {
-    x_.capped_[i] = capped;
-    if (capped != 0) {
+  x_.refusals_[i] = kind_.refusals;
+  Cost cost;
+  bool capped = false;
+  const bool fits = Evaluate(x_.nodes_[i], &cost, &capped, nullptr);
+  const uint8_t bounded = fits && capped ? 1 : 0;
+  if (bounded != x_.capped_[i]) {
+    x_.capped_[i] = bounded;
+    if (bounded != 0) {
       x_.capped_list_.push_back(pos);
     } else {
       std::erase(x_.capped_list_, pos);
     }
   }
-  if (!plan) return;
-  x_.cost_[i] = plan->cost;
+  if (!fits) return;
+  x_.cost_[i] = cost;
   x_.has_cost_[i] = 1;
-  x_.heap_.emplace_back(plan->cost, pos, x_.version_[i]);
+  x_.heap_.emplace_back(cost, pos, x_.version_[i]);
 }
 
 std::optional<int32_t> VictimSearch::Cheapest() {
@@ -472,23 +523,25 @@ std::optional<int32_t> VictimSearch::Cheapest() {
 }
 
 std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* victims) {
+  std::vector<WorkloadId> chosen;
   while (true) {
-    ApplyLog();
+    ApplyChanges();
     Flush();
     const std::optional<int32_t> top = Cheapest();
     if (!top) return std::nullopt;
     const size_t i = static_cast<size_t>(*top);
-    if (x_.refusals_[i] != x_.refusals_seen_) {
+    if (x_.refusals_[i] != kind_.refusals) {
       // A class was refused since this cost was computed: it may have
       // grown. Recompute it and look again.
       MarkDirty(*top);
       continue;
     }
     const NodeId n = x_.nodes_[i];
-    std::optional<Plan> plan = Evaluate(n, true);
-    SLUICE_CHECK(plan && std::get<0>(plan->cost) == std::get<0>(x_.cost_[i]) &&
-                 std::get<1>(plan->cost) == std::get<1>(x_.cost_[i]));
-    std::vector<WorkloadId> chosen = plan->victims;
+    Cost cost;
+    bool capped = false;
+    SLUICE_CHECK(Evaluate(n, &cost, &capped, &chosen));
+    SLUICE_CHECK(std::get<0>(cost) == std::get<0>(x_.cost_[i]) &&
+                 std::get<1>(cost) == std::get<1>(x_.cost_[i]));
     std::sort(chosen.begin(), chosen.end(),
               [&](WorkloadId a, WorkloadId b) { return KeyOf(a) < KeyOf(b); });
     // Each victim is judged after the ones before it are gone, so that
@@ -503,8 +556,10 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
         if (first_refusal_.empty() && !why.empty()) {
           first_refusal_ = "victims on " + ctx_.snapshot.node(n).name + " " + why;
         }
-        x_.answer_[static_cast<size_t>(c)] = 0;
-        ++x_.refusals_seen_;
+        kind_.answer[static_cast<size_t>(c)] = 0;
+        ++kind_.refusals;
+        kind_.refused_in_attempt = true;
+        x_.refusals_seen_ = kind_.refusals;
         for (int32_t pos : x_.capped_list_) MarkDirty(pos);
         refused = true;
         break;
@@ -520,12 +575,12 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
 
 std::string VictimSearch::why_not() const {
   for (NodeId n : x_.nodes_) {
-    for (WorkloadId v : pool_.on_node(n)) {
+    for (const VictimPool::OnNode& e : pool_.on_node(n)) {
+      const WorkloadId v = e.workload;
+      if (kind_.answer[static_cast<size_t>(e.cls)] != 0) continue;
       if (v == id_ || ctx_.decided[v.index()] != 0 || ctx_.state.is_releasing(v)) continue;
-      const int32_t c = pool_.class_of(v);
-      if (x_.answer_[static_cast<size_t>(c)] != 0) continue;
       std::string why;
-      if (!policy_.Allows(pool_.facts(c), &why) && !why.empty()) {
+      if (!policy_.Allows(pool_.facts(e.cls), &why) && !why.empty()) {
         return "victims on " + ctx_.snapshot.node(n).name + " " + why;
       }
     }

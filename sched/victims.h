@@ -15,17 +15,16 @@
 // is past its min-runtime: VictimFacts), so running workloads fall into a
 // few hundred classes and a policy is asked once per class per attempt, not
 // once per workload. A node's cost depends only on the node's state and the
-// answers for the classes on it, never on the victim order, so an index of
-// node costs (VictimIndex) is kept for the whole action per kind of
-// workload (twins, see twins.h) and updated rather than rebuilt:
-//   - a node whose resources changed (every bind, eviction and rollback is
-//     logged through the ClusterState observer) is recomputed;
-//   - a class that becomes allowed marks the nodes holding it for
-//     recomputation;
+// answers for the classes on it, never on the victim order, so each kind of
+// workload (twins, see twins.h) keeps an index of node costs per domain for
+// the whole action, updated rather than rebuilt:
+//   - a node whose resources changed (every bind, eviction and rollback
+//     reaches the ClusterState observer) is recomputed;
+//   - a class that becomes allowed marks the nodes holding it;
 //   - a class that becomes refused only makes costs larger (the fewest
 //     victims among fewer candidates cannot be fewer), so the old cost is a
-//     lower bound: the node is recomputed lazily when it reaches the top of
-//     the heap, and taken only if it is still cheapest.
+//     lower bound: the node is recomputed when it reaches the top of the
+//     heap, and taken only if it is still the cheapest.
 // The node taken is therefore exactly the cheapest under the current state
 // and answers. Its victims are asked once more, one by one against the
 // state their predecessors left, just before they are evicted.
@@ -36,10 +35,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <vector>
 
 #include "sched/cycle_context.h"
@@ -84,14 +84,28 @@ class VictimPolicy {
 int64_t HeldAmount(const ClusterState& state, WorkloadId w, Resource r);
 
 // The running workloads that may be victims in a cycle (those of the
-// snapshot, not releasing), by node and by class of facts. Built once after
-// allocate; a candidate's facts do not change during the cycle (once it is
+// snapshot, not releasing), by node and by class of facts, with what each
+// would give back on each of its nodes. Built once after allocate; a
+// candidate's facts and pods do not change during the cycle (once it is
 // evicted or given more pods it is decided and no longer a candidate).
 class VictimPool {
  public:
   VictimPool(const Snapshot& s, const ClusterState& state);
 
-  const std::vector<WorkloadId>& on_node(NodeId n) const { return by_node_[n.index()]; }
+  // One candidate on one node.
+  struct OnNode {
+    WorkloadId workload;
+    int32_t cls = 0;
+    int64_t cpu = 0, memory = 0;  // its pods' requests on this node
+    int64_t gpu_here = 0;         // GPU milli it holds on this node's devices
+    int32_t devices = 0;          // devices it holds some of here
+    bool mig = false;             // has a MIG pod here
+    size_t shares = 0;            // offset of its per-device GPU milli in shares()
+  };
+  std::span<const OnNode> on_node(NodeId n) const {
+    return {entries_.data() + begin_[n.index()], entries_.data() + begin_[n.index() + 1]};
+  }
+  const std::vector<int64_t>& shares() const { return shares_; }
   // The class of a candidate, -1 for any other workload.
   int32_t class_of(WorkloadId v) const { return class_of_[v.index()]; }
   size_t classes() const { return facts_.size(); }
@@ -100,7 +114,9 @@ class VictimPool {
   const std::vector<NodeId>& nodes_of(int32_t c) const { return nodes_of_[static_cast<size_t>(c)]; }
 
  private:
-  std::vector<std::vector<WorkloadId>> by_node_;
+  std::vector<OnNode> entries_;
+  std::vector<size_t> begin_;  // per node, into entries_ (one past the end at the back)
+  std::vector<int64_t> shares_;
   std::vector<int32_t> class_of_;
   std::vector<VictimFacts> facts_;
   std::vector<std::vector<NodeId>> nodes_of_;
@@ -117,28 +133,31 @@ class VictimIndex {
  private:
   friend class VictimSearch;
   friend class VictimSearches;
+  // Whether changed nodes are found from the change log (large domains,
+  // through local_) or by looking at each node's change stamp (small ones).
+  bool large() const { return !local_.empty(); }
+
   std::vector<NodeId> nodes_;
-  std::vector<int32_t> local_;  // node -> position in nodes_, -1 outside
+  std::vector<int32_t> local_;  // node -> position in nodes_, -1 outside (large only)
   // Per position.
   std::vector<Cost> cost_;
   std::vector<uint8_t> has_cost_, dirty_, capped_;
   std::vector<uint32_t> version_;   // bumped whenever the cost changes
-  std::vector<uint64_t> refusals_;  // refusals_seen_ when the cost was computed
+  std::vector<uint64_t> refusals_;  // the kind's refusal count when the cost was computed
   std::vector<int32_t> dirty_list_;
   std::vector<int32_t> capped_list_;  // positions whose cost is a bounded search's
   // The heap of (cost, position, version); an entry is stale when the
   // position's version moved on.
   std::vector<std::tuple<Cost, int32_t, uint32_t>> heap_;
-  // Per class: -1 not asked yet, 0 refused, 1 allowed, 2 never a candidate.
-  std::vector<int8_t> answer_;
-  uint64_t refusals_seen_ = 0;  // classes that went from allowed to refused
-  size_t log_seen_ = 0;         // entries of the change log already applied
+  size_t log_seen_ = 0;         // (large) entries of the change log applied
+  uint64_t stamp_seen_ = 0;     // (small) change stamps applied
+  size_t gains_seen_ = 0;       // entries of the kind's gain log applied
+  uint64_t refusals_seen_ = 0;  // the kind's refusal count at the last use
   bool built_ = false;
-  WorkloadId last_ = WorkloadId::Invalid();  // the workload of the last attempt
 };
 
 // The victim searches of one action: the change log of the cluster state,
-// the kept indexes per kind of workload, and per-attempt scratch.
+// the kept state per kind of workload, and per-attempt scratch.
 class VictimSearches final : public ClusterState::Observer {
  public:
   VictimSearches(CycleContext& ctx, const VictimPool& pool);
@@ -147,50 +166,55 @@ class VictimSearches final : public ClusterState::Observer {
   VictimSearches& operator=(const VictimSearches&) = delete;
 
   const VictimPool& pool() const { return pool_; }
-  void NodeChanged(NodeId n) override { log_.push_back(n.value()); }
-
-  // What evicting one candidate gives back on one node.
-  struct Release {
-    int64_t cpu = 0, memory = 0;
-    int32_t devices = 0;  // devices it holds some of here
-    int64_t on_node = 0;  // GPU milli it holds here
-    bool mig = false;     // frees an instance of the profile asked for
-    int64_t gpu = 0;      // all the GPU it holds, on every node
-  };
+  // Called at the start of each workload's attempt (PlaceGang does).
+  void BeginAttempt() { ++attempt_; }
+  void NodeChanged(NodeId n) override {
+    log_.push_back(n.value());
+    stamp_[n.index()] = ++stamps_;
+  }
 
  private:
   friend class VictimSearch;
-  // The index for workload `id` in the domain `value` (whose nodes `nodes`
-  // lists, asked only for a new index): kept for cluster-wide domains
-  // (value empty), fresh for topology domains.
-  VictimIndex& IndexFor(WorkloadId id, const std::string& value,
-                        const std::function<std::vector<NodeId>()>& nodes);
+  // What one kind of workload keeps: the policy's answers per class and an
+  // index per domain.
+  struct Kind {
+    // Per class: -1 not asked yet, 0 refused, 1 allowed, 2 never a candidate.
+    std::vector<int8_t> answer;
+    uint64_t refusals = 0;                    // classes that went from allowed to refused
+    std::vector<int32_t> gains;               // classes that went from refused to allowed, in order
+    uint64_t attempt = 0;                     // the attempt the answers were asked for
+    bool refused_in_attempt = false;          // an answer was changed while evicting
+    WorkloadId last = WorkloadId::Invalid();  // the workload of the last attempt
+    std::map<std::string, std::unique_ptr<VictimIndex>> indexes;  // by domain value
+    uint64_t used = 0;
+  };
+  Kind& KindOf(WorkloadId id);
 
   CycleContext& ctx_;
   const VictimPool& pool_;
-  std::vector<int32_t> log_;  // nodes changed, in order
-  struct Kept {
-    VictimIndex index;
-    uint64_t used = 0;
-  };
-  std::map<Twin, Kept> kept_;
+  std::vector<int32_t> log_;     // nodes changed, in order
+  std::vector<uint64_t> stamp_;  // per node: the last change's stamp
+  uint64_t stamps_ = 0;
+  uint64_t attempt_ = 0;
+  std::map<Twin, Kind> kinds_;
   uint64_t uses_ = 0;
-  std::optional<VictimIndex> fresh_;
+  size_t kept_nodes_ = 0;  // positions held by all kept indexes
   bool in_use_ = false;
   // Per workload, for the attempt in progress.
   uint32_t epoch_ = 0;
   std::vector<uint32_t> has_key_;
   std::vector<VictimKey> keys_;
   // Buffers of Evaluate.
-  std::vector<WorkloadId> candidates_;
-  std::vector<Release> releases_;
-  std::vector<int64_t> device_, held_;
+  std::vector<const VictimPool::OnNode*> candidates_;
+  std::vector<int64_t> held_;
+  std::vector<int32_t> set_, best_, order_;
 };
 
 class VictimSearch {
  public:
-  // Searches the domain `value` (whose nodes `nodes` lists, in node order)
-  // for pods of `id` with `policy`, through the kept state of `searches`.
+  // Searches the domain `value` (whose nodes `nodes` lists in node order,
+  // asked only when the domain is new to this kind) for pods of `id` with
+  // `policy`, through the kept state of `searches`.
   VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& value,
                const std::function<std::vector<NodeId>()>& nodes, const VictimPolicy& policy,
                VictimSearches& searches);
@@ -208,25 +232,22 @@ class VictimSearch {
 
  private:
   using Cost = VictimIndex::Cost;
-  struct Plan {
-    Cost cost;
-    std::vector<WorkloadId> victims;  // in victim order
-    bool capped = false;              // found by the bounded search
-  };
-  // Brings the index up to date with the log and the policy's answers.
+  // Asks the policy about every class, once per attempt.
+  void RefreshAnswers();
+  // Brings the index up to date with the node changes and answers.
   void Refresh();
   void MarkDirty(int32_t pos);
-  void ApplyLog();
+  void MarkDirtyNode(NodeId n);
+  void ApplyChanges();
   void Flush();
-  // The candidates on `n` the policy allows now.
-  void Candidates(NodeId n, std::vector<WorkloadId>* out) const;
-  // The cheapest set of victims on `n`; with `keys`, ties between sets are
-  // broken by victim order (otherwise any cheapest set's cost is returned).
-  std::optional<Plan> Evaluate(NodeId n, bool keys);
+  bool Candidate(const VictimPool::OnNode& e) const;
+  // The cheapest set of victims on `n`: its cost, whether the bounded
+  // search gave up (and a greedy choice was made), and with `victims` the
+  // set itself, ties between sets broken by victim order.
+  bool Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims);
   void Recompute(int32_t pos);
   std::optional<int32_t> Cheapest();
   const VictimKey& KeyOf(WorkloadId v);
-  bool ClassAllowed(int32_t c) const;
 
   CycleContext& ctx_;
   WorkloadId id_;
@@ -234,6 +255,7 @@ class VictimSearch {
   const VictimPolicy& policy_;
   VictimSearches& s_;
   const VictimPool& pool_;
+  VictimSearches::Kind& kind_;
   VictimIndex& x_;
   std::string first_refusal_;
 };
