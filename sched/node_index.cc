@@ -16,6 +16,9 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
   // class only by them, so a class must not mix them.
   using Signature = std::tuple<const std::string&, int64_t, const Labels&, size_t, bool>;
   std::map<Signature, int32_t> ids;
+  // Classes that differ only in their labels form a group.
+  using GroupSignature = std::tuple<const std::string&, int64_t, size_t, bool>;
+  std::map<GroupSignature, int32_t> group_ids;
   class_of_.resize(snapshot.nodes.size());
   current_.resize(snapshot.nodes.size());
   in_shared_.assign(snapshot.nodes.size(), false);
@@ -26,9 +29,20 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
     auto [it, added] = ids.emplace(
         Signature(n.gpu_model, n.gpu_memory_mib, n.labels, n.mig.empty() ? 0 : 1, n.mig_dynamic),
         static_cast<int32_t>(classes_.size()));
-    if (added) classes_.push_back(NodeClass{&n, {}, {}, {}, {}, 0, {}});
+    if (added) {
+      classes_.push_back(NodeClass{&n, {}, {}, {}, {}, 0, {}});
+      auto [g, new_group] = group_ids.emplace(
+          GroupSignature(n.gpu_model, n.gpu_memory_mib, n.mig.empty() ? 0 : 1, n.mig_dynamic),
+          static_cast<int32_t>(groups_.size()));
+      if (new_group) groups_.push_back(NodeClass{&n, {}, {}, {}, {}, 0, {}});
+      group_of_class_.push_back(g->second);
+      classes_in_group_.resize(groups_.size(), 0);
+      ++classes_in_group_[static_cast<size_t>(g->second)];
+    }
     class_of_[i] = it->second;
     classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));
+    groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(it->second)])]
+        .nodes.emplace_back(static_cast<int32_t>(i));
     Insert(NodeId(static_cast<int32_t>(i)));
   }
   state_->AddObserver(this);
@@ -43,45 +57,48 @@ NodeIndex::Entry NodeIndex::KeyOf(NodeId n) const {
 }
 
 void NodeIndex::Insert(NodeId n) {
-  NodeClass& c = classes_[static_cast<size_t>(class_of_[n.index()])];
   const Entry e = KeyOf(n);
   current_[n.index()] = e;
-  c.all.insert(e);
   in_shared_[n.index()] = state_->shared_devices(n) > 0;
-  if (in_shared_[n.index()]) c.shared.insert(e);
-  c.free_gpu += state_->free_gpu(n);
   in_releasing_[n.index()] = state_->has_releasing(n);
   if (in_releasing_[n.index()]) {
     const int64_t sign = binpack_ ? 1 : -1;
-    const Entry r{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
-                  sign * state_->free_memory_pipelined(n), n.value()};
-    current_releasing_[n.index()] = r;
-    c.releasing.insert(r);
+    current_releasing_[n.index()] =
+        Entry{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
+              sign * state_->free_memory_pipelined(n), n.value()};
+  }
+  for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+    c->all.insert(e);
+    if (in_shared_[n.index()]) c->shared.insert(e);
+    c->free_gpu += state_->free_gpu(n);
+    if (in_releasing_[n.index()]) c->releasing.insert(current_releasing_[n.index()]);
   }
 }
 
 void NodeIndex::Erase(NodeId n) {
-  NodeClass& c = classes_[static_cast<size_t>(class_of_[n.index()])];
   const Entry& e = current_[n.index()];
-  c.all.erase(e);
-  if (in_shared_[n.index()]) c.shared.erase(e);
-  c.free_gpu -= binpack_ ? e.k1 : -e.k1;
-  if (in_releasing_[n.index()]) c.releasing.erase(current_releasing_[n.index()]);
+  for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+    c->all.erase(e);
+    if (in_shared_[n.index()]) c->shared.erase(e);
+    c->free_gpu -= binpack_ ? e.k1 : -e.k1;
+    if (in_releasing_[n.index()]) c->releasing.erase(current_releasing_[n.index()]);
+  }
 }
 
 void NodeIndex::NodeChanged(NodeId n) {
   Erase(n);
   Insert(n);
   if (grouped_) {
-    auto& states = classes_[static_cast<size_t>(class_of_[n.index()])].states;
     StateKey& key = state_of_[n.index()];
     StateKey now = StateOf(n);
     if (now == key) return;  // e.g. a bind rolled back
-    auto it = states.find(key);
-    it->second.erase(n.value());
-    if (it->second.empty()) states.erase(it);
+    for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+      auto it = c->states.find(key);
+      it->second.erase(n.value());
+      if (it->second.empty()) c->states.erase(it);
+      c->states[now].insert(n.value());
+    }
     key = std::move(now);
-    states[key].insert(n.value());
   }
 }
 
@@ -103,6 +120,9 @@ void NodeIndex::GroupByState() const {
     const NodeId n(static_cast<int32_t>(i));
     state_of_[i] = StateOf(n);
     classes_[static_cast<size_t>(class_of_[i])].states[state_of_[i]].insert(n.value());
+    groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(class_of_[i])])]
+        .states[state_of_[i]]
+        .insert(n.value());
   }
   grouped_ = true;
 }
@@ -119,6 +139,35 @@ std::optional<PodPlacer::Choice> NodeIndex::BestByState(const Workload& w, const
     if (s && (!best || s->score < best->score)) best = std::move(s);
   }
   return best;
+}
+
+const std::vector<const NodeIndex::NodeClass*>& NodeIndex::Targets(
+    const Workload& w, std::span<const int32_t> classes) const {
+  targets_.clear();
+  // A workload that asks nothing of labels scores alike on every class of
+  // a group: when all of a group's classes are asked for, search the group.
+  if (w.node_selector.empty() && w.topology.empty() && groups_.size() < classes_.size()) {
+    group_hits_.assign(groups_.size(), 0);
+    for (int32_t ci : classes)
+      ++group_hits_[static_cast<size_t>(group_of_class_[static_cast<size_t>(ci)])];
+    for (int32_t ci : classes) {
+      const size_t g = static_cast<size_t>(group_of_class_[static_cast<size_t>(ci)]);
+      if (group_hits_[g] == classes_in_group_[g]) {
+        targets_.push_back(&groups_[g]);
+        group_hits_[g] = -1;  // once
+      } else if (group_hits_[g] > 0) {
+        targets_.push_back(&classes_[static_cast<size_t>(ci)]);
+      }
+    }
+    return targets_;
+  }
+  for (int32_t ci : classes) targets_.push_back(&classes_[static_cast<size_t>(ci)]);
+  return targets_;
+}
+
+int64_t NodeIndex::MaxFreeGpu(const NodeClass& c) const {
+  if (c.all.empty()) return 0;
+  return binpack_ ? c.all.rbegin()->k1 : -c.all.begin()->k1;
 }
 
 std::vector<int32_t> NodeIndex::MatchingClasses(const Workload& w) const {
@@ -160,13 +209,16 @@ std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<con
     if (c && (!best || c->score < best->score)) best = std::move(c);
   };
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-  for (int32_t ci : classes) {
-    const NodeClass& c = classes_[static_cast<size_t>(ci)];
+  for (const NodeClass* target : Targets(w, classes)) {
+    const NodeClass& c = *target;
     const PodRequest& r = w.request;
     const int64_t milli = r.MilliOn(c.representative->gpu_memory_mib);
     const int64_t need_gpu = milli * r.gpu_devices;
     // A GPU-memory request can amount to a whole device on small GPUs.
     const bool fractional = r.gpu_devices > 0 && milli < 1000;
+    // No node of the class has that much GPU free (many classes, e.g. one
+    // per rack, are skipped here at once).
+    if (need_gpu > 0 && MaxFreeGpu(c) < need_gpu) continue;
     if (placer.scores_fragmentation()) {
       if (!grouped_) GroupByState();
       consider(BestByState(w, c, need_gpu, placer));
@@ -205,8 +257,8 @@ std::optional<NodeId> NodeIndex::FindBestReleasing(const Workload& w,
   std::optional<PlacementScore> best;
   NodeId best_node;
   constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
-  for (int32_t ci : classes) {
-    const NodeClass& c = classes_[static_cast<size_t>(ci)];
+  for (const NodeClass* target : Targets(w, classes)) {
+    const NodeClass& c = *target;
     if (c.releasing.empty()) continue;
     int64_t need = 0;
     if (w.request.gpu_devices > 0) {

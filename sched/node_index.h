@@ -14,6 +14,11 @@
 // CPU, memory and the sorted use of its devices): nodes in one state score
 // the same but for their order, so the search scores one node per state.
 // The groups are built the first time they are needed.
+// Classes that differ only in their labels are also merged into a group
+// with the same sets, searched instead of its classes for a workload that
+// asks nothing of labels (no selector, no topology): on a cluster where a
+// label such as the rack sets every few nodes apart, a pod then looks at one
+// group instead of hundreds of classes.
 // A third set per class holds the nodes with something releasing, ordered
 // the same way by what they have free counting releasing resources: the
 // order of PodPlacer::ScoreReleasing, so pipelining finds its node the same
@@ -84,7 +89,17 @@ class NodeIndex : public ClusterState::Observer {
     int64_t free_gpu = 0;
     mutable std::map<StateKey, std::set<int32_t>> states;  // when grouped_
   };
+  NodeClass& ClassOfNode(NodeId n) { return classes_[static_cast<size_t>(class_of_[n.index()])]; }
+  NodeClass& GroupOfNode(NodeId n) {
+    return groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(class_of_[n.index()])])];
+  }
+  // What FindBest searches for `w` among `classes`: a class's group in
+  // place of all its classes when `w` asks nothing of labels.
+  const std::vector<const NodeClass*>& Targets(const Workload& w,
+                                               std::span<const int32_t> classes) const;
   Entry KeyOf(NodeId n) const;
+  // The most free GPU on one node of the class.
+  int64_t MaxFreeGpu(const NodeClass& c) const;
   StateKey StateOf(NodeId n) const;
   void GroupByState() const;
   std::optional<PodPlacer::Choice> BestByState(const Workload& w, const NodeClass& c,
@@ -102,6 +117,12 @@ class NodeIndex : public ClusterState::Observer {
   const bool binpack_;
   std::vector<NodeClass> classes_;
   std::vector<int32_t> class_of_;
+  // Classes that differ only in labels, merged.
+  std::vector<NodeClass> groups_;
+  std::vector<int32_t> group_of_class_;
+  std::vector<int32_t> classes_in_group_;
+  mutable std::vector<int32_t> group_hits_;
+  mutable std::vector<const NodeClass*> targets_;
   std::vector<Entry> current_;
   std::vector<bool> in_shared_;
   std::vector<Entry> current_releasing_;
