@@ -250,9 +250,14 @@ void VictimSearch::Refresh() {
     for (const PodPlacement& p : ctx_.state.placements(w)) MarkDirtyNode(p.node);
   }
   kind_.last = id_;
-  // Classes allowed again: their nodes may have become cheaper.
-  for (size_t g = x_.gains_seen_; g < kind_.gains.size(); ++g) {
-    for (NodeId n : pool_.nodes_of(kind_.gains[g])) MarkDirtyNode(n);
+  // Classes allowed again: their nodes may have become cheaper (in a small
+  // domain, look at every node rather than at each class's nodes).
+  if (x_.gains_seen_ != kind_.gains.size() && !x_.large()) {
+    for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) MarkDirty(static_cast<int32_t>(pos));
+  } else {
+    for (size_t g = x_.gains_seen_; g < kind_.gains.size(); ++g) {
+      for (NodeId n : pool_.nodes_of(kind_.gains[g])) MarkDirtyNode(n);
+    }
   }
   x_.gains_seen_ = kind_.gains.size();
   // Classes refused since: costs may have grown. Those of a bounded search
