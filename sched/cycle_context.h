@@ -31,6 +31,8 @@ struct CycleContext {
   // Per workload: GPU milli it waits for on releasing resources (for its
   // pending reason).
   std::vector<int64_t> waiting_gpu;
+  // CycleOptions::fresh_victim_search.
+  bool fresh_victim_search = false;
 };
 
 }  // namespace sluice

@@ -197,6 +197,43 @@ TEST(PropertyTest, IndexedNodeSearchDecidesLikeALinearScan) {
   }
 }
 
+// The victim search keeps each kind of workload's answers and node costs
+// across an action; building it afresh for every attempt must decide alike.
+TEST(PropertyTest, KeptVictimSearchDecidesLikeAFreshOne) {
+  for (uint64_t seed = 1; seed <= kSnapshots / 2; ++seed) {
+    const testing::RandomClusterSize size =
+        seed % 10 == 0 ? testing::RandomClusterSize{60, 150} : testing::RandomClusterSize{};
+    Snapshot kept = testing::RandomSnapshot(seed, size);
+    Snapshot fresh = kept;
+    for (int cycle = 0; cycle < 3; ++cycle) {
+      CycleResult a = RunCycle(kept);
+      CycleResult b = RunCycle(fresh, {.fresh_victim_search = true});
+      const std::string where = "seed " + std::to_string(seed) + " cycle " + std::to_string(cycle);
+      ASSERT_EQ(a.evictions.size(), b.evictions.size()) << where;
+      for (size_t i = 0; i < a.evictions.size(); ++i) {
+        ASSERT_EQ(a.evictions[i].workload, b.evictions[i].workload) << where;
+        ASSERT_EQ(a.evictions[i].for_workload, b.evictions[i].for_workload) << where;
+      }
+      auto same = [&](const std::vector<BindDecision>& x, const std::vector<BindDecision>& y) {
+        ASSERT_EQ(x.size(), y.size()) << where;
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_EQ(x[i].workload, y[i].workload) << where;
+          ASSERT_EQ(x[i].pods.size(), y[i].pods.size()) << where;
+          for (size_t p = 0; p < x[i].pods.size(); ++p) {
+            ASSERT_EQ(x[i].pods[p].node, y[i].pods[p].node) << where;
+            ASSERT_EQ(x[i].pods[p].gpus, y[i].pods[p].gpus) << where;
+          }
+        }
+      };
+      same(a.binds, b.binds);
+      same(a.pipelined, b.pipelined);
+      ASSERT_EQ(a.reason, b.reason) << where;
+      ApplyDecisions(a, &kept, cycle % 2 == 0);
+      ApplyDecisions(b, &fresh, cycle % 2 == 0);
+    }
+  }
+}
+
 TEST(PropertyTest, SettledStateStaysSettled) {
   for (uint64_t seed = 1; seed <= kSnapshots; ++seed) {
     Snapshot s = testing::RandomSnapshot(seed);

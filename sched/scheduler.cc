@@ -221,9 +221,17 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   std::optional<NodeIndex> index;
   if (!options.linear_node_search) index.emplace(snapshot, &state);
   const RequestMix mix = RequestMix::FromSnapshot(snapshot);
-  CycleContext ctx{
-      snapshot, state,  index ? &*index : nullptr,   &mix, result.fair_share,
-      demand,   result, std::vector<uint8_t>(nw, 0), {},   std::vector<int64_t>(nw, 0)};
+  CycleContext ctx{snapshot,
+                   state,
+                   index ? &*index : nullptr,
+                   &mix,
+                   result.fair_share,
+                   demand,
+                   result,
+                   std::vector<uint8_t>(nw, 0),
+                   {},
+                   std::vector<int64_t>(nw, 0),
+                   options.fresh_victim_search};
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty() && options.take_back) {
     const VictimPool pool(snapshot, state);

@@ -67,6 +67,10 @@ struct CycleOptions {
   // Search nodes by scanning them all instead of through the NodeIndex. The
   // decisions are identical; tests use it as the reference.
   bool linear_node_search = false;
+  // Build every victim search afresh for each attempt instead of keeping
+  // each kind of workload's answers and node costs for the whole action.
+  // The decisions are identical; tests use it as the reference.
+  bool fresh_victim_search = false;
   // Run consolidate, reclaim and preempt after allocate. Off, a cycle only
   // places (what `sluice sim philly` compares as "quotas without reclaim").
   bool take_back = true;

@@ -135,6 +135,11 @@ VictimSearches::~VictimSearches() { ctx_.state.RemoveObserver(this); }
 VictimSearches::Kind& VictimSearches::KindOf(WorkloadId id) {
   Kind& kind = kinds_[TwinOf(ctx_, id)];
   kind.used = ++uses_;
+  if (ctx_.fresh_victim_search) {  // the reference: nothing kept
+    for (const auto& [value, index] : kind.indexes) kept_nodes_ -= index->nodes_.size();
+    kind = Kind{};
+    kind.used = uses_;
+  }
   if (kind.answer.empty()) kind.answer.assign(pool_.classes(), -1);
   // Over budget: drop the kinds used longest ago (they are rebuilt if they
   // come back).
