@@ -114,7 +114,7 @@ VictimIndex::VictimIndex(const Snapshot& s, std::vector<NodeId> nodes)
       dirty_(nodes_.size(), 0),
       capped_(nodes_.size(), 0),
       version_(nodes_.size(), 0),
-      refusals_(nodes_.size(), 0) {
+      refusals_at_(nodes_.size(), 0) {
   if (nodes_.size() > kSmallDomain) {
     local_.assign(s.nodes.size(), -1);
     for (size_t i = 0; i < nodes_.size(); ++i) local_[nodes_[i].index()] = static_cast<int32_t>(i);
@@ -134,27 +134,24 @@ VictimSearches::~VictimSearches() { ctx_.state.RemoveObserver(this); }
 
 VictimSearches::Kind& VictimSearches::KindOf(WorkloadId id) {
   Kind& kind = kinds_[TwinOf(ctx_, id)];
-  kind.used = ++uses_;
-  if (ctx_.fresh_victim_search) {  // the reference: nothing kept
-    for (const auto& [value, index] : kind.indexes) kept_nodes_ -= index->nodes_.size();
-    kind = Kind{};
-    kind.used = uses_;
-  }
+  if (ctx_.fresh_victim_search) kind = Kind{};  // the reference: nothing kept
   if (kind.answer.empty()) kind.answer.assign(pool_.classes(), -1);
-  // Over budget: drop the kinds used longest ago (they are rebuilt if they
-  // come back).
-  while (kept_nodes_ > kMaxKeptPositions && kinds_.size() > 1) {
-    auto oldest = kinds_.end();
-    for (auto it = kinds_.begin(); it != kinds_.end(); ++it) {
-      if (&it->second != &kind &&
-          (oldest == kinds_.end() || it->second.used < oldest->second.used)) {
+  return kind;
+}
+
+void VictimSearches::Prune() {
+  while (shared_positions_ > kMaxKeptPositions) {
+    auto oldest = shared_.end();
+    for (auto it = shared_.begin(); it != shared_.end(); ++it) {
+      if (it->second.use_count() == 1 &&
+          (oldest == shared_.end() || it->second->used_ < oldest->second->used_)) {
         oldest = it;
       }
     }
-    for (const auto& [value, index] : oldest->second.indexes) kept_nodes_ -= index->nodes_.size();
-    kinds_.erase(oldest);
+    if (oldest == shared_.end()) return;  // all in use by some kind
+    shared_positions_ -= oldest->second->nodes_.size();
+    shared_.erase(oldest);
   }
-  return kind;
 }
 
 VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& value,
@@ -167,27 +164,25 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& 
       s_(searches),
       pool_(searches.pool()),
       kind_(searches.KindOf(id)),
-      x_([&]() -> VictimIndex& {
-        std::unique_ptr<VictimIndex>& slot = kind_.indexes[value];
-        if (slot == nullptr) {
-          slot = std::make_unique<VictimIndex>(ctx.snapshot, nodes());
-          slot->log_seen_ = s_.log_.size();  // built from the state as it is now
-          slot->stamp_seen_ = s_.stamps_;
-          s_.kept_nodes_ += slot->nodes_.size();
-        }
-        return *slot;
-      }()) {
+      value_(value),
+      shape_(w_.request.gpu_devices, w_.request.gpu_milli, w_.request.gpu_memory_mib,
+             w_.request.cpu_milli, w_.request.memory_mib, w_.request.mig_profile, w_.gpu_models,
+             w_.node_selector, w_.topology),
+      x_((RefreshAnswers(), Acquire(value, nodes))) {
   SLUICE_CHECK(!s_.in_use_);
   s_.in_use_ = true;
   if (++s_.epoch_ == 0) {  // wrapped: every old stamp could look current
     std::fill(s_.has_key_.begin(), s_.has_key_.end(), 0);
     s_.epoch_ = 1;
   }
-  RefreshAnswers();
+  x_.used_ = ++s_.uses_;
   Refresh();
 }
 
-VictimSearch::~VictimSearch() { s_.in_use_ = false; }
+VictimSearch::~VictimSearch() {
+  s_.in_use_ = false;
+  s_.Prune();
+}
 
 void VictimSearch::RefreshAnswers() {
   // Once per attempt, and again for the next domain of the same attempt if
@@ -205,10 +200,80 @@ void VictimSearch::RefreshAnswers() {
       answer = 2;
       continue;
     }
-    const int8_t now = policy_.Allows(f, nullptr) ? 1 : 0;
-    if (answer == 1 && now == 0) ++kind_.refusals;
-    if (answer == 0 && now == 1) kind_.gains.push_back(static_cast<int32_t>(c));
-    answer = now;
+    answer = policy_.Allows(f, nullptr) ? 1 : 0;
+  }
+}
+
+VictimSearches::IndexKey VictimSearch::KeyOf(const VictimIndex& x) const {
+  return {shape_, value_, x.answers_};
+}
+
+VictimIndex& VictimSearch::Acquire(const std::string& value,
+                                   const std::function<std::vector<NodeId>()>& nodes) {
+  std::shared_ptr<VictimIndex>& slot = kind_.indexes[value];
+  if (slot != nullptr && slot->answers_ == kind_.answer) return *slot;
+  const bool keep = !ctx_.fresh_victim_search;
+  VictimSearches::IndexKey key{shape_, value, kind_.answer};
+  if (keep) {
+    auto it = s_.shared_.find(key);
+    if (it != s_.shared_.end()) {
+      slot = it->second;
+      return *slot;
+    }
+  }
+  if (slot != nullptr && keep) {
+    // Another kind may find this one under its present answers: leave it
+    // to them and move a copy.
+    auto it = s_.shared_.find(KeyOf(*slot));
+    if (it != s_.shared_.end() && it->second == slot) {
+      slot = std::make_shared<VictimIndex>(*slot);
+    }
+    Transition(*slot, kind_.answer);
+  } else {
+    slot = std::make_shared<VictimIndex>(ctx_.snapshot, nodes());
+    slot->answers_ = kind_.answer;
+    slot->log_seen_ = s_.log_.size();  // built from the state as it is now
+    slot->stamp_seen_ = s_.stamps_;
+  }
+  if (keep && s_.shared_.emplace(std::move(key), slot).second) {
+    s_.shared_positions_ += slot->nodes_.size();
+  }
+  return *slot;
+}
+
+void VictimSearch::Transition(VictimIndex& x, const std::vector<int8_t>& answers) {
+  bool refused = false, allowed = false;
+  for (size_t c = 0; c < answers.size(); ++c) {
+    const bool was = x.answers_[c] == 1, now = answers[c] == 1;
+    if (was && !now) refused = true;
+    if (!was && now) {
+      allowed = true;
+      if (x.large()) {
+        for (NodeId n : pool_.nodes_of(static_cast<int32_t>(c))) {
+          const int32_t pos = x.local_[n.index()];
+          if (pos >= 0 && x.dirty_[static_cast<size_t>(pos)] == 0) {
+            x.dirty_[static_cast<size_t>(pos)] = 1;
+            x.dirty_list_.push_back(pos);
+          }
+        }
+      }
+    }
+  }
+  x.answers_ = answers;
+  auto mark = [&](int32_t pos) {
+    if (x.dirty_[static_cast<size_t>(pos)] != 0) return;
+    x.dirty_[static_cast<size_t>(pos)] = 1;
+    x.dirty_list_.push_back(pos);
+  };
+  // In a small domain, look at every node rather than each class's nodes.
+  if (allowed && !x.large()) {
+    for (size_t pos = 0; pos < x.nodes_.size(); ++pos) mark(static_cast<int32_t>(pos));
+  }
+  if (refused) {
+    // Costs may have grown; those of a bounded search may also have shrunk,
+    // so they are recomputed now, the others when they reach the top.
+    ++x.refusals_;
+    for (int32_t pos : x.capped_list_) mark(pos);
   }
 }
 
@@ -248,30 +313,13 @@ void VictimSearch::ApplyChanges() {
 
 void VictimSearch::Refresh() {
   ApplyChanges();
-  // The cost of a node holding this workload (or the last one) left it
-  // out (or in) as a candidate.
-  for (WorkloadId w : {id_, kind_.last}) {
+  // The cost of a node holding this workload (or the one the costs were
+  // last computed for) left it out (or in) as a candidate.
+  for (WorkloadId w : {id_, x_.last_}) {
     if (!w.valid()) continue;
     for (const PodPlacement& p : ctx_.state.placements(w)) MarkDirtyNode(p.node);
   }
-  kind_.last = id_;
-  // Classes allowed again: their nodes may have become cheaper (in a small
-  // domain, look at every node rather than at each class's nodes).
-  if (x_.gains_seen_ != kind_.gains.size() && !x_.large()) {
-    for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) MarkDirty(static_cast<int32_t>(pos));
-  } else {
-    for (size_t g = x_.gains_seen_; g < kind_.gains.size(); ++g) {
-      for (NodeId n : pool_.nodes_of(kind_.gains[g])) MarkDirtyNode(n);
-    }
-  }
-  x_.gains_seen_ = kind_.gains.size();
-  // Classes refused since: costs may have grown. Those of a bounded search
-  // may also have shrunk, so they are recomputed now; the others when they
-  // reach the top of the heap.
-  if (x_.refusals_seen_ != kind_.refusals) {
-    for (int32_t pos : x_.capped_list_) MarkDirty(pos);
-    x_.refusals_seen_ = kind_.refusals;
-  }
+  x_.last_ = id_;
   if (!x_.built_) {
     x_.built_ = true;
     x_.dirty_list_.clear();
@@ -307,7 +355,7 @@ void VictimSearch::Flush() {
 }
 
 bool VictimSearch::Candidate(const VictimPool::OnNode& e) const {
-  if (kind_.answer[static_cast<size_t>(e.cls)] != 1) return false;
+  if (x_.answers_[static_cast<size_t>(e.cls)] != 1) return false;
   const WorkloadId v = e.workload;
   return v != id_ && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v);
 }
@@ -502,7 +550,7 @@ void VictimSearch::Recompute(int32_t pos) {
     x_.has_cost_[i] = 0;
     ++x_.version_[i];
   }
-  x_.refusals_[i] = kind_.refusals;
+  x_.refusals_at_[i] = x_.refusals_;
   Cost cost;
   bool capped = false;
   const bool fits = Evaluate(x_.nodes_[i], &cost, &capped, nullptr);
@@ -540,7 +588,7 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
     const std::optional<int32_t> top = Cheapest();
     if (!top) return std::nullopt;
     const size_t i = static_cast<size_t>(*top);
-    if (x_.refusals_[i] != kind_.refusals) {
+    if (x_.refusals_at_[i] != x_.refusals_) {
       // A class was refused since this cost was computed: it may have
       // grown. Recompute it and look again.
       MarkDirty(*top);
@@ -566,11 +614,23 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
         if (first_refusal_.empty() && !why.empty()) {
           first_refusal_ = "victims on " + ctx_.snapshot.node(n).name + " " + why;
         }
+        // The class is refused from now on: the index moves to the new
+        // answers (and to their key, unless another index has it).
+        if (!ctx_.fresh_victim_search) {
+          auto it = s_.shared_.find(KeyOf(x_));
+          if (it != s_.shared_.end() && it->second.get() == &x_) {
+            s_.shared_positions_ -= x_.nodes_.size();
+            s_.shared_.erase(it);
+          }
+        }
         kind_.answer[static_cast<size_t>(c)] = 0;
-        ++kind_.refusals;
         kind_.refused_in_attempt = true;
-        x_.refusals_seen_ = kind_.refusals;
-        for (int32_t pos : x_.capped_list_) MarkDirty(pos);
+        Transition(x_, kind_.answer);
+        if (!ctx_.fresh_victim_search) {
+          if (s_.shared_.emplace(KeyOf(x_), kind_.indexes[value_]).second) {
+            s_.shared_positions_ += x_.nodes_.size();
+          }
+        }
         refused = true;
         break;
       }
@@ -587,7 +647,7 @@ std::string VictimSearch::why_not() const {
   for (NodeId n : x_.nodes_) {
     for (const VictimPool::OnNode& e : pool_.on_node(n)) {
       const WorkloadId v = e.workload;
-      if (kind_.answer[static_cast<size_t>(e.cls)] != 0) continue;
+      if (x_.answers_[static_cast<size_t>(e.cls)] != 0) continue;
       if (v == id_ || ctx_.decided[v.index()] != 0 || ctx_.state.is_releasing(v)) continue;
       std::string why;
       if (!policy_.Allows(pool_.facts(e.cls), &why) && !why.empty()) {

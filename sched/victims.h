@@ -122,8 +122,9 @@ class VictimPool {
   std::vector<std::vector<NodeId>> nodes_of_;
 };
 
-// Costs of the nodes of one domain for one kind of workload, kept across
-// the attempts of an action (see the top of this file).
+// Costs of the nodes of one domain for pods of one shape under one set of
+// policy answers, kept across the attempts of an action and shared by the
+// kinds of workload whose answers are the same (see the top of this file).
 class VictimIndex {
  public:
   using Cost = std::tuple<int32_t, int64_t, PlacementScore>;  // victims, GPU evicted, placement
@@ -139,25 +140,30 @@ class VictimIndex {
 
   std::vector<NodeId> nodes_;
   std::vector<int32_t> local_;  // node -> position in nodes_, -1 outside (large only)
+  // Per class: what the costs assume (1 allowed; 0 refused, 2 never a
+  // candidate: both not allowed).
+  std::vector<int8_t> answers_;
+  uint64_t refusals_ = 0;                    // classes that went from allowed to not
+  WorkloadId last_ = WorkloadId::Invalid();  // left out of the costs as the workload placed
+  uint64_t used_ = 0;
   // Per position.
   std::vector<Cost> cost_;
   std::vector<uint8_t> has_cost_, dirty_, capped_;
-  std::vector<uint32_t> version_;   // bumped whenever the cost changes
-  std::vector<uint64_t> refusals_;  // the kind's refusal count when the cost was computed
+  std::vector<uint32_t> version_;      // bumped whenever the cost changes
+  std::vector<uint64_t> refusals_at_;  // refusals_ when the cost was computed
   std::vector<int32_t> dirty_list_;
   std::vector<int32_t> capped_list_;  // positions whose cost is a bounded search's
   // The heap of (cost, position, version); an entry is stale when the
   // position's version moved on.
   std::vector<std::tuple<Cost, int32_t, uint32_t>> heap_;
-  size_t log_seen_ = 0;         // (large) entries of the change log applied
-  uint64_t stamp_seen_ = 0;     // (small) change stamps applied
-  size_t gains_seen_ = 0;       // entries of the kind's gain log applied
-  uint64_t refusals_seen_ = 0;  // the kind's refusal count at the last use
+  size_t log_seen_ = 0;      // (large) entries of the change log applied
+  uint64_t stamp_seen_ = 0;  // (small) change stamps applied
   bool built_ = false;
 };
 
 // The victim searches of one action: the change log of the cluster state,
-// the kept state per kind of workload, and per-attempt scratch.
+// the kept answers per kind of workload, the shared indexes, and
+// per-attempt scratch.
 class VictimSearches final : public ClusterState::Observer {
  public:
   VictimSearches(CycleContext& ctx, const VictimPool& pool);
@@ -175,20 +181,24 @@ class VictimSearches final : public ClusterState::Observer {
 
  private:
   friend class VictimSearch;
-  // What one kind of workload keeps: the policy's answers per class and an
-  // index per domain.
+  // What one kind of workload keeps: the policy's answers per class (-1 not
+  // asked yet, 0 refused, 1 allowed, 2 never a candidate) and the index it
+  // used last per domain.
   struct Kind {
-    // Per class: -1 not asked yet, 0 refused, 1 allowed, 2 never a candidate.
     std::vector<int8_t> answer;
-    uint64_t refusals = 0;                    // classes that went from allowed to refused
-    std::vector<int32_t> gains;               // classes that went from refused to allowed, in order
-    uint64_t attempt = 0;                     // the attempt the answers were asked for
-    bool refused_in_attempt = false;          // an answer was changed while evicting
-    WorkloadId last = WorkloadId::Invalid();  // the workload of the last attempt
-    std::map<std::string, std::unique_ptr<VictimIndex>> indexes;  // by domain value
-    uint64_t used = 0;
+    uint64_t attempt = 0;             // the attempt the answers were asked for
+    bool refused_in_attempt = false;  // an answer was changed while evicting
+    std::map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
   };
+  // What an index's costs depend on besides the cluster's state: the pod's
+  // request and constraints, the domain, and the answers.
+  using Shape = std::tuple<int32_t, int64_t, int64_t, int64_t, int64_t, int32_t,
+                           std::vector<std::string>, Labels, std::string>;
+  using IndexKey = std::tuple<Shape, std::string, std::vector<int8_t>>;
   Kind& KindOf(WorkloadId id);
+  // Drops the least recently used shared indexes nobody holds while they
+  // cover more than a budget of node positions.
+  void Prune();
 
   CycleContext& ctx_;
   const VictimPool& pool_;
@@ -197,8 +207,9 @@ class VictimSearches final : public ClusterState::Observer {
   uint64_t stamps_ = 0;
   uint64_t attempt_ = 0;
   std::map<Twin, Kind> kinds_;
+  std::map<IndexKey, std::shared_ptr<VictimIndex>> shared_;
+  size_t shared_positions_ = 0;
   uint64_t uses_ = 0;
-  size_t kept_nodes_ = 0;  // positions held by all kept indexes
   bool in_use_ = false;
   // Per workload, for the attempt in progress.
   uint32_t epoch_ = 0;
@@ -234,7 +245,16 @@ class VictimSearch {
   using Cost = VictimIndex::Cost;
   // Asks the policy about every class, once per attempt.
   void RefreshAnswers();
-  // Brings the index up to date with the node changes and answers.
+  // The index for this kind's answers in domain `value`: its own if the
+  // answers did not change, one another kind keeps for the same answers,
+  // its own (or a copy, when others may use it) brought to the new answers,
+  // or a new one.
+  VictimIndex& Acquire(const std::string& value, const std::function<std::vector<NodeId>()>& nodes);
+  // Moves the index's answers to `answers`: classes no longer allowed make
+  // costs stale (lazily), classes allowed again mark their nodes.
+  void Transition(VictimIndex& x, const std::vector<int8_t>& answers);
+  VictimSearches::IndexKey KeyOf(const VictimIndex& x) const;
+  // Brings the index up to date with the node changes.
   void Refresh();
   void MarkDirty(int32_t pos);
   void MarkDirtyNode(NodeId n);
@@ -256,6 +276,8 @@ class VictimSearch {
   VictimSearches& s_;
   const VictimPool& pool_;
   VictimSearches::Kind& kind_;
+  const std::string value_;
+  VictimSearches::Shape shape_;
   VictimIndex& x_;
   std::string first_refusal_;
 };
