@@ -19,12 +19,10 @@ std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id) {
     if (fixed == nullptr) return {};
   }
   if (w.topology.empty() && ctx.index != nullptr) {
-    // One domain, the whole cluster: no map of label values to build.
+    // One domain, the whole cluster: no map of label values to build, and
+    // no free GPU to sum (it only orders domains).
     std::vector<Domain> one(1);
-    for (int32_t c : ctx.index->MatchingClasses(w)) {
-      one[0].classes.push_back(c);
-      one[0].free_gpu += ctx.index->ClassFreeGpu(c);
-    }
+    one[0].classes = ctx.index->MatchingClasses(w);
     if (one[0].classes.empty()) one.clear();
     return one;
   }

@@ -19,7 +19,7 @@ namespace sluice {
 // of one topology domain, or of the whole cluster.
 struct Domain {
   std::string value;
-  int64_t free_gpu = 0;
+  int64_t free_gpu = 0;  // orders topology domains (not summed for the whole cluster)
   std::vector<NodeId> nodes;
   std::vector<int32_t> classes;
 };

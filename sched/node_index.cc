@@ -45,6 +45,7 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
         .nodes.emplace_back(static_cast<int32_t>(i));
     Insert(NodeId(static_cast<int32_t>(i)));
   }
+  for (const NodeClass& g : groups_) all_groups_.push_back(&g);
   state_->AddObserver(this);
 }
 
@@ -147,6 +148,7 @@ const std::vector<const NodeIndex::NodeClass*>& NodeIndex::Targets(
   // A workload that asks nothing of labels scores alike on every class of
   // a group: when all of a group's classes are asked for, search the group.
   if (w.node_selector.empty() && w.topology.empty() && groups_.size() < classes_.size()) {
+    if (classes.size() == classes_.size()) return all_groups_;  // every class: every group
     group_hits_.assign(groups_.size(), 0);
     for (int32_t ci : classes)
       ++group_hits_[static_cast<size_t>(group_of_class_[static_cast<size_t>(ci)])];
@@ -170,14 +172,29 @@ int64_t NodeIndex::MaxFreeGpu(const NodeClass& c) const {
   return binpack_ ? c.all.rbegin()->k1 : -c.all.begin()->k1;
 }
 
-std::vector<int32_t> NodeIndex::MatchingClasses(const Workload& w) const {
-  std::vector<int32_t> out;
-  for (size_t c = 0; c < classes_.size(); ++c) {
-    if (NodeFilter::MatchesClass(w, *classes_[c].representative)) {
-      out.push_back(static_cast<int32_t>(c));
-    }
+const std::vector<int32_t>& NodeIndex::MatchingClasses(const Workload& w) const {
+  const std::vector<Workload>& all = snapshot_.workloads;
+  const bool ours = !all.empty() && &w >= all.data() && &w < all.data() + all.size();
+  const size_t wi = ours ? static_cast<size_t>(&w - all.data()) : 0;
+  if (ours) {
+    if (match_of_.empty()) match_of_.assign(all.size(), -1);
+    if (match_of_[wi] >= 0) return match_lists_[static_cast<size_t>(match_of_[wi])];
   }
-  return out;
+  const PodRequest& r = w.request;
+  MatchKey key{w.gpu_models,  w.node_selector, w.topology,      r.mig_profile,
+               r.gpu_devices, r.gpu_milli,     r.gpu_memory_mib};
+  auto [it, added] = match_ids_.emplace(std::move(key), static_cast<int32_t>(match_lists_.size()));
+  if (added) {
+    std::vector<int32_t> out;
+    for (size_t c = 0; c < classes_.size(); ++c) {
+      if (NodeFilter::MatchesClass(w, *classes_[c].representative)) {
+        out.push_back(static_cast<int32_t>(c));
+      }
+    }
+    match_lists_.push_back(std::move(out));
+  }
+  if (ours) match_of_[wi] = it->second;
+  return match_lists_[static_cast<size_t>(it->second)];
 }
 
 const std::string* NodeIndex::ClassLabel(int32_t c, const std::string& key) const {

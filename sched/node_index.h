@@ -33,6 +33,8 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/model.h"
@@ -50,8 +52,10 @@ class NodeIndex : public ClusterState::Observer {
   NodeIndex& operator=(const NodeIndex&) = delete;
 
   // Classes whose nodes pass `w`'s model, selector and topology-label
-  // constraints and can express its GPU request, in class order.
-  std::vector<int32_t> MatchingClasses(const Workload& w) const;
+  // constraints and can express its GPU request, in class order. Worked out
+  // once per workload of the snapshot (and per distinct set of
+  // constraints), then remembered.
+  const std::vector<int32_t>& MatchingClasses(const Workload& w) const;
   // The value of label `key` on the nodes of class `c` (nullptr if absent).
   const std::string* ClassLabel(int32_t c, const std::string& key) const;
   // Free GPU milli summed over the class's nodes.
@@ -123,6 +127,14 @@ class NodeIndex : public ClusterState::Observer {
   std::vector<int32_t> classes_in_group_;
   mutable std::vector<int32_t> group_hits_;
   mutable std::vector<const NodeClass*> targets_;
+  std::vector<const NodeClass*> all_groups_;
+  // MatchingClasses, remembered: per snapshot workload an index into
+  // match_lists_ (-1 not yet), and per distinct request and constraints.
+  using MatchKey =
+      std::tuple<std::vector<std::string>, Labels, std::string, int32_t, int32_t, int64_t, int64_t>;
+  mutable std::vector<int32_t> match_of_;
+  mutable std::vector<std::vector<int32_t>> match_lists_;
+  mutable std::map<MatchKey, int32_t> match_ids_;
   std::vector<Entry> current_;
   std::vector<bool> in_shared_;
   std::vector<Entry> current_releasing_;
