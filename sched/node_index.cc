@@ -87,8 +87,22 @@ void NodeIndex::Erase(NodeId n) {
 }
 
 void NodeIndex::NodeChanged(NodeId n) {
-  Erase(n);
-  Insert(n);
+  // Many changes leave the keys as they were (an eviction moves GPU from
+  // held to releasing, which an ordinary placement sees as taken either
+  // way): then the sets need no update.
+  const size_t i = n.index();
+  const int64_t sign = binpack_ ? 1 : -1;
+  const bool releasing = state_->has_releasing(n);
+  const bool same = KeyOf(n) == current_[i] && (state_->shared_devices(n) > 0) == in_shared_[i] &&
+                    releasing == in_releasing_[i] &&
+                    (!releasing || current_releasing_[i] ==
+                                       Entry{sign * state_->free_gpu_pipelined(n),
+                                             sign * state_->free_cpu_pipelined(n),
+                                             sign * state_->free_memory_pipelined(n), n.value()});
+  if (!same) {
+    Erase(n);
+    Insert(n);
+  }
   if (grouped_) {
     StateKey& key = state_of_[n.index()];
     StateKey now = StateOf(n);

@@ -122,11 +122,7 @@ VictimIndex::VictimIndex(const Snapshot& s, std::vector<NodeId> nodes)
 }
 
 VictimSearches::VictimSearches(CycleContext& ctx, const VictimPool& pool)
-    : ctx_(ctx),
-      pool_(pool),
-      stamp_(ctx.snapshot.nodes.size(), 0),
-      has_key_(ctx.snapshot.workloads.size(), 0),
-      keys_(ctx.snapshot.workloads.size()) {
+    : ctx_(ctx), pool_(pool), stamp_(ctx.snapshot.nodes.size(), 0) {
   ctx_.state.AddObserver(this);
 }
 
@@ -171,10 +167,7 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& 
       x_((RefreshAnswers(), Acquire(value, nodes))) {
   SLUICE_CHECK(!s_.in_use_);
   s_.in_use_ = true;
-  if (++s_.epoch_ == 0) {  // wrapped: every old stamp could look current
-    std::fill(s_.has_key_.begin(), s_.has_key_.end(), 0);
-    s_.epoch_ = 1;
-  }
+  s_.keys_.clear();
   x_.used_ = ++s_.uses_;
   Refresh();
 }
@@ -361,12 +354,9 @@ bool VictimSearch::Candidate(const VictimPool::OnNode& e) const {
 }
 
 const VictimKey& VictimSearch::KeyOf(WorkloadId v) {
-  const size_t i = v.index();
-  if (s_.has_key_[i] != s_.epoch_) {
-    s_.keys_[i] = policy_.Key(v);
-    s_.has_key_[i] = s_.epoch_;
-  }
-  return s_.keys_[i];
+  auto [it, added] = s_.keys_.try_emplace(v.value());
+  if (added) it->second = policy_.Key(v);
+  return it->second;
 }
 
 namespace {

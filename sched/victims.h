@@ -40,6 +40,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "sched/cycle_context.h"
@@ -211,10 +212,8 @@ class VictimSearches final : public ClusterState::Observer {
   size_t shared_positions_ = 0;
   uint64_t uses_ = 0;
   bool in_use_ = false;
-  // Per workload, for the attempt in progress.
-  uint32_t epoch_ = 0;
-  std::vector<uint32_t> has_key_;
-  std::vector<VictimKey> keys_;
+  // Victim keys fixed in the attempt in progress, by workload.
+  std::unordered_map<int32_t, VictimKey> keys_;
   // Buffers of Evaluate.
   std::vector<const VictimPool::OnNode*> candidates_;
   std::vector<int64_t> held_;
