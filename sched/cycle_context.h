@@ -4,6 +4,9 @@
 #define SLUICE_SCHED_CYCLE_CONTEXT_H_
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/model.h"
@@ -13,6 +16,38 @@
 #include "sched/scheduler.h"
 
 namespace sluice {
+
+// Everything but the pods held, which change during a cycle.
+using TwinShape =
+    std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t, int32_t,
+               int32_t, std::vector<std::string>, Labels, std::string, int32_t>;
+
+// A number for each distinct TwinShape of the cycle's workloads, worked out
+// once per workload (twins.h asks for the same workloads in every action).
+class TwinShapes {
+ public:
+  int32_t Of(const Snapshot& s, WorkloadId id) {
+    if (of_.empty()) of_.assign(s.workloads.size(), -1);
+    int32_t& known = of_[id.index()];
+    if (known < 0) {
+      const Workload& w = s.workload(id);
+      const PodRequest& r = w.request;
+      TwinShape shape{w.queue.value(), PriorityValue(w.priority_class),
+                      w.preemptible,   r.gpu_devices,
+                      r.gpu_milli,     r.gpu_memory_mib,
+                      r.cpu_milli,     r.memory_mib,
+                      w.pods,          w.min_available,
+                      w.gpu_models,    w.node_selector,
+                      w.topology,      r.mig_profile};
+      known = ids_.emplace(std::move(shape), static_cast<int32_t>(ids_.size())).first->second;
+    }
+    return known;
+  }
+
+ private:
+  std::vector<int32_t> of_;
+  std::map<TwinShape, int32_t> ids_;
+};
 
 struct CycleContext {
   const Snapshot& snapshot;
@@ -33,6 +68,7 @@ struct CycleContext {
   std::vector<int64_t> waiting_gpu;
   // CycleOptions::fresh_victim_search.
   bool fresh_victim_search = false;
+  TwinShapes twin_shapes = {};
 };
 
 }  // namespace sluice

@@ -18,39 +18,23 @@
 
 namespace sluice {
 
-using Twin =
-    std::tuple<int32_t, int32_t, bool, int32_t, int64_t, int64_t, int64_t, int64_t, int32_t,
-               int32_t, int32_t, std::vector<std::string>, Labels, std::string, int32_t>;
+// Twins are workloads of the same shape holding as many pods.
+using Twin = std::pair<int32_t, int32_t>;
 
-inline Twin TwinOf(const CycleContext& ctx, WorkloadId id) {
-  const Workload& w = ctx.snapshot.workload(id);
-  const PodRequest& r = w.request;
-  return {w.queue.value(),
-          PriorityValue(w.priority_class),
-          w.preemptible,
-          r.gpu_devices,
-          r.gpu_milli,
-          r.gpu_memory_mib,
-          r.cpu_milli,
-          r.memory_mib,
-          w.pods,
-          w.min_available,
-          static_cast<int32_t>(ctx.state.placements(id).size()),
-          w.gpu_models,
-          w.node_selector,
-          w.topology,
-          r.mig_profile};
+inline Twin TwinOf(CycleContext& ctx, WorkloadId id) {
+  return {ctx.twin_shapes.Of(ctx.snapshot, id),
+          static_cast<int32_t>(ctx.state.placements(id).size())};
 }
 
 // What a failed attempt of each twin found (`Outcome`), until one succeeds.
 template <typename Outcome>
 class FailedTwins {
  public:
-  const Outcome* Find(const CycleContext& ctx, WorkloadId id) const {
+  const Outcome* Find(CycleContext& ctx, WorkloadId id) const {
     auto it = failed_.find(TwinOf(ctx, id));
     return it == failed_.end() ? nullptr : &it->second;
   }
-  void Failed(const CycleContext& ctx, WorkloadId id, Outcome outcome) {
+  void Failed(CycleContext& ctx, WorkloadId id, Outcome outcome) {
     failed_.emplace(TwinOf(ctx, id), std::move(outcome));
   }
   void Succeeded() { failed_.clear(); }
