@@ -58,6 +58,7 @@ RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage
     if (covered * 100 >= total * coverage_percent) break;
     covered += s.weight;
     mix.total_weight_ += s.weight;
+    if (s.request.gpu_devices > 0) mix.gpu_weight_ += s.weight;
     mix.shapes_.push_back(std::move(s));
   }
   return mix;
@@ -65,7 +66,8 @@ RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage
 
 int64_t RequestMix::Resolution(int64_t growth) const {
   if (total_weight_ == 0) return 0;
-  const int64_t step = total_weight_ * kResolutionMilli;
+  // A mix of CPU-only pods has no GPU growth to speak of; any step will do.
+  const int64_t step = (gpu_weight_ > 0 ? gpu_weight_ : total_weight_) * kResolutionMilli;
   // Floor division, also for negative growth.
   const int64_t q = growth / step;
   return (growth % step != 0 && growth < 0) ? q - 1 : q;

@@ -56,12 +56,13 @@ class RequestMix {
   int64_t total_weight() const { return total_weight_; }
 
   // A fragmentation growth (weight x milli-GPU) as a placement key:
-  // the expected milli-GPU per pod of the mix, rounded down to steps of
-  // kResolutionMilli. Differences finer than that are noise in a mix
-  // sampled from recent requests, and treating them as ties lets the
-  // packing keys decide, which replays of the openb trace show to be
-  // better than following every small difference (the FGD paper's own
-  // scorer has the same resolution: a 0-100 score over a sigmoid of
+  // the expected milli-GPU per pod of the mix that asks for GPU, rounded
+  // down to steps of kResolutionMilli. (Pods without GPU are left out of
+  // the average: no placement can take GPU from them, so counting them
+  // would only make the steps finer on a mix with more of them.) Differences finer than that are
+  // noise in a mix sampled from recent requests, and treating them as ties lets the packing keys
+  // decide, which replays of the openb trace show to be better than following every small
+  // difference (the FGD paper's own scorer has the same resolution: a 0-100 score over a sigmoid of
   // growth in GPUs).
   static constexpr int64_t kResolutionMilli = 40;
   int64_t Resolution(int64_t growth) const;
@@ -94,6 +95,7 @@ class RequestMix {
  private:
   std::vector<MixShape> shapes_;
   int64_t total_weight_ = 0;
+  int64_t gpu_weight_ = 0;  // of the shapes that ask for GPU
   std::vector<ModelSetDemand> constrained_;
   int64_t total_gpu_demand_ = 0;                           // of every shape given
   std::vector<std::pair<std::string, int64_t>> scarcity_;  // by model

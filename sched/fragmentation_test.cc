@@ -73,6 +73,13 @@ TEST(FragmentationTest, ResolutionRoundsExpectedGrowthDown) {
   EXPECT_EQ(mix.Resolution(-80), -1);
   EXPECT_EQ(mix.Resolution(-81), -2);
   EXPECT_EQ(RequestMix().Resolution(500), 0);
+  // Pods without GPU do not count in the average: with two of them in the
+  // mix the steps are still 2 x 40.
+  const RequestMix with_cpu_only =
+      RequestMix::FromShapes({Shape(1, 1000, 0, 2), Shape(0, 0, 4000, 2)});
+  EXPECT_EQ(with_cpu_only.total_weight(), 4);
+  EXPECT_EQ(with_cpu_only.Resolution(79), 0);
+  EXPECT_EQ(with_cpu_only.Resolution(80), 1);
 }
 
 MixShape OnModels(MixShape s, std::vector<std::string> models) {
