@@ -97,10 +97,17 @@ void RequestMix::MeasureSupply(std::span<const Node> nodes) {
   // Whole-GPU capacity by model (devices in MIG mode serve MIG pods only).
   std::map<std::string, int64_t> capacity;
   int64_t total_capacity = 0;
+  // Nodes of one model tend to come together: one map lookup per run.
+  int64_t* last = nullptr;
+  const std::string* last_model = nullptr;
   for (const Node& n : nodes) {
     const int64_t gpu = int64_t{1000} * (n.gpus - static_cast<int32_t>(n.mig.size()));
     if (gpu <= 0) continue;
-    capacity[n.gpu_model] += gpu;
+    if (last_model == nullptr || *last_model != n.gpu_model) {
+      last = &capacity[n.gpu_model];
+      last_model = &n.gpu_model;
+    }
+    *last += gpu;
     total_capacity += gpu;
   }
   // Shares in millionths, so that the quotient stays within 64 bits.
