@@ -23,10 +23,20 @@ RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage
   // Merge equal shapes; std::map keeps the merge deterministic.
   std::map<ShapeKeyT, size_t> index;
   std::vector<MixShape> merged;
+  std::map<std::vector<std::string>, int64_t> by_models;
   int64_t total = 0;
+  int64_t total_gpu = 0;
   for (MixShape& s : shapes) {
     if (s.weight <= 0) continue;
     total += s.weight;
+    const int64_t gpu = s.weight * s.request.gpu_devices * s.request.gpu_milli;
+    total_gpu += gpu;
+    if (!s.gpu_models.empty() && gpu > 0) {
+      std::vector<std::string> models = s.gpu_models;
+      std::sort(models.begin(), models.end());
+      models.erase(std::unique(models.begin(), models.end()), models.end());
+      by_models[std::move(models)] += gpu;
+    }
     auto [it, added] = index.emplace(ShapeKey(s), merged.size());
     if (added) {
       merged.push_back(std::move(s));
@@ -40,12 +50,15 @@ RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage
     return ShapeKey(a) < ShapeKey(b);
   });
   RequestMix mix;
+  mix.total_gpu_demand_ = total_gpu;
+  for (auto& [models, gpu] : by_models) mix.constrained_.push_back({models, gpu});
   int64_t covered = 0;
   for (MixShape& s : merged) {
     if (static_cast<int32_t>(mix.shapes_.size()) >= max_shapes) break;
     if (covered * 100 >= total * coverage_percent) break;
     covered += s.weight;
     mix.total_weight_ += s.weight;
+    if (s.request.gpu_devices > 0) mix.gpu_weight_ += s.weight;
     mix.shapes_.push_back(std::move(s));
   }
   return mix;
@@ -53,7 +66,8 @@ RequestMix RequestMix::FromShapes(std::vector<MixShape> shapes, int32_t coverage
 
 int64_t RequestMix::Resolution(int64_t growth) const {
   if (total_weight_ == 0) return 0;
-  const int64_t step = total_weight_ * kResolutionMilli;
+  // A mix of CPU-only pods has no GPU growth to speak of; any step will do.
+  const int64_t step = (gpu_weight_ > 0 ? gpu_weight_ : total_weight_) * kResolutionMilli;
   // Floor division, also for negative growth.
   const int64_t q = growth / step;
   return (growth % step != 0 && growth < 0) ? q - 1 : q;
@@ -73,7 +87,54 @@ RequestMix RequestMix::FromSnapshot(const Snapshot& s) {
   }
   RequestMix mix = FromShapes(std::move(shapes));
   for (const auto& [profile, pods] : mig) mix.mig_pending_.push_back({profile, pods});
+  mix.MeasureSupply(s.nodes);
   return mix;
+}
+
+void RequestMix::MeasureSupply(std::span<const Node> nodes) {
+  scarcity_.clear();
+  if (constrained_.empty() || total_gpu_demand_ == 0) return;
+  // Whole-GPU capacity by model (devices in MIG mode serve MIG pods only).
+  std::map<std::string, int64_t> capacity;
+  int64_t total_capacity = 0;
+  // Nodes of one model tend to come together: one map lookup per run.
+  int64_t* last = nullptr;
+  const std::string* last_model = nullptr;
+  for (const Node& n : nodes) {
+    const int64_t gpu = int64_t{1000} * (n.gpus - static_cast<int32_t>(n.mig.size()));
+    if (gpu <= 0) continue;
+    if (last_model == nullptr || *last_model != n.gpu_model) {
+      last = &capacity[n.gpu_model];
+      last_model = &n.gpu_model;
+    }
+    *last += gpu;
+    total_capacity += gpu;
+  }
+  // Shares in millionths, so that the quotient stays within 64 bits.
+  constexpr int64_t kShare = 1'000'000;
+  for (const auto& entry : capacity) {
+    const std::string& model = entry.first;
+    int64_t sum = 0;
+    for (const ModelSetDemand& d : constrained_) {
+      if (!std::binary_search(d.models.begin(), d.models.end(), model)) continue;
+      int64_t supply = 0;
+      for (const std::string& m : d.models) {
+        auto it = capacity.find(m);
+        if (it != capacity.end()) supply += it->second;
+      }
+      const int64_t demand_share = d.gpu_milli * kShare / total_gpu_demand_;
+      const int64_t supply_share = std::max<int64_t>(1, supply * kShare / total_capacity);
+      sum += demand_share * kScarcityScale / supply_share;
+    }
+    if (sum > 0) scarcity_.emplace_back(model, sum);
+  }
+}
+
+int64_t RequestMix::Scarcity(const std::string& model) const {
+  for (const auto& [m, s] : scarcity_) {
+    if (m == model) return s;
+  }
+  return 0;
 }
 
 int64_t ShapeFragment(const NodeFreeView& v, const MixShape& shape,

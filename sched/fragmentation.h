@@ -56,19 +56,49 @@ class RequestMix {
   int64_t total_weight() const { return total_weight_; }
 
   // A fragmentation growth (weight x milli-GPU) as a placement key:
-  // the expected milli-GPU per pod of the mix, rounded down to steps of
-  // kResolutionMilli. Differences finer than that are noise in a mix
-  // sampled from recent requests, and treating them as ties lets the
-  // packing keys decide, which replays of the openb trace show to be
-  // better than following every small difference (the FGD paper's own
-  // scorer has the same resolution: a 0-100 score over a sigmoid of
+  // the expected milli-GPU per pod of the mix that asks for GPU, rounded
+  // down to steps of kResolutionMilli. (Pods without GPU are left out of
+  // the average: no placement can take GPU from them, so counting them
+  // would only make the steps finer on a mix with more of them.) Differences finer than that are
+  // noise in a mix sampled from recent requests, and treating them as ties lets the packing keys
+  // decide, which replays of the openb trace show to be better than following every small
+  // difference (the FGD paper's own scorer has the same resolution: a 0-100 score over a sigmoid of
   // growth in GPUs).
   static constexpr int64_t kResolutionMilli = 40;
   int64_t Resolution(int64_t growth) const;
 
+  // GPU asked for by the pods that may use only some GPU models, per set of
+  // models. Counted over every shape given to FromShapes, not only the most
+  // frequent ones kept: constrained pods are often too varied for any of
+  // their shapes to be among those.
+  struct ModelSetDemand {
+    std::vector<std::string> models;  // sorted, distinct
+    int64_t gpu_milli = 0;            // weight x devices x milli
+  };
+  const std::vector<ModelSetDemand>& constrained_demand() const { return constrained_; }
+
+  // Works out Scarcity for the GPU models of `nodes` (their whole-GPU
+  // devices). FromSnapshot does this itself; a mix from FromShapes has no
+  // scarcity until it is called.
+  void MeasureSupply(std::span<const Node> nodes);
+  // How much pods that cannot go elsewhere depend on the GPU of `model`:
+  // the sum, over the constrained model sets that include it, of the set's
+  // share of the GPU asked for divided by its share of the cluster's GPU,
+  // in millionths. A set asking for 5% of the GPU that only 10% of the
+  // cluster can give adds 500,000; 0 for a model no constrained pod asks
+  // for. Placement prefers, among placements that fragment alike, GPU that
+  // is less scarce, so unconstrained pods leave the models that constrained
+  // ones depend on for them.
+  int64_t Scarcity(const std::string& model) const;
+  static constexpr int64_t kScarcityScale = 1'000'000;
+
  private:
   std::vector<MixShape> shapes_;
   int64_t total_weight_ = 0;
+  int64_t gpu_weight_ = 0;  // of the shapes that ask for GPU
+  std::vector<ModelSetDemand> constrained_;
+  int64_t total_gpu_demand_ = 0;                           // of every shape given
+  std::vector<std::pair<std::string, int64_t>> scarcity_;  // by model
   std::vector<MigDemand> mig_pending_;
 };
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sched/online_placer.h"
+
 namespace sluice {
 namespace {
 
@@ -71,6 +73,106 @@ TEST(FragmentationTest, ResolutionRoundsExpectedGrowthDown) {
   EXPECT_EQ(mix.Resolution(-80), -1);
   EXPECT_EQ(mix.Resolution(-81), -2);
   EXPECT_EQ(RequestMix().Resolution(500), 0);
+  // Pods without GPU do not count in the average: with two of them in the
+  // mix the steps are still 2 x 40.
+  const RequestMix with_cpu_only =
+      RequestMix::FromShapes({Shape(1, 1000, 0, 2), Shape(0, 0, 4000, 2)});
+  EXPECT_EQ(with_cpu_only.total_weight(), 4);
+  EXPECT_EQ(with_cpu_only.Resolution(79), 0);
+  EXPECT_EQ(with_cpu_only.Resolution(80), 1);
+}
+
+MixShape OnModels(MixShape s, std::vector<std::string> models) {
+  s.gpu_models = std::move(models);
+  return s;
+}
+
+Node GpuNode(const std::string& name, int32_t gpus, const std::string& model) {
+  Node n;
+  n.name = name;
+  n.gpus = gpus;
+  n.gpu_model = model;
+  return n;
+}
+
+Workload OneGpuPod(const std::string& name) {
+  Workload w;
+  w.name = name;
+  w.queue = QueueId(0);
+  w.request.gpu_devices = 1;
+  w.request.gpu_milli = 1000;
+  return w;
+}
+
+Snapshot TwoNodes(Node a, Node b) {
+  Snapshot s;
+  s.nodes = {std::move(a), std::move(b)};
+  Queue q;
+  q.name = "q";
+  for (QueueResource& r : q.resources) r.quota = -1;
+  s.queues.push_back(std::move(q));
+  return s;
+}
+
+TEST(FragmentationTest, ScarcityIsDemandShareOverSupplyShare) {
+  // 10,000 milli asked for: 6 pods of any model, 2 only on T4, 2 on G2 or
+  // T4 (these two shapes are rare enough to fall outside a 60% mix, and
+  // still count). The cluster: 2 T4 GPUs and 8 G2 GPUs.
+  RequestMix mix =
+      RequestMix::FromShapes({Shape(1, 1000, 0, 6), OnModels(Shape(1, 1000, 0, 2), {"T4"}),
+                              OnModels(Shape(1, 1000, 0, 2), {"T4", "G2", "T4"})},
+                             60);
+  ASSERT_EQ(mix.shapes().size(), 1U);
+  ASSERT_EQ(mix.constrained_demand().size(), 2U);
+  EXPECT_EQ(mix.constrained_demand()[0].models, (std::vector<std::string>{"G2", "T4"}));
+  EXPECT_EQ(mix.constrained_demand()[0].gpu_milli, 2000);
+  EXPECT_EQ(mix.Scarcity("T4"), 0);  // before the nodes are known
+  const std::vector<Node> nodes = {GpuNode("a", 2, "T4"), GpuNode("b", 8, "G2")};
+  mix.MeasureSupply(nodes);
+  // T4 only: 20% of the demand on 20% of the GPU, 1.0; G2 or T4: 20% on
+  // 100%, 0.2. T4 is needed by both sets, G2 by one.
+  EXPECT_EQ(mix.Scarcity("T4"), 1'200'000);
+  EXPECT_EQ(mix.Scarcity("G2"), 200'000);
+  EXPECT_EQ(mix.Scarcity("A100"), 0);
+}
+
+TEST(FragmentationTest, UnconstrainedPodLeavesTheScarcerModel) {
+  // One pod of any model, on an empty 2-GPU T4 node or an empty 8-GPU G2
+  // node. The mix: 98 pods of any model, one only on T4, one only on G2.
+  // Either node's growth is the same (-1000 for the shape that cannot use
+  // it, -10 milli per pod of the mix); packing alone would pick the T4
+  // node (half of it left, against 7/8 of the G2). But T4-only pods ask
+  // for 1% of the GPU and can use 20% of it (scarcity 0.05), G2-only ones
+  // 1% of 80% (0.0125): the pod goes to the G2.
+  Snapshot s = TwoNodes(GpuNode("a", 2, "T4"), GpuNode("b", 8, "G2"));
+  s.workloads.push_back(OneGpuPod("any"));
+  const RequestMix mix =
+      RequestMix::FromShapes({Shape(1, 1000, 0, 98), OnModels(Shape(1, 1000, 0, 1), {"T4"}),
+                              OnModels(Shape(1, 1000, 0, 1), {"G2"})},
+                             100);
+  OnlinePlacer placer(s, mix);
+  std::optional<std::vector<PodPlacement>> p = placer.Place(WorkloadId(0));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->front().node, NodeId(1));
+}
+
+TEST(FragmentationTest, BinpackFinishesTheNodeFullestAsAShareOfItsGpu) {
+  // A 2-GPU node, idle, and an 8-GPU node with 6 GPUs taken. A 1-GPU pod
+  // leaves 1 GPU free on either (no fragmentation for a 1-GPU mix), but
+  // that is 1/2 of the first node and 1/8 of the second: the second.
+  Snapshot s = TwoNodes(GpuNode("small", 2, "T4"), GpuNode("big", 8, "T4"));
+  Workload running = OneGpuPod("running");
+  running.pods = 6;
+  running.min_available = 6;
+  running.running = true;
+  for (int32_t d = 0; d < 6; ++d) running.placement.push_back(PodPlacement{NodeId(1), {d}, 1000});
+  s.workloads.push_back(std::move(running));
+  s.workloads.push_back(OneGpuPod("new"));
+  OnlinePlacer placer(s, RequestMix::FromShapes({Shape(1, 1000)}));
+  std::optional<std::vector<PodPlacement>> p = placer.Place(WorkloadId(1));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->front().node, NodeId(1));
+  EXPECT_EQ(p->front().gpus, std::vector<int32_t>{6});
 }
 
 }  // namespace

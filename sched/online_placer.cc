@@ -20,7 +20,10 @@ struct OnlinePlacer::Impl {
             &index,     &mix,
             fair_share, demand,
             result,     std::vector<uint8_t>(s.workloads.size(), 0),
-            {},         std::vector<int64_t>(s.workloads.size(), 0)} {}
+            {},         std::vector<int64_t>(s.workloads.size(), 0)} {
+    // A mix given from outside knows nothing of the nodes yet.
+    mix.MeasureSupply(s.nodes);
+  }
 
   ClusterState state;
   NodeIndex index;

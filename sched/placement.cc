@@ -9,6 +9,14 @@
 
 namespace sluice {
 
+namespace {
+
+// Free GPU left as a share of the node's GPU: parts per million of a
+// node's devices (free milli x 1000 / devices).
+constexpr int64_t kShareOfNode = 1000;
+
+}  // namespace
+
 bool NodeFilter::MatchesConstraints(const Workload& w, const Node& n) {
   if (!w.gpu_models.empty() &&
       std::find(w.gpu_models.begin(), w.gpu_models.end(), n.gpu_model) == w.gpu_models.end()) {
@@ -117,6 +125,17 @@ std::optional<PodPlacer::Choice> PodPlacer::Evaluate(const Workload& w, NodeId n
   }
   const int64_t sign = binpack ? 1 : -1;
   c.score.k1 = sign * (state_.free_gpu(n) - milli * r.gpu_devices);
+  if (mix_ != nullptr) {
+    // Among placements that fragment alike, GPU that constrained pods need
+    // less; then the node left fullest as a share of its GPU, so that a big
+    // node nearly full is finished before a small one half full (the
+    // replays of the openb trace allocate more that way when many pods
+    // share devices). Nodes of one class and free state have the same GPU
+    // count, so the node index still scores one node per state.
+    c.score.scarcity =
+        milli * r.gpu_devices * mix_->Scarcity(node.gpu_model) / RequestMix::kScarcityScale;
+    c.score.k1 = c.score.k1 * kShareOfNode / std::max(1, node.gpus);
+  }
   c.score.k2 = sign * (state_.free_cpu(n) - r.cpu_milli);
   c.score.k3 = sign * (state_.free_memory(n) - r.memory_mib);
   c.score.node = n.value();

@@ -9,9 +9,12 @@
 //   2. (binpack, when the cycle has a request mix) the placement that grows
 //      the node's fragmentation least, measured against the mix (see
 //      fragmentation.h);
-//   3. the placement strategy: binpack prefers the node left with the least
-//      free GPU, then CPU, then memory; spread the most;
-//   4. the node listed first.
+//   3. (binpack, with a mix) the GPU that pods constrained to some models
+//      need least: GPU taken x RequestMix::Scarcity of the node's model;
+//   4. the placement strategy: binpack prefers the node left with the least
+//      free GPU (with a mix: as a share of the node's GPU), then CPU, then
+//      memory; spread the most;
+//   5. the node listed first.
 // Within a node, whole-GPU pods take idle devices (lowest index first) and
 // never a device holding a fraction; fractions go to the device whose use
 // grows fragmentation least (with a mix), then the most used device that
@@ -57,6 +60,7 @@ struct PlacementScore {
   int32_t idle_devices_taken = 0;  // binpack with fractions: idle devices used
   int32_t uses_releasing = 0;      // 1 when it waits for resources being released
   int64_t fragmentation = 0;       // growth of the node's fragmentation (with a mix)
+  int64_t scarcity = 0;            // GPU milli taken x scarcity of its model (with a mix)
   int64_t k1 = 0, k2 = 0, k3 = 0;  // strategy keys
   int32_t node = 0;
   auto operator<=>(const PlacementScore&) const = default;
