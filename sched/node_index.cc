@@ -41,11 +41,17 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
     }
     class_of_[i] = it->second;
     classes_[static_cast<size_t>(it->second)].nodes.emplace_back(static_cast<int32_t>(i));
-    groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(it->second)])]
-        .nodes.emplace_back(static_cast<int32_t>(i));
-    Insert(NodeId(static_cast<int32_t>(i)));
   }
-  for (const NodeClass& g : groups_) all_groups_.push_back(&g);
+  // A group of one class is that class: only groups of several keep sets
+  // of their own.
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    const size_t g = static_cast<size_t>(group_of_class_[c]);
+    if (all_groups_.size() <= g) all_groups_.resize(g + 1, nullptr);
+    if (all_groups_[g] == nullptr) {
+      all_groups_[g] = classes_in_group_[g] > 1 ? &groups_[g] : &classes_[c];
+    }
+  }
+  for (size_t i = 0; i < snapshot.nodes.size(); ++i) Insert(NodeId(static_cast<int32_t>(i)));
   state_->AddObserver(this);
 }
 
@@ -68,7 +74,8 @@ void NodeIndex::Insert(NodeId n) {
         Entry{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
               sign * state_->free_memory_pipelined(n), n.value()};
   }
-  for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+  for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
+    if (c == nullptr) continue;
     c->all.insert(e);
     if (in_shared_[n.index()]) c->shared.insert(e);
     c->free_gpu += state_->free_gpu(n);
@@ -78,7 +85,8 @@ void NodeIndex::Insert(NodeId n) {
 
 void NodeIndex::Erase(NodeId n) {
   const Entry& e = current_[n.index()];
-  for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+  for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
+    if (c == nullptr) continue;
     c->all.erase(e);
     if (in_shared_[n.index()]) c->shared.erase(e);
     c->free_gpu -= binpack_ ? e.k1 : -e.k1;
@@ -107,7 +115,8 @@ void NodeIndex::NodeChanged(NodeId n) {
     StateKey& key = state_of_[n.index()];
     StateKey now = StateOf(n);
     if (now == key) return;  // e.g. a bind rolled back
-    for (NodeClass* c : {&ClassOfNode(n), &GroupOfNode(n)}) {
+    for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
+      if (c == nullptr) continue;
       auto it = c->states.find(key);
       it->second.erase(n.value());
       if (it->second.empty()) c->states.erase(it);
@@ -134,10 +143,9 @@ void NodeIndex::GroupByState() const {
   for (size_t i = 0; i < snapshot_.nodes.size(); ++i) {
     const NodeId n(static_cast<int32_t>(i));
     state_of_[i] = StateOf(n);
-    classes_[static_cast<size_t>(class_of_[i])].states[state_of_[i]].insert(n.value());
-    groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(class_of_[i])])]
-        .states[state_of_[i]]
-        .insert(n.value());
+    for (const NodeClass* c : {&classes_[static_cast<size_t>(class_of_[i])], MergedGroupOf(n)}) {
+      if (c != nullptr) c->states[state_of_[i]].insert(n.value());
+    }
   }
   grouped_ = true;
 }
@@ -169,7 +177,7 @@ const std::vector<const NodeIndex::NodeClass*>& NodeIndex::Targets(
     for (int32_t ci : classes) {
       const size_t g = static_cast<size_t>(group_of_class_[static_cast<size_t>(ci)]);
       if (group_hits_[g] == classes_in_group_[g]) {
-        targets_.push_back(&groups_[g]);
+        targets_.push_back(all_groups_[g]);
         group_hits_[g] = -1;  // once
       } else if (group_hits_[g] > 0) {
         targets_.push_back(&classes_[static_cast<size_t>(ci)]);

@@ -94,8 +94,15 @@ class NodeIndex : public ClusterState::Observer {
     mutable std::map<StateKey, std::set<int32_t>> states;  // when grouped_
   };
   NodeClass& ClassOfNode(NodeId n) { return classes_[static_cast<size_t>(class_of_[n.index()])]; }
-  NodeClass& GroupOfNode(NodeId n) {
-    return groups_[static_cast<size_t>(group_of_class_[static_cast<size_t>(class_of_[n.index()])])];
+  // The group of the node's class when it merges several classes, else
+  // nullptr (the class is its own group).
+  const NodeClass* MergedGroupOf(NodeId n) const {
+    const size_t g =
+        static_cast<size_t>(group_of_class_[static_cast<size_t>(class_of_[n.index()])]);
+    return classes_in_group_[g] > 1 ? &groups_[g] : nullptr;
+  }
+  NodeClass* MergedGroupOf(NodeId n) {
+    return const_cast<NodeClass*>(static_cast<const NodeIndex*>(this)->MergedGroupOf(n));
   }
   // What FindBest searches for `w` among `classes`: a class's group in
   // place of all its classes when `w` asks nothing of labels.
@@ -121,7 +128,8 @@ class NodeIndex : public ClusterState::Observer {
   const bool binpack_;
   std::vector<NodeClass> classes_;
   std::vector<int32_t> class_of_;
-  // Classes that differ only in labels, merged.
+  // Classes that differ only in labels, merged (sets kept only for groups
+  // of several classes; all_groups_ has each group, or its one class).
   std::vector<NodeClass> groups_;
   std::vector<int32_t> group_of_class_;
   std::vector<int32_t> classes_in_group_;
