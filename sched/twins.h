@@ -10,9 +10,7 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
-#include <tuple>
-#include <vector>
+#include <utility>
 
 #include "sched/cycle_context.h"
 

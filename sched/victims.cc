@@ -234,57 +234,47 @@ VictimIndex& VictimSearch::Acquire(const std::string& value,
   return *slot;
 }
 
+void VictimIndex::MarkDirty(int32_t pos) {
+  if (dirty_[static_cast<size_t>(pos)] != 0) return;
+  dirty_[static_cast<size_t>(pos)] = 1;
+  dirty_list_.push_back(pos);
+}
+
 void VictimSearch::Transition(VictimIndex& x, const std::vector<int8_t>& answers) {
   bool refused = false, allowed = false;
   for (size_t c = 0; c < answers.size(); ++c) {
     const bool was = x.answers_[c] == 1, now = answers[c] == 1;
-    if (was && !now) refused = true;
+    refused = refused || (was && !now);
     if (!was && now) {
       allowed = true;
       if (x.large()) {
         for (NodeId n : pool_.nodes_of(static_cast<int32_t>(c))) {
-          const int32_t pos = x.local_[n.index()];
-          if (pos >= 0 && x.dirty_[static_cast<size_t>(pos)] == 0) {
-            x.dirty_[static_cast<size_t>(pos)] = 1;
-            x.dirty_list_.push_back(pos);
-          }
+          if (const int32_t pos = x.local_[n.index()]; pos >= 0) x.MarkDirty(pos);
         }
       }
     }
   }
   x.answers_ = answers;
-  auto mark = [&](int32_t pos) {
-    if (x.dirty_[static_cast<size_t>(pos)] != 0) return;
-    x.dirty_[static_cast<size_t>(pos)] = 1;
-    x.dirty_list_.push_back(pos);
-  };
   // In a small domain, look at every node rather than each class's nodes.
   if (allowed && !x.large()) {
-    for (size_t pos = 0; pos < x.nodes_.size(); ++pos) mark(static_cast<int32_t>(pos));
+    for (size_t pos = 0; pos < x.nodes_.size(); ++pos) x.MarkDirty(static_cast<int32_t>(pos));
   }
   if (refused) {
     // Costs may have grown; those of a bounded search may also have shrunk,
     // so they are recomputed now, the others when they reach the top.
     ++x.refusals_;
-    for (int32_t pos : x.capped_list_) mark(pos);
+    for (int32_t pos : x.capped_list_) x.MarkDirty(pos);
   }
-}
-
-void VictimSearch::MarkDirty(int32_t pos) {
-  const size_t i = static_cast<size_t>(pos);
-  if (x_.dirty_[i] != 0) return;
-  x_.dirty_[i] = 1;
-  x_.dirty_list_.push_back(pos);
 }
 
 void VictimSearch::MarkDirtyNode(NodeId n) {
   if (x_.large()) {
     const int32_t pos = x_.local_[n.index()];
-    if (pos >= 0) MarkDirty(pos);
+    if (pos >= 0) x_.MarkDirty(pos);
     return;
   }
   auto it = std::lower_bound(x_.nodes_.begin(), x_.nodes_.end(), n);
-  if (it != x_.nodes_.end() && *it == n) MarkDirty(static_cast<int32_t>(it - x_.nodes_.begin()));
+  if (it != x_.nodes_.end() && *it == n) x_.MarkDirty(static_cast<int32_t>(it - x_.nodes_.begin()));
 }
 
 void VictimSearch::ApplyChanges() {
@@ -292,12 +282,13 @@ void VictimSearch::ApplyChanges() {
     const std::vector<int32_t>& log = s_.log_;
     for (size_t k = x_.log_seen_; k < log.size(); ++k) {
       const int32_t pos = x_.local_[static_cast<size_t>(log[k])];
-      if (pos >= 0) MarkDirty(pos);
+      if (pos >= 0) x_.MarkDirty(pos);
     }
     x_.log_seen_ = log.size();
   } else if (x_.stamp_seen_ != s_.stamps_) {
     for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) {
-      if (s_.stamp_[x_.nodes_[pos].index()] > x_.stamp_seen_) MarkDirty(static_cast<int32_t>(pos));
+      if (s_.stamp_[x_.nodes_[pos].index()] > x_.stamp_seen_)
+        x_.MarkDirty(static_cast<int32_t>(pos));
     }
   }
   x_.stamp_seen_ = s_.stamps_;
@@ -581,7 +572,7 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
     if (x_.refusals_at_[i] != x_.refusals_) {
       // A class was refused since this cost was computed: it may have
       // grown. Recompute it and look again.
-      MarkDirty(*top);
+      x_.MarkDirty(*top);
       continue;
     }
     const NodeId n = x_.nodes_[i];

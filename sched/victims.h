@@ -138,6 +138,8 @@ class VictimIndex {
   // Whether changed nodes are found from the change log (large domains,
   // through local_) or by looking at each node's change stamp (small ones).
   bool large() const { return !local_.empty(); }
+  // Marks position `pos` for recomputation before the next look at the heap.
+  void MarkDirty(int32_t pos);
 
   std::vector<NodeId> nodes_;
   std::vector<int32_t> local_;  // node -> position in nodes_, -1 outside (large only)
@@ -255,7 +257,6 @@ class VictimSearch {
   VictimSearches::IndexKey KeyOf(const VictimIndex& x) const;
   // Brings the index up to date with the node changes.
   void Refresh();
-  void MarkDirty(int32_t pos);
   void MarkDirtyNode(NodeId n);
   void ApplyChanges();
   void Flush();
