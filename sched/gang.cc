@@ -97,7 +97,7 @@ std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Wor
   if (ctx.index != nullptr && !w.request.mig()) {
     std::optional<NodeId> n = ctx.index->FindBestReleasing(w, domain.classes, placer);
     if (!n) return std::nullopt;
-    return placer.PlaceOnPipelined(w, *n);
+    return placer.PlaceOnReleasing(w, *n);
   }
   std::optional<PlacementScore> best;
   NodeId best_node;
@@ -113,7 +113,7 @@ std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Wor
     }
   }
   if (!best) return std::nullopt;
-  return placer.PlaceOnPipelined(w, best_node);
+  return placer.PlaceOnReleasing(w, best_node);
 }
 
 GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {

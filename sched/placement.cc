@@ -278,6 +278,10 @@ std::optional<PlacementScore> PodPlacer::ScoreReleasing(const Workload& w, NodeI
 
 PodPlacement PodPlacer::PlaceOnPipelined(const Workload& w, NodeId n) const {
   if (Score(w, n)) return PlaceOn(w, n);
+  return PlaceOnReleasing(w, n);
+}
+
+PodPlacement PodPlacer::PlaceOnReleasing(const Workload& w, NodeId n) const {
   const Node& node = snapshot_.node(n);
   const PodRequest& r = w.request;
   if (r.mig()) {

@@ -106,6 +106,8 @@ class PodPlacer {
   // caller that knows the pod does not fit there without them.
   std::optional<PlacementScore> ScoreReleasing(const Workload& w, NodeId n) const;
   PodPlacement PlaceOnPipelined(const Workload& w, NodeId n) const;
+  // The devices of a placement on `n` that ScoreReleasing accepted.
+  PodPlacement PlaceOnReleasing(const Workload& w, NodeId n) const;
   // True when `p` needs resources that are still being released.
   bool NeedsReleasing(const Workload& w, const PodPlacement& p) const;
 
