@@ -161,6 +161,9 @@ struct Workload {
   Labels node_selector;
   std::string topology;  // empty = no topology constraint
   Time submitted;
+  // When it last went back to its queue after an eviction; unset if never.
+  // Within a queue it waits from then, behind what came while it ran.
+  std::optional<Time> requeued;
   bool running = false;
   // A running workload whose eviction has been requested: it still holds
   // its placement until its processes exit, and is never a victim again.
@@ -169,6 +172,9 @@ struct Workload {
   // When a running gang fell below minAvailable (stale-gang eviction).
   std::optional<Time> stale_since;
   std::vector<PodPlacement> placement;  // one entry per placed pod (running only)
+
+  // Its place in its queue's time order: its submission, or its last requeue.
+  Time queued_since() const { return requeued.value_or(submitted); }
 };
 
 // Time-based fair share: over-quota GPU weights are adjusted by historical

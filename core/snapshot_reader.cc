@@ -34,10 +34,10 @@ constexpr std::string_view kQueueKeys[] = {
     "usage"};
 constexpr std::string_view kQueueResourceKeys[] = {"quota", "limit", "overQuotaWeight"};
 constexpr std::string_view kWorkloadKeys[] = {
-    "name",         "queue",    "priorityClass", "preemptible", "pods",
-    "minAvailable", "gpu",      "gpuMemory",     "gpuDevices",  "cpu",
-    "memory",       "gpuModel", "nodeSelector",  "topology",    "submitted",
-    "state",        "started",  "placement",     "staleSince",  "mig"};
+    "name",         "queue",     "priorityClass", "preemptible", "pods",    "minAvailable",
+    "gpu",          "gpuMemory", "gpuDevices",    "cpu",         "memory",  "gpuModel",
+    "nodeSelector", "topology",  "submitted",     "state",       "started", "placement",
+    "staleSince",   "mig",       "requeued"};
 constexpr std::string_view kPlacementKeys[] = {"node", "gpus", "fraction", "mig"};
 
 // Per-entity source positions, kept so that cross-reference checks made after
@@ -391,6 +391,10 @@ void SnapshotParser::ParseWorkload(FieldReader& f, Workload* w, std::string* que
   if (auto t = f.String("topology")) w->topology = *t;
   w->submitted = snap_.now;
   if (auto t = f.Time("submitted")) w->submitted = *t;
+  if (auto t = f.Time("requeued")) {
+    if (*t < w->submitted) f.Error("requeued", "a workload is requeued after it is submitted");
+    w->requeued = *t;
+  }
   if (auto s = f.String("state")) {
     if (*s == "running") {
       w->running = true;

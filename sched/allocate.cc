@@ -13,7 +13,8 @@ namespace sluice {
 bool WithinQueueBefore(const Workload& a, const Workload& b) {
   const int32_t pa = PriorityValue(a.priority_class), pb = PriorityValue(b.priority_class);
   if (pa != pb) return pa > pb;
-  if (a.submitted != b.submitted) return a.submitted < b.submitted;
+  const Time qa = a.queued_since(), qb = b.queued_since();
+  if (qa != qb) return qa < qb;
   return a.name < b.name;
 }
 

@@ -22,7 +22,9 @@ class AllocateAction {
   static void Run(CycleContext& ctx);
 };
 
-// Within-queue order: higher priority class, then earlier submit, then name.
+// Within-queue order: higher priority class, then the earlier of when each
+// joined the queue (submission, or its last requeue after an eviction), then
+// name.
 bool WithinQueueBefore(const Workload& a, const Workload& b);
 
 // Why workload `id` could not be placed now, given the gang outcome (the

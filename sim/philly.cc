@@ -55,7 +55,8 @@ std::pair<int32_t, int32_t> PodsOf(int32_t gpus, int32_t per_node) {
 struct JobState {
   int32_t tenant = 0;
   int32_t pods = 1, per_pod = 1;
-  int64_t saved = 0;  // progress kept at the last checkpoint, seconds
+  int64_t saved = 0;      // progress kept at the last checkpoint, seconds
+  int64_t requeued = -1;  // when it was last preempted; -1 if never
   bool running = false;
   int64_t run_start = 0;
   int64_t first_start = -1;
@@ -185,6 +186,7 @@ void PhillyReplay::Stop(size_t j, int64_t now) {
   const int64_t ran = now - s.run_start;
   s.saved = std::min(jobs_[j].duration_s - 1,
                      s.saved + ran / options_.checkpoint_s * options_.checkpoint_s);
+  s.requeued = now;
   s.running = false;
   s.placement.clear();
   const int64_t gpu = int64_t{1000} * jobs_[j].gpus;
@@ -207,6 +209,7 @@ bool PhillyReplay::Cycle(int64_t now) {
     w.request.gpu_devices = s.per_pod;
     w.request.gpu_milli = 1000;
     w.submitted = Time{jobs_[j].submit_s * 1000};
+    if (s.requeued >= 0) w.requeued = Time{s.requeued * 1000};
     w.running = s.running;
     if (s.running) {
       w.started = Time{s.run_start * 1000};

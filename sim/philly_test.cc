@@ -89,5 +89,21 @@ TEST(PhillyTest, PreemptedJobsResumeFromTheirLastCheckpoint) {
   EXPECT_NEAR(r->makespan_h, 48000.0 / 3600, 1e-9);
 }
 
+// A preempted job goes back to its tenant's queue at the time it was
+// preempted, behind what its tenant submitted while it ran. a's two long
+// jobs start at 0; a3 comes at 50 and waits; at 100 b reclaims one of a's
+// jobs (it had run 100 s, less than a checkpoint). When a's other long job
+// ends at 10000, a3 runs first (10000-11000), then the preempted job starts
+// over (11000-21000); b1 runs 100-21100. JCT 10000, 21000, 10950, 21000.
+TEST(PhillyTest, PreemptedJobsWaitBehindNewerOnes) {
+  const std::vector<PhillyJob> jobs =
+      Jobs("a1,a,0,1,10000,m\na2,a,0,1,10000,m\na3,a,50,1,1000,m\nb1,b,100,1,21000,m\n");
+  Result<PhillyRun> r = ReplayPhilly(jobs, "sluice", OneNode(2));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->preemptions, 1);
+  EXPECT_NEAR(r->jct_mean_h, (10000.0 + 21000 + 10950 + 21000) / 4 / 3600, 1e-9);
+  EXPECT_NEAR(r->makespan_h, 21100.0 / 3600, 1e-9);
+}
+
 }  // namespace
 }  // namespace sluice::sim
