@@ -433,6 +433,7 @@ Json EncodeWorkload(const WorkloadRecord& w, bool for_api) {
   Json st;
   st["phase"] = PhaseName(w.phase);
   st["submitted"] = FormatTime(w.submitted);
+  if (w.requeued) st["requeued"] = FormatTime(*w.requeued);
   if (w.started) st["started"] = FormatTime(*w.started);
   if (w.ended) st["ended"] = FormatTime(*w.ended);
   st["placement"] = EncodePlacement(w.placement);
@@ -486,13 +487,14 @@ Result<WorkloadRecord> DecodeStoredWorkload(const std::string& doc) {
   }
   if (const json* st = f.Get("status")) {
     JsonFields s(*st, "workload.status", &errors,
-                 {"phase", "submitted", "started", "ended", "placement", "releasing", "deleting",
-                  "suspending", "workspacePort", "staleSince", "message", "evictions", "retries",
-                  "exitCode", "finishing"});
+                 {"phase", "submitted", "requeued", "started", "ended", "placement", "releasing",
+                  "deleting", "suspending", "workspacePort", "staleSince", "message", "evictions",
+                  "retries", "exitCode", "finishing"});
     if (auto ph = s.String("phase")) {
       if (auto p = ParsePhase(*ph)) w.phase = *p;
     }
     if (auto t = s.TimeField("submitted")) w.submitted = *t;
+    w.requeued = s.TimeField("requeued");
     w.started = s.TimeField("started");
     w.ended = s.TimeField("ended");
     w.stale_since = s.TimeField("staleSince");

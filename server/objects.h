@@ -110,6 +110,9 @@ struct WorkloadRecord {
   WorkloadSpec spec;
   Phase phase = Phase::kPending;
   Time submitted;
+  // When it last went back to the queue after an eviction or a failed run;
+  // it waits in its queue from then, behind what came while it ran.
+  std::optional<Time> requeued;
   std::optional<Time> started;
   std::optional<Time> ended;
   std::vector<PlacedPod> placement;

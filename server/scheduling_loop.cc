@@ -103,6 +103,7 @@ Snapshot ControlPlane::BuildSnapshot(std::vector<int64_t>* workload_ids) const {
     w.node_selector = rec.spec.node_selector;
     w.topology = rec.spec.topology;
     w.submitted = rec.submitted;
+    w.requeued = rec.requeued;
     if (rec.phase == Phase::kRunning) {
       for (const PlacedPod& p : rec.placement) {
         auto n = node_ids.find(p.node);
@@ -370,10 +371,12 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
     rec.launch_env.clear();
     CommitInBackground({PutWorkload(rec), EventFor(rec, "Suspended", rec.message)});
   } else if (stopped && rec.releasing) {
-    // Evicted: back to the queue, with its original submission time.
+    // Evicted: back to the queue, behind what its queue received while it
+    // ran (it keeps its submission time for the record).
     rec.phase = Phase::kPending;
     rec.placement.clear();
     rec.releasing = false;
+    rec.requeued = now;
     rec.started.reset();
     rec.stale_since.reset();
     ++rec.evictions;
@@ -387,6 +390,7 @@ void ControlPlane::OnExit(int64_t id, int exit_code, bool stopped, const std::st
     rec.phase = Phase::kPending;
     rec.placement.clear();
     rec.releasing = false;
+    rec.requeued = now;
     rec.started.reset();
     rec.stale_since.reset();
     ++rec.retries;

@@ -295,6 +295,8 @@ TEST_F(ServerTest, ReclaimThroughTheServerWithEventsAndMetrics) {
     for (const json& w : l["items"]) running += w["status"]["phase"] == "Running";
     return running == 8;
   }));
+  // Submitted while a's workloads run; it waits behind nothing of a's.
+  Expect(admin, 201, "POST", "/api/v1/projects/a/workloads", {{"name", "mid"}, {"gpu", 1}, kSleep});
   // b is owed its quota: reclaim takes 4 GPUs back from a.
   Expect(admin, 201, "POST", "/api/v1/projects/b/workloads", {{"name", "b0"}, {"gpu", 4}, kSleep});
   ASSERT_TRUE(Eventually([&] {
@@ -312,13 +314,35 @@ TEST_F(ServerTest, ReclaimThroughTheServerWithEventsAndMetrics) {
   EXPECT_EQ(evicted, 4);
   json a = Expect(admin, 200, "GET", "/api/v1/workloads?project=a");
   int pending = 0;
+  std::set<std::string> evicted_names;
   for (const json& w : a["items"]) {
-    if (w["status"]["phase"] == "Pending") {
+    if (w["status"]["phase"] == "Pending" && w["name"] != "mid") {
       ++pending;
       EXPECT_EQ(w["status"]["evictions"], 1);
+      // Back in the queue from the eviction: requeued after it was submitted.
+      ASSERT_TRUE(w["status"].contains("requeued")) << w;
+      EXPECT_GT(w["status"]["requeued"].get<std::string>(), w["status"]["submitted"]) << w;
+      evicted_names.insert(w["name"]);
+    } else {
+      EXPECT_FALSE(w["status"].contains("requeued")) << w;
     }
   }
   EXPECT_EQ(pending, 4);
+  // The evicted workloads queue behind mid, which came while they ran, and
+  // keep that place across a restart (requeued is stored).
+  auto mid_is_first = [&](ApiClient client) {
+    return Eventually([&] {
+      json l = Expect(client, 200, "GET", "/api/v1/workloads?project=a");
+      bool ok = true;
+      for (const json& w : l["items"]) {
+        const int pos = w["status"]["queuePosition"];
+        if (w["name"] == "mid") ok = ok && pos == 1;
+        if (evicted_names.count(w["name"]) != 0) ok = ok && pos >= 2;
+      }
+      return ok;
+    });
+  };
+  EXPECT_TRUE(mid_is_first(admin));
 
   Result<HttpResult> m = admin.Call("GET", "/metrics");
   ASSERT_TRUE(m.ok());
@@ -327,12 +351,17 @@ TEST_F(ServerTest, ReclaimThroughTheServerWithEventsAndMetrics) {
        {"sluice_queue_gpu_fair_share{queue=\"b\",kind=\"project\"} 4",
         "sluice_queue_gpu_quota{queue=\"a\",kind=\"project\"} 4",
         "sluice_queue_gpu_allocated{queue=\"a\",kind=\"project\"} 4",
-        "sluice_queue_pending_workloads{queue=\"a\",kind=\"project\"} 4",
+        "sluice_queue_pending_workloads{queue=\"a\",kind=\"project\"} 5",
         "sluice_gpu_allocated{node=\"sim-0\",gpu=\"0\",model=\"H100-80GB\"} 1",
         "sluice_scheduling_cycle_duration_seconds_bucket",
         "sluice_api_request_duration_seconds_count{method=\"POST\"}", "sluice_evictions_total 4"}) {
     EXPECT_NE(m->body.find(series), std::string::npos) << series << "\n" << m->body;
   }
+
+  server_->Kill(SIGTERM);
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  EXPECT_TRUE(mid_is_first(Admin()));
 }
 
 TEST_F(ServerTest, WatchStreamsChanges) {

@@ -283,6 +283,7 @@ void ControlPlane::StartWorkspace(const Caller& c, const std::string& project,
   // Back in the queue, as a new submission of the same workspace.
   w.phase = Phase::kPending;
   w.submitted = opt_.now();
+  w.requeued.reset();
   w.started.reset();
   w.ended.reset();
   w.placement.clear();
