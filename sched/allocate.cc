@@ -18,6 +18,28 @@ bool WithinQueueBefore(const Workload& a, const Workload& b) {
   return a.name < b.name;
 }
 
+void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids) {
+  struct Key {
+    int32_t priority;  // negated: higher classes first
+    WorkloadId id;
+    int64_t since;
+    const std::string* name;
+  };
+  std::vector<Key> keys;
+  keys.reserve(ids->size());
+  for (WorkloadId id : *ids) {
+    const Workload& w = s.workload(id);
+    keys.push_back({-PriorityValue(w.priority_class), id, w.queued_since().ms, &w.name});
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.priority != b.priority) return a.priority < b.priority;
+    if (a.since != b.since) return a.since < b.since;
+    if (const int c = a.name->compare(*b.name); c != 0) return c < 0;
+    return a.id < b.id;  // equal names: snapshot order, so that the order is total
+  });
+  for (size_t i = 0; i < keys.size(); ++i) (*ids)[i] = keys[i].id;
+}
+
 std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_placed,
                             const std::string& rule_violation, bool* busy_resources) {
   *busy_resources = false;
@@ -46,11 +68,7 @@ void AllocateAction::Run(CycleContext& ctx) {
       candidates[w.queue.index()].push_back(id);
     }
   }
-  for (std::vector<WorkloadId>& c : candidates) {
-    std::sort(c.begin(), c.end(), [&](WorkloadId a, WorkloadId b) {
-      return WithinQueueBefore(s.workload(a), s.workload(b));
-    });
-  }
+  for (std::vector<WorkloadId>& c : candidates) SortWithinQueue(s, &c);
   QueueOrder order(s, ctx.state, ctx.fair_share, std::move(candidates), ctx.demand);
   // A twin of a workload that failed since the last placement fails alike:
   // it takes that one's reason without a search.

@@ -26,6 +26,9 @@ class AllocateAction {
 // joined the queue (submission, or its last requeue after an eviction), then
 // name.
 bool WithinQueueBefore(const Workload& a, const Workload& b);
+// Sorts workloads of one queue into that order, then snapshot order for
+// equal names, from compact keys (a queue can hold thousands).
+void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids);
 
 // Why workload `id` could not be placed now, given the gang outcome (the
 // most pods that fit at once, a queue rule that stopped it). Sets

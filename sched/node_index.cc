@@ -21,6 +21,7 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
   std::map<GroupSignature, int32_t> group_ids;
   class_of_.resize(snapshot.nodes.size());
   current_.resize(snapshot.nodes.size());
+  slots_.resize(snapshot.nodes.size());
   in_shared_.assign(snapshot.nodes.size(), false);
   current_releasing_.resize(snapshot.nodes.size());
   in_releasing_.assign(snapshot.nodes.size(), false);
@@ -64,34 +65,76 @@ NodeIndex::Entry NodeIndex::KeyOf(NodeId n) const {
 }
 
 void NodeIndex::Insert(NodeId n) {
+  const size_t i = n.index();
   const Entry e = KeyOf(n);
-  current_[n.index()] = e;
-  in_shared_[n.index()] = state_->shared_devices(n) > 0;
-  in_releasing_[n.index()] = state_->has_releasing(n);
-  if (in_releasing_[n.index()]) {
+  current_[i] = e;
+  in_shared_[i] = state_->shared_devices(n) > 0;
+  in_releasing_[i] = state_->has_releasing(n);
+  if (in_releasing_[i]) {
     const int64_t sign = binpack_ ? 1 : -1;
-    current_releasing_[n.index()] =
+    current_releasing_[i] =
         Entry{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
               sign * state_->free_memory_pipelined(n), n.value()};
   }
-  for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
+  const std::array<NodeClass*, 2> sets = SetsOf(n);
+  for (size_t k = 0; k < sets.size(); ++k) {
+    NodeClass* c = sets[k];
     if (c == nullptr) continue;
-    c->all.insert(e);
-    if (in_shared_[n.index()]) c->shared.insert(e);
+    Slots& slot = slots_[i][k];
+    slot.all = c->all.insert(e).first;
+    if (in_shared_[i]) slot.shared = c->shared.insert(e).first;
     c->free_gpu += state_->free_gpu(n);
-    if (in_releasing_[n.index()]) c->releasing.insert(current_releasing_[n.index()]);
+    if (in_releasing_[i]) slot.releasing = c->releasing.insert(current_releasing_[i]).first;
   }
 }
 
-void NodeIndex::Erase(NodeId n) {
-  const Entry& e = current_[n.index()];
-  for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
-    if (c == nullptr) continue;
-    c->all.erase(e);
-    if (in_shared_[n.index()]) c->shared.erase(e);
-    c->free_gpu -= binpack_ ? e.k1 : -e.k1;
-    if (in_releasing_[n.index()]) c->releasing.erase(current_releasing_[n.index()]);
+namespace {
+
+// Gives the set node at `at` the key `key` and puts it back in order; the
+// node's memory is reused.
+template <typename Set>
+typename Set::iterator Rekey(Set& set, typename Set::iterator at,
+                             const typename Set::value_type& key) {
+  auto node = set.extract(at);
+  node.value() = key;
+  return set.insert(std::move(node)).position;
+}
+
+// Brings one optional membership (the shared or the releasing set) from
+// (was, old key) to (now, new key).
+template <typename Set>
+void Update(Set& set, typename Set::iterator& at, bool was, bool now,
+            const typename Set::value_type& old_key, const typename Set::value_type& new_key) {
+  if (was && now) {
+    if (!(old_key == new_key)) at = Rekey(set, at, new_key);
+  } else if (was) {
+    set.erase(at);
+  } else if (now) {
+    at = set.insert(new_key).first;
   }
+}
+
+}  // namespace
+
+void NodeIndex::Move(NodeId n, const Entry& key, bool shared, bool releasing,
+                     const Entry& releasing_key) {
+  const size_t i = n.index();
+  const Entry old = current_[i];
+  const std::array<NodeClass*, 2> sets = SetsOf(n);
+  for (size_t k = 0; k < sets.size(); ++k) {
+    NodeClass* c = sets[k];
+    if (c == nullptr) continue;
+    Slots& slot = slots_[i][k];
+    if (!(old == key)) slot.all = Rekey(c->all, slot.all, key);
+    Update(c->shared, slot.shared, in_shared_[i], shared, old, key);
+    Update(c->releasing, slot.releasing, in_releasing_[i], releasing, current_releasing_[i],
+           releasing_key);
+    c->free_gpu += binpack_ ? key.k1 - old.k1 : old.k1 - key.k1;
+  }
+  current_[i] = key;
+  in_shared_[i] = shared;
+  in_releasing_[i] = releasing;
+  if (releasing) current_releasing_[i] = releasing_key;
 }
 
 void NodeIndex::NodeChanged(NodeId n) {
@@ -100,49 +143,50 @@ void NodeIndex::NodeChanged(NodeId n) {
   // way): then the sets need no update.
   const size_t i = n.index();
   const int64_t sign = binpack_ ? 1 : -1;
+  const Entry key = KeyOf(n);
+  const bool shared = state_->shared_devices(n) > 0;
   const bool releasing = state_->has_releasing(n);
-  const bool same = KeyOf(n) == current_[i] && (state_->shared_devices(n) > 0) == in_shared_[i] &&
-                    releasing == in_releasing_[i] &&
-                    (!releasing || current_releasing_[i] ==
-                                       Entry{sign * state_->free_gpu_pipelined(n),
-                                             sign * state_->free_cpu_pipelined(n),
-                                             sign * state_->free_memory_pipelined(n), n.value()});
-  if (!same) {
-    Erase(n);
-    Insert(n);
+  Entry releasing_key{};
+  if (releasing) {
+    releasing_key =
+        Entry{sign * state_->free_gpu_pipelined(n), sign * state_->free_cpu_pipelined(n),
+              sign * state_->free_memory_pipelined(n), n.value()};
   }
+  const bool same = key == current_[i] && shared == in_shared_[i] &&
+                    releasing == in_releasing_[i] &&
+                    (!releasing || current_releasing_[i] == releasing_key);
+  if (!same) Move(n, key, shared, releasing, releasing_key);
   if (grouped_) {
-    StateKey& key = state_of_[n.index()];
-    StateKey now = StateOf(n);
-    if (now == key) return;  // e.g. a bind rolled back
-    for (NodeClass* c : {&ClassOfNode(n), MergedGroupOf(n)}) {
+    StateKey& was = state_of_[i];
+    StateKey& now = scratch_state_;
+    StateOf(n, &now);
+    if (now == was) return;  // e.g. a bind rolled back
+    for (NodeClass* c : SetsOf(n)) {
       if (c == nullptr) continue;
-      auto it = c->states.find(key);
-      it->second.erase(n.value());
+      auto it = c->states.find(was);
+      auto member = it->second.extract(n.value());
       if (it->second.empty()) c->states.erase(it);
-      c->states[now].insert(n.value());
+      c->states[now].insert(std::move(member));
     }
-    key = std::move(now);
+    was.swap(now);
   }
 }
 
-NodeIndex::StateKey NodeIndex::StateOf(NodeId n) const {
+void NodeIndex::StateOf(NodeId n, StateKey* key) const {
   const Node& node = snapshot_.node(n);
-  StateKey key;
-  key.reserve(3 + static_cast<size_t>(node.gpus));
-  key.push_back(state_->free_gpu(n));
-  key.push_back(state_->free_cpu(n));
-  key.push_back(state_->free_memory(n));
-  for (int32_t d = 0; d < node.gpus; ++d) key.push_back(state_->device_used(n, d));
-  std::sort(key.begin() + 3, key.end());
-  return key;
+  key->clear();
+  key->push_back(state_->free_gpu(n));
+  key->push_back(state_->free_cpu(n));
+  key->push_back(state_->free_memory(n));
+  for (int32_t d = 0; d < node.gpus; ++d) key->push_back(state_->device_used(n, d));
+  std::sort(key->begin() + 3, key->end());
 }
 
 void NodeIndex::GroupByState() const {
   state_of_.resize(snapshot_.nodes.size());
   for (size_t i = 0; i < snapshot_.nodes.size(); ++i) {
     const NodeId n(static_cast<int32_t>(i));
-    state_of_[i] = StateOf(n);
+    StateOf(n, &state_of_[i]);
     for (const NodeClass* c : {&classes_[static_cast<size_t>(class_of_[i])], MergedGroupOf(n)}) {
       if (c != nullptr) c->states[state_of_[i]].insert(n.value());
     }

@@ -28,6 +28,7 @@
 #ifndef SLUICE_SCHED_NODE_INDEX_H_
 #define SLUICE_SCHED_NODE_INDEX_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -111,12 +112,23 @@ class NodeIndex : public ClusterState::Observer {
   Entry KeyOf(NodeId n) const;
   // The most free GPU on one node of the class.
   int64_t MaxFreeGpu(const NodeClass& c) const;
-  StateKey StateOf(NodeId n) const;
+  // The node's free state, into *key (whose storage is reused).
+  void StateOf(NodeId n, StateKey* key) const;
   void GroupByState() const;
   std::optional<PodPlacer::Choice> BestByState(const Workload& w, const NodeClass& c,
                                                int64_t need_gpu, const PodPlacer& placer) const;
+  // Where a node sits in the sets of its class (0) and merged group (1):
+  // a node moves by relinking its set node, without a search to find it
+  // or an allocation. `shared` and `releasing` are valid while the node is
+  // in those sets (in_shared_, in_releasing_).
+  struct Slots {
+    std::set<Entry>::iterator all, shared, releasing;
+  };
+  // The node's class and, when the class is merged into a group, the group.
+  std::array<NodeClass*, 2> SetsOf(NodeId n) { return {&ClassOfNode(n), MergedGroupOf(n)}; }
   void Insert(NodeId n);
-  void Erase(NodeId n);
+  // Moves the node to its present key in every set it belongs to.
+  void Move(NodeId n, const Entry& key, bool shared, bool releasing, const Entry& releasing_key);
   // First node of `set` from `from` on whose Score fits (with at most
   // `max_idle_taken` idle devices taken, when given).
   std::optional<PodPlacer::Choice> FirstFit(const Workload& w, const std::set<Entry>& set,
@@ -144,12 +156,14 @@ class NodeIndex : public ClusterState::Observer {
   mutable std::vector<std::vector<int32_t>> match_lists_;
   mutable std::map<MatchKey, int32_t> match_ids_;
   std::vector<Entry> current_;
+  std::vector<std::array<Slots, 2>> slots_;  // per node
   std::vector<bool> in_shared_;
   std::vector<Entry> current_releasing_;
   std::vector<bool> in_releasing_;
   // The state groups are a cache that FindBest fills on first use.
   mutable bool grouped_ = false;
   mutable std::vector<StateKey> state_of_;
+  StateKey scratch_state_;
 };
 
 }  // namespace sluice

@@ -267,9 +267,7 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
   }
   result.position.assign(nw, 0);
   for (std::vector<WorkloadId>& ids : pending) {
-    std::sort(ids.begin(), ids.end(), [&](WorkloadId a, WorkloadId b) {
-      return WithinQueueBefore(snapshot.workload(a), snapshot.workload(b));
-    });
+    SortWithinQueue(snapshot, &ids);
     for (size_t k = 0; k < ids.size(); ++k) {
       result.position[ids[k].index()] = static_cast<int32_t>(k + 1);
       if (result.reason[ids[k].index()].empty()) {
