@@ -127,6 +127,14 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   if (mode.victims != nullptr) mode.searches->BeginAttempt();
   GangOutcome out;
   for (const Domain& domain : GangDomains(ctx, id)) {
+    // Once a domain has given the reason victims were refused, a domain
+    // that cannot hold the gang even with every allowed victim gone is
+    // skipped without a search: it could change neither the outcome nor
+    // the reason.
+    if (mode.victims != nullptr && !out.why_not.empty() &&
+        !mode.searches->MayHold(id, DomainNodes(ctx, domain), *mode.victims, std::max(needed, 1))) {
+      continue;
+    }
     std::optional<VictimSearch> search;  // built on the first pod that needs it
     GangOutcome attempt;
     std::set<std::pair<int32_t, int32_t>> waited_on;  // (node, device)

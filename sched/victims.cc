@@ -177,25 +177,51 @@ VictimSearch::~VictimSearch() {
   s_.Prune();
 }
 
-void VictimSearch::RefreshAnswers() {
-  // Once per attempt, and again for the next domain of the same attempt if
-  // an answer was changed while evicting (the state is back as it was).
-  if (kind_.attempt == s_.attempt_ && !kind_.refused_in_attempt) return;
-  kind_.attempt = s_.attempt_;
-  kind_.refused_in_attempt = false;
+void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
+                                    const VictimPolicy& policy) const {
+  if (kind.attempt == attempt_ && !kind.refused_in_attempt) return;
+  kind.attempt = attempt_;
+  kind.refused_in_attempt = false;
   for (size_t c = 0; c < pool_.classes(); ++c) {
-    int8_t& answer = kind_.answer[c];
+    int8_t& answer = kind.answer[c];
     if (answer == 2) continue;  // never a candidate for this kind
     const VictimFacts& f = pool_.facts(static_cast<int32_t>(c));
     const bool mig_fits =
-        w_.request.mig() ? f.mig_profile == w_.request.mig_profile : f.mig_profile == 0;
-    if (!mig_fits || !policy_.MayYield(f)) {
+        w.request.mig() ? f.mig_profile == w.request.mig_profile : f.mig_profile == 0;
+    if (!mig_fits || !policy.MayYield(f)) {
       answer = 2;
       continue;
     }
-    answer = policy_.Allows(f, nullptr) ? 1 : 0;
+    answer = policy.Allows(f, nullptr) ? 1 : 0;
   }
 }
+
+bool VictimSearches::MayHold(WorkloadId id, std::span<const NodeId> nodes,
+                             const VictimPolicy& policy, int32_t needed) {
+  const Workload& w = ctx_.snapshot.workload(id);
+  const PodRequest& r = w.request;
+  if (ctx_.fresh_victim_search || r.gpu_devices == 0 || r.mig()) return true;
+  Kind& kind = KindOf(id);
+  RefreshAnswers(kind, w, policy);
+  int64_t pods = 0;
+  for (NodeId n : nodes) {
+    const int64_t per_pod = r.MilliOn(ctx_.snapshot.node(n).gpu_memory_mib) * r.gpu_devices;
+    if (per_pod == 0) continue;
+    int64_t gpu = ctx_.state.free_gpu_pipelined(n);
+    for (const VictimPool::OnNode& e : pool_.on_node(n)) {
+      const WorkloadId v = e.workload;
+      if (kind.answer[static_cast<size_t>(e.cls)] == 1 && v != id && ctx_.decided[v.index()] == 0 &&
+          !ctx_.state.is_releasing(v)) {
+        gpu += e.gpu_here;
+      }
+    }
+    if (gpu > 0) pods += gpu / per_pod;
+    if (pods >= needed) return true;
+  }
+  return false;
+}
+
+void VictimSearch::RefreshAnswers() { s_.RefreshAnswers(kind_, w_, policy_); }
 
 VictimSearches::IndexKey VictimSearch::KeyOf(const VictimIndex& x) const {
   return {shape_, value_, x.answers_};

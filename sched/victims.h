@@ -177,6 +177,14 @@ class VictimSearches final : public ClusterState::Observer {
   const VictimPool& pool() const { return pool_; }
   // Called at the start of each workload's attempt (PlaceGang does).
   void BeginAttempt() { ++attempt_; }
+  // Whether `nodes` might hold `needed` pods of `id` under `policy`: an
+  // upper bound from GPU alone, counting on each node what is free
+  // (releasing included) and what the candidates the policy allows there
+  // hold. When false, no victim search there can place that many pods, so
+  // PlaceGang need not build one. Always true for the fresh reference
+  // search, pods without GPUs and MIG pods.
+  bool MayHold(WorkloadId id, std::span<const NodeId> nodes, const VictimPolicy& policy,
+               int32_t needed);
   void NodeChanged(NodeId n) override {
     log_.push_back(n.value());
     stamp_[n.index()] = ++stamps_;
@@ -199,6 +207,10 @@ class VictimSearches final : public ClusterState::Observer {
                            std::vector<std::string>, Labels, std::string>;
   using IndexKey = std::tuple<Shape, std::string, std::vector<int8_t>>;
   Kind& KindOf(WorkloadId id);
+  // Asks `policy` about every class for `kind`, once per attempt (and
+  // again if an answer was changed while evicting: the state is back as it
+  // was).
+  void RefreshAnswers(Kind& kind, const Workload& w, const VictimPolicy& policy) const;
   // Drops the least recently used shared indexes nobody holds while they
   // cover more than a budget of node positions.
   void Prune();
