@@ -49,6 +49,17 @@ class TwinShapes {
   std::map<TwinShape, int32_t> ids_;
 };
 
+// Where a gang may go: the nodes (linear search) or node classes (indexed)
+// of one topology domain, or of the whole cluster.
+struct Domain {
+  std::string value;
+  int64_t free_gpu = 0;  // orders topology domains (not summed for the whole cluster)
+  // Linear search: the nodes. Indexed: empty, or for a kept topology
+  // domain every node of its classes, in node order.
+  std::vector<NodeId> nodes;
+  std::vector<int32_t> classes;
+};
+
 struct CycleContext {
   const Snapshot& snapshot;
   ClusterState& state;
@@ -69,6 +80,9 @@ struct CycleContext {
   // CycleOptions::fresh_victim_search.
   bool fresh_victim_search = false;
   TwinShapes twin_shapes = {};
+  // Indexed topology domains (gang.h) by NodeIndex::MatchListOf: each
+  // label value's classes and nodes, which do not change in a cycle.
+  std::map<int32_t, std::vector<Domain>> topology_domains = {};
 };
 
 }  // namespace sluice

@@ -8,23 +8,71 @@
 
 namespace sluice {
 
-std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id) {
+namespace {
+
+// Orders domains best first by their free GPU (stable: ties keep label order).
+void SortBestFirst(const Snapshot& s, std::vector<std::pair<int64_t, const Domain*>>* by_free,
+                   DomainOrder* out) {
+  const bool binpack = s.strategy == PlacementStrategy::kBinpack;
+  std::stable_sort(by_free->begin(), by_free->end(), [&](const auto& a, const auto& b) {
+    return binpack ? a.first < b.first : a.first > b.first;
+  });
+  out->best_first.reserve(by_free->size());
+  for (const auto& [free, d] : *by_free) out->best_first.push_back(d);
+}
+
+}  // namespace
+
+DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
   const Snapshot& s = ctx.snapshot;
   const Workload& w = s.workload(id);
+  DomainOrder out;
   // Pods already running fix the topology domain.
   const std::vector<PodPlacement>& running = ctx.state.placements(id);
   const std::string* fixed = nullptr;
   if (!w.topology.empty() && !running.empty()) {
     fixed = FindLabel(s.node(running.front().node).labels, w.topology);
-    if (fixed == nullptr) return {};
+    if (fixed == nullptr) return out;
   }
   if (w.topology.empty() && ctx.index != nullptr) {
     // One domain, the whole cluster: no map of label values to build, and
     // no free GPU to sum (it only orders domains).
-    std::vector<Domain> one(1);
-    one[0].classes = ctx.index->MatchingClasses(w);
-    if (one[0].classes.empty()) one.clear();
-    return one;
+    const std::vector<int32_t>& classes = ctx.index->MatchingClasses(w);
+    if (classes.empty()) return out;
+    out.owned.resize(1);
+    out.owned[0].classes = classes;
+    out.best_first.push_back(&out.owned[0]);
+    return out;
+  }
+  std::vector<std::pair<int64_t, const Domain*>> by_free;
+  if (ctx.index != nullptr && fixed == nullptr) {
+    // Which classes (and nodes) make up each domain is the same all cycle;
+    // only the free GPU that orders them changes.
+    auto [kept, added] = ctx.topology_domains.try_emplace(ctx.index->MatchListOf(w));
+    std::vector<Domain>& domains = kept->second;
+    if (added) {
+      std::map<std::string, Domain> by_value;
+      for (int32_t c : ctx.index->MatchingClasses(w)) {
+        const std::string* label = ctx.index->ClassLabel(c, w.topology);
+        if (label == nullptr) continue;
+        Domain& d = by_value[*label];
+        d.value = *label;
+        d.classes.push_back(c);
+      }
+      domains.reserve(by_value.size());
+      for (auto& kv : by_value) {
+        Domain& d = domains.emplace_back(std::move(kv.second));
+        d.nodes = DomainNodes(ctx, d);
+      }
+    }
+    by_free.reserve(domains.size());
+    for (const Domain& d : domains) {
+      int64_t free = 0;
+      for (int32_t c : d.classes) free += ctx.index->ClassFreeGpu(c);
+      by_free.emplace_back(free, &d);
+    }
+    SortBestFirst(s, &by_free, &out);
+    return out;
   }
   std::map<std::string, Domain> by_value;
   auto domain_of = [&](const std::string* label) -> Domain* {
@@ -51,18 +99,16 @@ std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id) {
       }
     }
   }
-  std::vector<Domain> out;
-  out.reserve(by_value.size());
-  for (auto& kv : by_value) out.push_back(std::move(kv.second));
-  const bool binpack = s.strategy == PlacementStrategy::kBinpack;
-  std::stable_sort(out.begin(), out.end(), [&](const Domain& a, const Domain& b) {
-    return binpack ? a.free_gpu < b.free_gpu : a.free_gpu > b.free_gpu;
-  });
+  out.owned.reserve(by_value.size());
+  for (auto& kv : by_value) out.owned.push_back(std::move(kv.second));
+  by_free.reserve(out.owned.size());
+  for (const Domain& d : out.owned) by_free.emplace_back(d.free_gpu, &d);
+  SortBestFirst(s, &by_free, &out);
   return out;
 }
 
 std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d) {
-  if (ctx.index == nullptr) return d.nodes;
+  if (ctx.index == nullptr || !d.nodes.empty()) return d.nodes;
   std::vector<NodeId> nodes;
   for (int32_t c : d.classes) {
     const std::vector<NodeId>& members = ctx.index->ClassNodes(c);
@@ -126,7 +172,9 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const size_t checkpoint = ctx.state.Checkpoint();
   if (mode.victims != nullptr) mode.searches->BeginAttempt();
   GangOutcome out;
-  for (const Domain& domain : GangDomains(ctx, id)) {
+  const DomainOrder domains = GangDomains(ctx, id);
+  for (const Domain* next : domains.best_first) {
+    const Domain& domain = *next;
     // Once a domain has given the reason victims were refused, a domain
     // that cannot hold the gang even with every allowed victim gone is
     // skipped without a search: it could change neither the outcome nor

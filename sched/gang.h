@@ -15,18 +15,16 @@
 
 namespace sluice {
 
-// Where a gang may go: the nodes (linear search) or node classes (indexed)
-// of one topology domain, or of the whole cluster.
-struct Domain {
-  std::string value;
-  int64_t free_gpu = 0;  // orders topology domains (not summed for the whole cluster)
-  std::vector<NodeId> nodes;
-  std::vector<int32_t> classes;
-};
-
 // The domains a workload may be placed in, best first: binpack the fullest
 // domain first, spread the emptiest; pods already running fix the domain.
-std::vector<Domain> GangDomains(const CycleContext& ctx, WorkloadId id);
+// The topology domains of an indexed cycle are worked out once per set of
+// matching classes and kept in the context (`best_first` points there);
+// others are in `owned`.
+struct DomainOrder {
+  std::vector<Domain> owned;
+  std::vector<const Domain*> best_first;
+};
+DomainOrder GangDomains(CycleContext& ctx, WorkloadId id);
 
 // Every node of a domain, in node order.
 std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d);

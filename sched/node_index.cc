@@ -238,13 +238,13 @@ int64_t NodeIndex::MaxFreeGpu(const NodeClass& c) const {
   return binpack_ ? c.all.rbegin()->k1 : -c.all.begin()->k1;
 }
 
-const std::vector<int32_t>& NodeIndex::MatchingClasses(const Workload& w) const {
+int32_t NodeIndex::MatchListOf(const Workload& w) const {
   const std::vector<Workload>& all = snapshot_.workloads;
   const bool ours = !all.empty() && &w >= all.data() && &w < all.data() + all.size();
   const size_t wi = ours ? static_cast<size_t>(&w - all.data()) : 0;
   if (ours) {
     if (match_of_.empty()) match_of_.assign(all.size(), -1);
-    if (match_of_[wi] >= 0) return match_lists_[static_cast<size_t>(match_of_[wi])];
+    if (match_of_[wi] >= 0) return match_of_[wi];
   }
   const PodRequest& r = w.request;
   MatchKey key{w.gpu_models,  w.node_selector, w.topology,      r.mig_profile,
@@ -260,7 +260,7 @@ const std::vector<int32_t>& NodeIndex::MatchingClasses(const Workload& w) const 
     match_lists_.push_back(std::move(out));
   }
   if (ours) match_of_[wi] = it->second;
-  return match_lists_[static_cast<size_t>(it->second)];
+  return it->second;
 }
 
 const std::string* NodeIndex::ClassLabel(int32_t c, const std::string& key) const {

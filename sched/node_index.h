@@ -56,7 +56,11 @@ class NodeIndex : public ClusterState::Observer {
   // constraints and can express its GPU request, in class order. Worked out
   // once per workload of the snapshot (and per distinct set of
   // constraints), then remembered.
-  const std::vector<int32_t>& MatchingClasses(const Workload& w) const;
+  const std::vector<int32_t>& MatchingClasses(const Workload& w) const {
+    return match_lists_[static_cast<size_t>(MatchListOf(w))];
+  }
+  // A number for the distinct list MatchingClasses(w) returns.
+  int32_t MatchListOf(const Workload& w) const;
   // The value of label `key` on the nodes of class `c` (nullptr if absent).
   const std::string* ClassLabel(int32_t c, const std::string& key) const;
   // Free GPU milli summed over the class's nodes.
