@@ -40,7 +40,7 @@ void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids) {
   for (size_t i = 0; i < keys.size(); ++i) (*ids)[i] = keys[i].id;
 }
 
-std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_placed,
+std::string ExplainUnplaced(CycleContext& ctx, WorkloadId id, int32_t max_placed,
                             const std::string& rule_violation, bool* busy_resources) {
   *busy_resources = false;
   const Workload& w = ctx.snapshot.workload(id);
@@ -48,7 +48,12 @@ std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_
   const int32_t needed = std::max(0, w.min_available - running);
   // Explaining a failure may scan the cluster; it happens once per pending
   // workload and cycle, never in the placement loops.
-  const std::vector<NodeId> eligible = NodeFilter::Eligible(w, ctx.snapshot);
+  const PodRequest& r = w.request;
+  auto [known, added] = ctx.eligible.try_emplace(CycleContext::EligibleKey{
+      w.gpu_models, w.node_selector, w.topology, r.mig_profile, r.gpu_devices, r.gpu_milli,
+      r.gpu_memory_mib, r.cpu_milli, r.memory_mib});
+  if (added) known->second = NodeFilter::Eligible(w, ctx.snapshot);
+  const std::vector<NodeId>& eligible = known->second;
   if (eligible.empty()) {
     return NeverFitsReason(w, ctx.snapshot).value_or("no node can hold it");
   }

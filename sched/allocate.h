@@ -34,7 +34,7 @@ void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids);
 // most pods that fit at once, a queue rule that stopped it). Sets
 // *busy_resources when only resources held by others stand in the way, the
 // one case where moving or evicting work can help.
-std::string ExplainUnplaced(const CycleContext& ctx, WorkloadId id, int32_t max_placed,
+std::string ExplainUnplaced(CycleContext& ctx, WorkloadId id, int32_t max_placed,
                             const std::string& rule_violation, bool* busy_resources);
 
 }  // namespace sluice

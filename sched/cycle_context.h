@@ -83,6 +83,11 @@ struct CycleContext {
   // Indexed topology domains (gang.h) by NodeIndex::MatchListOf: each
   // label value's classes and nodes, which do not change in a cycle.
   std::map<int32_t, std::vector<Domain>> topology_domains = {};
+  // NodeFilter::Eligible for pending reasons, by the constraints and
+  // request it depends on.
+  using EligibleKey = std::tuple<std::vector<std::string>, Labels, std::string, int32_t, int32_t,
+                                 int64_t, int64_t, int64_t, int64_t>;
+  std::map<EligibleKey, std::vector<NodeId>> eligible = {};
 };
 
 }  // namespace sluice

@@ -50,7 +50,11 @@ bool RatioLess(int64_t a, int64_t b, int64_t c, int64_t d) {
 class ReclaimPolicy : public VictimPolicy {
  public:
   ReclaimPolicy(const CycleContext& ctx, WorkloadId r)
-      : ctx_(ctx), s_(ctx.snapshot), r_(r), diverges_(ctx.snapshot.queues.size(), -1) {
+      : ctx_(ctx),
+        s_(ctx.snapshot),
+        r_(r),
+        siblings_(ctx.snapshot.queues.size()),
+        siblings_known_(ctx.snapshot.queues.size(), 0) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
     for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
@@ -75,6 +79,17 @@ class ReclaimPolicy : public VictimPolicy {
     }
   }
 
+  // DivergingSiblings of the reclaimer's queue and `victim`, once per
+  // victim queue.
+  const std::pair<QueueId, QueueId>& Siblings(QueueId victim) const {
+    const size_t i = victim.index();
+    if (siblings_known_[i] == 0) {
+      siblings_[i] = DivergingSiblings(s_, s_.workload(r_).queue, victim);
+      siblings_known_[i] = 1;
+    }
+    return siblings_[i];
+  }
+
   const Resources& BaseAllocation(QueueId q) const {
     for (const auto& [id, held] : base_) {
       if (id == q) return held;
@@ -90,13 +105,8 @@ class ReclaimPolicy : public VictimPolicy {
     if (!v.preemptible) return false;
     const QueueId reclaimer_queue = s_.workload(r_).queue;
     if (v.queue == reclaimer_queue.value()) return false;  // that is preemption
-    // Whether the two queues diverge (neither is the other's ancestor),
-    // once per victim queue.
-    int8_t& diverges = diverges_[static_cast<size_t>(v.queue)];
-    if (diverges < 0) {
-      diverges = DivergingSiblings(s_, reclaimer_queue, QueueId(v.queue)).first.valid() ? 1 : 0;
-    }
-    if (diverges == 0) return false;
+    // Whether the two queues diverge (neither is the other's ancestor).
+    if (!Siblings(QueueId(v.queue)).first.valid()) return false;
     if (judged_.size() == 1 && judged_[0] == Resource::kGpu) return v.holds_gpu;
     bool useful = false;
     for (Resource res : judged_) useful = useful || v.held[res] > 0;
@@ -106,8 +116,7 @@ class ReclaimPolicy : public VictimPolicy {
   bool Allows(const VictimFacts& v, std::string* why_not) const override {
     if (!MayYield(v)) return false;
     const QueueId victim_leaf(v.queue);
-    const Workload& wr = s_.workload(r_);
-    const auto [a, vq] = DivergingSiblings(s_, wr.queue, victim_leaf);
+    const auto [a, vq] = Siblings(victim_leaf);
     const Resources& held = v.held;
     if (!v.past_reclaim_min) {
       if (why_not != nullptr) {
@@ -197,7 +206,7 @@ class ReclaimPolicy : public VictimPolicy {
 
   VictimKey Key(WorkloadId v) const override {
     const Workload& wv = s_.workload(v);
-    const auto [a, vq] = DivergingSiblings(s_, s_.workload(r_).queue, wv.queue);
+    const QueueId vq = Siblings(wv.queue).second;
     // Queues most above their fair share first, at the diverging level and
     // then among the victim's projects (the largest ratio over the judged
     // resources, scaled to an integer); then the lowest priority class, the
@@ -216,7 +225,9 @@ class ReclaimPolicy : public VictimPolicy {
   WorkloadId r_;
   std::vector<Resource> judged_;
   std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
-  mutable std::vector<int8_t> diverges_;             // per victim queue: -1 not known yet
+  // Per victim queue: DivergingSiblings with the reclaimer's, once known.
+  mutable std::vector<std::pair<QueueId, QueueId>> siblings_;
+  mutable std::vector<uint8_t> siblings_known_;
   std::array<bool, kNumResources> within_quota_{};
   bool eligible_ = false;
   std::string not_owed_;
@@ -305,7 +316,8 @@ void Commit(CycleContext& ctx, WorkloadId r, GangOutcome& o, EvictionAction acti
 void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
                   const std::string& why) {
   if (why.empty()) return;
-  ctx.result.reason[r.index()] += "; " + what + ": " + why;
+  std::string& reason = ctx.result.reason[r.index()];
+  reason.append("; ").append(what).append(": ").append(why);
 }
 
 }  // namespace
