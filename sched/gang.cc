@@ -180,7 +180,8 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
     // skipped without a search: it could change neither the outcome nor
     // the reason.
     if (mode.victims != nullptr && !out.why_not.empty() &&
-        !mode.searches->MayHold(id, DomainNodes(ctx, domain), *mode.victims, std::max(needed, 1))) {
+        !mode.searches->MayHold(id, domain.value, DomainNodes(ctx, domain), *mode.victims,
+                                std::max(needed, 1))) {
       continue;
     }
     std::optional<VictimSearch> search;  // built on the first pod that needs it

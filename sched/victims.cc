@@ -196,13 +196,25 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
   }
 }
 
-bool VictimSearches::MayHold(WorkloadId id, std::span<const NodeId> nodes,
+bool VictimSearches::MayHold(WorkloadId id, const std::string& value, std::span<const NodeId> nodes,
                              const VictimPolicy& policy, int32_t needed) {
   const Workload& w = ctx_.snapshot.workload(id);
   const PodRequest& r = w.request;
   if (ctx_.fresh_victim_search || r.gpu_devices == 0 || r.mig()) return true;
   Kind& kind = KindOf(id);
   RefreshAnswers(kind, w, policy);
+  // Twins differ only in the pods they hold, which the bound leaves out:
+  // a kept answer holds for a twin that holds none.
+  const bool keep = ctx_.state.placements(id).empty();
+  if (keep) {
+    auto known = kind.too_small.find(value);
+    if (known != kind.too_small.end() && known->second.needed == needed &&
+        known->second.answer == kind.answer &&
+        std::all_of(nodes.begin(), nodes.end(),
+                    [&](NodeId n) { return stamp_[n.index()] <= known->second.stamp; })) {
+      return false;
+    }
+  }
   int64_t pods = 0;
   for (NodeId n : nodes) {
     const int64_t per_pod = r.MilliOn(ctx_.snapshot.node(n).gpu_memory_mib) * r.gpu_devices;
@@ -218,6 +230,7 @@ bool VictimSearches::MayHold(WorkloadId id, std::span<const NodeId> nodes,
     if (gpu > 0) pods += gpu / per_pod;
     if (pods >= needed) return true;
   }
+  if (keep) kind.too_small[value] = Kind::TooSmall{kind.answer, needed, stamps_};
   return false;
 }
 

@@ -183,8 +183,8 @@ class VictimSearches final : public ClusterState::Observer {
   // hold. When false, no victim search there can place that many pods, so
   // PlaceGang need not build one. Always true for the fresh reference
   // search, pods without GPUs and MIG pods.
-  bool MayHold(WorkloadId id, std::span<const NodeId> nodes, const VictimPolicy& policy,
-               int32_t needed);
+  bool MayHold(WorkloadId id, const std::string& value, std::span<const NodeId> nodes,
+               const VictimPolicy& policy, int32_t needed);
   void NodeChanged(NodeId n) override {
     log_.push_back(n.value());
     stamp_[n.index()] = ++stamps_;
@@ -200,6 +200,15 @@ class VictimSearches final : public ClusterState::Observer {
     uint64_t attempt = 0;             // the attempt the answers were asked for
     bool refused_in_attempt = false;  // an answer was changed while evicting
     std::map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
+    // Domains MayHold found too small, by domain value: still too small
+    // while the answers, the pods needed and every node's state are the
+    // same (no change stamp of its nodes above `stamp`).
+    struct TooSmall {
+      std::vector<int8_t> answer;
+      int32_t needed = 0;
+      uint64_t stamp = 0;
+    };
+    std::map<std::string, TooSmall> too_small;
   };
   // What an index's costs depend on besides the cluster's state: the pod's
   // request and constraints, the domain, and the answers.
