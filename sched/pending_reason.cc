@@ -262,10 +262,17 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
     }
     const int64_t milli = r.MilliOn(node.gpu_memory_mib);
     int32_t fitting = 0;
-    for (int32_t d = 0; d < node.gpus; ++d) {
-      const int64_t used = state.device_used(n, d);
-      if (milli == 1000 ? used == 0 : used + milli <= 1000) ++fitting;
-      best_fraction_free = std::max(best_fraction_free, 1000 - used);
+    if (milli == 1000) {
+      // Whole devices: those with nothing on them, which the state counts.
+      fitting = state.idle_devices(n);
+      if (fitting > 0) best_fraction_free = 1000;
+    }
+    if (milli != 1000 || (fitting == 0 && best_fraction_free < 1000)) {
+      for (int32_t d = 0; d < node.gpus; ++d) {
+        const int64_t used = state.device_used(n, d);
+        if (milli != 1000 && used + milli <= 1000) ++fitting;
+        best_fraction_free = std::max(best_fraction_free, 1000 - used);
+      }
     }
     best_block = std::max(best_block, fitting);
     if (fitting >= r.gpu_devices) gpu_ok.push_back(n);

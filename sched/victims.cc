@@ -664,6 +664,10 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
 }
 
 std::string VictimSearch::why_not() const {
+  // Without a refused class there is nothing to look for on the nodes.
+  if (std::find(x_.answers_.begin(), x_.answers_.end(), int8_t{0}) == x_.answers_.end()) {
+    return first_refusal_;
+  }
   for (NodeId n : x_.nodes_) {
     for (const VictimPool::OnNode& e : pool_.on_node(n)) {
       const WorkloadId v = e.workload;
