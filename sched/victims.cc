@@ -128,6 +128,17 @@ VictimSearches::VictimSearches(CycleContext& ctx, const VictimPool& pool)
 
 VictimSearches::~VictimSearches() { ctx_.state.RemoveObserver(this); }
 
+int32_t VictimSearches::ShapeOf(Kind& kind, const Workload& w) {
+  if (kind.shape < 0) {
+    const PodRequest& r = w.request;
+    Shape shape(r.gpu_devices, r.gpu_milli, r.gpu_memory_mib, r.cpu_milli, r.memory_mib,
+                r.mig_profile, w.gpu_models, w.node_selector, w.topology);
+    kind.shape =
+        shape_ids_.emplace(std::move(shape), static_cast<int32_t>(shape_ids_.size())).first->second;
+  }
+  return kind.shape;
+}
+
 VictimSearches::Kind& VictimSearches::KindOf(WorkloadId id) {
   Kind& kind = kinds_[TwinOf(ctx_, id)];
   if (ctx_.fresh_victim_search) kind = Kind{};  // the reference: nothing kept
@@ -161,9 +172,7 @@ VictimSearch::VictimSearch(CycleContext& ctx, WorkloadId id, const std::string& 
       pool_(searches.pool()),
       kind_(searches.KindOf(id)),
       value_(value),
-      shape_(w_.request.gpu_devices, w_.request.gpu_milli, w_.request.gpu_memory_mib,
-             w_.request.cpu_milli, w_.request.memory_mib, w_.request.mig_profile, w_.gpu_models,
-             w_.node_selector, w_.topology),
+      shape_(searches.ShapeOf(kind_, w_)),
       x_((RefreshAnswers(), Acquire(value, nodes))) {
   SLUICE_CHECK(!s_.in_use_);
   s_.in_use_ = true;

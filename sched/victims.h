@@ -200,6 +200,7 @@ class VictimSearches final : public ClusterState::Observer {
     uint64_t attempt = 0;             // the attempt the answers were asked for
     bool refused_in_attempt = false;  // an answer was changed while evicting
     std::map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
+    int32_t shape = -1;  // VictimSearches::ShapeOf, once known
     // Domains MayHold found too small, by domain value: still too small
     // while the answers, the pods needed and every node's state are the
     // same (no change stamp of its nodes above `stamp`).
@@ -214,7 +215,10 @@ class VictimSearches final : public ClusterState::Observer {
   // request and constraints, the domain, and the answers.
   using Shape = std::tuple<int32_t, int64_t, int64_t, int64_t, int64_t, int32_t,
                            std::vector<std::string>, Labels, std::string>;
-  using IndexKey = std::tuple<Shape, std::string, std::vector<int8_t>>;
+  // By the number ShapeOf gives the shape.
+  using IndexKey = std::tuple<int32_t, std::string, std::vector<int8_t>>;
+  // A number for the shape of `w`'s pods, worked out once per kind.
+  int32_t ShapeOf(Kind& kind, const Workload& w);
   Kind& KindOf(WorkloadId id);
   // Asks `policy` about every class for `kind`, once per attempt (and
   // again if an answer was changed while evicting: the state is back as it
@@ -232,6 +236,7 @@ class VictimSearches final : public ClusterState::Observer {
   uint64_t attempt_ = 0;
   std::map<Twin, Kind> kinds_;
   std::map<IndexKey, std::shared_ptr<VictimIndex>> shared_;
+  std::map<Shape, int32_t> shape_ids_;
   size_t shared_positions_ = 0;
   uint64_t uses_ = 0;
   bool in_use_ = false;
@@ -298,7 +303,7 @@ class VictimSearch {
   const VictimPool& pool_;
   VictimSearches::Kind& kind_;
   const std::string value_;
-  VictimSearches::Shape shape_;
+  int32_t shape_;  // VictimSearches::ShapeOf
   VictimIndex& x_;
   std::string first_refusal_;
 };
