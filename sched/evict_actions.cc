@@ -114,7 +114,40 @@ class ReclaimPolicy : public VictimPolicy {
   }
 
   bool Allows(const VictimFacts& v, std::string* why_not) const override {
-    if (!MayYield(v)) return false;
+    return MayYield(v) && Judge(v, why_not);
+  }
+  bool AllowsYielding(const VictimFacts& v) const override { return Judge(v, nullptr); }
+
+  int64_t Saturation(QueueId q) const {
+    int64_t ratio = 0;
+    for (Resource res : judged_) {
+      const int64_t fair = ctx_.fair_share[q.index()][res];
+      const int64_t held = ctx_.state.allocated(q)[res];
+      const int64_t r = fair == 0 ? (held > 0 ? kUnlimited : 0)
+                                  : static_cast<int64_t>(Int128{held} * 1'000'000 / fair);
+      ratio = std::max(ratio, r);
+    }
+    return ratio;
+  }
+
+  VictimKey Key(WorkloadId v) const override {
+    const Workload& wv = s_.workload(v);
+    const QueueId vq = Siblings(wv.queue).second;
+    // Queues most above their fair share first, at the diverging level and
+    // then among the victim's projects (the largest ratio over the judged
+    // resources, scaled to an integer); then the lowest priority class, the
+    // smallest, the youngest.
+    return {-Saturation(vq),
+            -Saturation(wv.queue),
+            PriorityValue(wv.priority_class),
+            HeldAmount(ctx_.state, v, Resource::kGpu),
+            -wv.started.ms,
+            v.value()};
+  }
+
+ private:
+  // Allows, for a victim MayYield accepted.
+  bool Judge(const VictimFacts& v, std::string* why_not) const {
     const QueueId victim_leaf(v.queue);
     const auto [a, vq] = Siblings(victim_leaf);
     const Resources& held = v.held;
@@ -192,34 +225,6 @@ class ReclaimPolicy : public VictimPolicy {
     return true;
   }
 
-  int64_t Saturation(QueueId q) const {
-    int64_t ratio = 0;
-    for (Resource res : judged_) {
-      const int64_t fair = ctx_.fair_share[q.index()][res];
-      const int64_t held = ctx_.state.allocated(q)[res];
-      const int64_t r = fair == 0 ? (held > 0 ? kUnlimited : 0)
-                                  : static_cast<int64_t>(Int128{held} * 1'000'000 / fair);
-      ratio = std::max(ratio, r);
-    }
-    return ratio;
-  }
-
-  VictimKey Key(WorkloadId v) const override {
-    const Workload& wv = s_.workload(v);
-    const QueueId vq = Siblings(wv.queue).second;
-    // Queues most above their fair share first, at the diverging level and
-    // then among the victim's projects (the largest ratio over the judged
-    // resources, scaled to an integer); then the lowest priority class, the
-    // smallest, the youngest.
-    return {-Saturation(vq),
-            -Saturation(wv.queue),
-            PriorityValue(wv.priority_class),
-            HeldAmount(ctx_.state, v, Resource::kGpu),
-            -wv.started.ms,
-            v.value()};
-  }
-
- private:
   const CycleContext& ctx_;
   const Snapshot& s_;
   WorkloadId r_;

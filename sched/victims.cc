@@ -201,7 +201,7 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
       answer = 2;
       continue;
     }
-    answer = policy.Allows(f, nullptr) ? 1 : 0;
+    answer = policy.AllowsYielding(f) ? 1 : 0;
   }
 }
 

@@ -78,6 +78,9 @@ class VictimPolicy {
   // False only where Allows is false, with no reason, for the rest of the
   // cycle: such workloads are not candidates at all.
   virtual bool MayYield(const VictimFacts& /*v*/) const { return true; }
+  // Allows without a reason, for facts MayYield accepted (a policy may
+  // skip asking that again).
+  virtual bool AllowsYielding(const VictimFacts& v) const { return Allows(v, nullptr); }
   virtual VictimKey Key(WorkloadId v) const = 0;
 };
 
