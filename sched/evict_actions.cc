@@ -54,7 +54,9 @@ class ReclaimPolicy : public VictimPolicy {
         s_(ctx.snapshot),
         r_(r),
         siblings_(ctx.snapshot.queues.size()),
-        siblings_known_(ctx.snapshot.queues.size(), 0) {
+        siblings_known_(ctx.snapshot.queues.size(), 0),
+        limit_(ctx.snapshot.queues.size(), 0),
+        limit_known_(ctx.snapshot.queues.size(), 0) {
     const QueueId leaf = s_.workload(r).queue;
     const Resources& demand = ctx.demand[r.index()];
     for (QueueId q = leaf; q.valid(); q = s_.queue(q).parent) {
@@ -77,6 +79,7 @@ class ReclaimPolicy : public VictimPolicy {
                     (quota >= 0 ? " and its quota of " + FormatAmount(res, quota) : "");
       }
     }
+    gpu_only_ = judged_.size() == 1 && judged_[0] == Resource::kGpu;
   }
 
   // DivergingSiblings of the reclaimer's queue and `victim`, once per
@@ -116,7 +119,13 @@ class ReclaimPolicy : public VictimPolicy {
   bool Allows(const VictimFacts& v, std::string* why_not) const override {
     return MayYield(v) && Judge(v, why_not);
   }
-  bool AllowsYielding(const VictimFacts& v) const override { return Judge(v, nullptr); }
+  bool AllowsYielding(const VictimFacts& v) const override {
+    if (!gpu_only_) return Judge(v, nullptr);
+    if (!v.past_reclaim_min) return false;
+    const int64_t held = v.held[Resource::kGpu];
+    return held == 0 || held <= GpuLimit(QueueId(v.queue));
+  }
+  void BeginAnswers() const override { limit_known_.assign(s_.queues.size(), 0); }
 
   int64_t Saturation(QueueId q) const {
     int64_t ratio = 0;
@@ -146,6 +155,59 @@ class ReclaimPolicy : public VictimPolicy {
   }
 
  private:
+  // For a GPU reclaimer: the most GPU a victim of leaf queue `victim` may
+  // hold for Judge to allow it now (below 1: none). Judge's conditions on
+  // GPU are each of the form "held <= some amount" (what a queue keeps, the
+  // saturation ratio, which falls as held grows), so one amount per queue
+  // answers for all of its classes. Worked out once per queue per round.
+  int64_t GpuLimit(QueueId victim) const {
+    const size_t i = victim.index();
+    if (limit_known_[i] != 0) return limit_[i];
+    limit_known_[i] = 1;
+    constexpr Resource kGpu = Resource::kGpu;
+    const int64_t demand = ctx_.demand[r_.index()][kGpu];
+    const auto [a, vq] = Siblings(victim);
+    bool within_quota = true;
+    for (const auto& [q, base] : base_) {
+      const int64_t after = base[kGpu] + demand;
+      const int64_t quota = s_.queue(q).resource(kGpu).quota;
+      const bool in_quota = quota >= 0 && after <= quota;
+      within_quota = within_quota && in_quota;
+      if (!in_quota && after > ctx_.fair_share[q.index()][kGpu]) return limit_[i] = 0;
+      if (q == a) break;
+    }
+    int64_t limit = kUnlimited;
+    for (QueueId q = victim;; q = s_.queue(q).parent) {
+      const int64_t quota = s_.queue(q).resource(kGpu).quota;
+      const int64_t fair = ctx_.fair_share[q.index()][kGpu];
+      const int64_t threshold =
+          within_quota && quota >= 0 ? quota : std::max(fair, std::max<int64_t>(quota, 0));
+      limit = std::min(limit, ctx_.state.allocated(q)[kGpu] - threshold);
+      if (q == vq) break;
+    }
+    const bool keep_quota_only = within_quota && s_.queue(vq).resource(kGpu).quota >= 0;
+    if (!keep_quota_only && limit >= 1) {
+      // The largest held in [1, limit] that leaves vq at least as saturated
+      // as a (0 when none does).
+      const int64_t v_held = ctx_.state.allocated(vq)[kGpu];
+      const int64_t v_fair = ctx_.fair_share[vq.index()][kGpu];
+      const int64_t a_after = BaseAllocation(a)[kGpu] + demand;
+      const int64_t a_fair = ctx_.fair_share[a.index()][kGpu];
+      auto keeps = [&](int64_t held) { return !RatioLess(v_held - held, v_fair, a_after, a_fair); };
+      int64_t lo = 0, hi = limit;  // keeps(lo) is assumed, keeps(hi + 1) is not asked
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo + 1) / 2;
+        if (keeps(mid)) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      limit = lo;
+    }
+    return limit_[i] = limit;
+  }
+
   // Allows, for a victim MayYield accepted.
   bool Judge(const VictimFacts& v, std::string* why_not) const {
     const QueueId victim_leaf(v.queue);
@@ -230,9 +292,13 @@ class ReclaimPolicy : public VictimPolicy {
   WorkloadId r_;
   std::vector<Resource> judged_;
   std::vector<std::pair<QueueId, Resources>> base_;  // the reclaimer's path, at the start
+  bool gpu_only_ = false;                            // judged on GPU alone
   // Per victim queue: DivergingSiblings with the reclaimer's, once known.
   mutable std::vector<std::pair<QueueId, QueueId>> siblings_;
   mutable std::vector<uint8_t> siblings_known_;
+  // Per victim leaf queue: GpuLimit, once known in this round.
+  mutable std::vector<int64_t> limit_;
+  mutable std::vector<uint8_t> limit_known_;
   std::array<bool, kNumResources> within_quota_{};
   bool eligible_ = false;
   std::string not_owed_;

@@ -191,6 +191,7 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
   if (kind.attempt == attempt_ && !kind.refused_in_attempt) return;
   kind.attempt = attempt_;
   kind.refused_in_attempt = false;
+  policy.BeginAnswers();
   for (size_t c = 0; c < pool_.classes(); ++c) {
     int8_t& answer = kind.answer[c];
     if (answer == 2) continue;  // never a candidate for this kind
@@ -201,7 +202,11 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
       answer = 2;
       continue;
     }
-    answer = policy.AllowsYielding(f) ? 1 : 0;
+    // The fresh reference asks the full question, so that the property
+    // tests hold a policy's shortcut to it.
+    const bool allowed =
+        ctx_.fresh_victim_search ? policy.Allows(f, nullptr) : policy.AllowsYielding(f);
+    answer = allowed ? 1 : 0;
   }
 }
 

@@ -79,8 +79,12 @@ class VictimPolicy {
   // cycle: such workloads are not candidates at all.
   virtual bool MayYield(const VictimFacts& /*v*/) const { return true; }
   // Allows without a reason, for facts MayYield accepted (a policy may
-  // skip asking that again).
+  // skip asking that again, and answer from what it worked out since the
+  // last BeginAnswers).
   virtual bool AllowsYielding(const VictimFacts& v) const { return Allows(v, nullptr); }
+  // Called before a round of AllowsYielding about every class; the state
+  // does not change during the round.
+  virtual void BeginAnswers() const {}
   virtual VictimKey Key(WorkloadId v) const = 0;
 };
 
