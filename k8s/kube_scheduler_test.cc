@@ -157,9 +157,15 @@ TEST_F(KubeSchedulerTest, AGangBindsAllOrNothing) {
   ASSERT_TRUE(TestCluster::WaitFor([&] { return !Condition("a", "ddp-0").empty(); }));
   EXPECT_TRUE(c.Bound("a").empty()) << "12 GPUs do not fit on 8: nothing binds";
   EXPECT_NE(Condition("a", "ddp-0").find('3'), std::string::npos) << Condition("a", "ddp-0");
-  json group = c.Get("/apis/scheduling.sluice.dev/v1/namespaces/a/podgroups/ddp");
-  EXPECT_EQ(group["status"].value("phase", ""), "Pending");
-  EXPECT_EQ(group["status"].value("scheduled", -1), 0);
+  // The PodGroup's status is patched apart from the pods' conditions: wait
+  // for it rather than read it at once.
+  json group;
+  EXPECT_TRUE(TestCluster::WaitFor([&] {
+    group = c.Get("/apis/scheduling.sluice.dev/v1/namespaces/a/podgroups/ddp");
+    return group.is_object() && group["status"].is_object() &&
+           group["status"].value("phase", "") == "Pending";
+  })) << group;
+  EXPECT_EQ(group["status"].value("scheduled", -1), 0) << group;
   c.Node("gpu-2", 8);
   ASSERT_TRUE(TestCluster::WaitFor([&] { return c.Bound("a").size() == 3; }));
   ASSERT_TRUE(TestCluster::WaitFor([&] {
