@@ -55,8 +55,9 @@ bool Usable(const std::string& dir) {
 
 }  // namespace
 
-PodCgroups PodCgroups::Detect(const std::string& root) {
+PodCgroups PodCgroups::Detect(const std::string& root, const std::string& instance) {
   PodCgroups c;
+  c.instance_ = instance;
   if (geteuid() != 0) return c;
   const std::string controllers = ReadFile(root + "/cgroup.controllers");
   if (HasWord(controllers, "memory") && HasWord(controllers, "cpu") && Usable(root + "/sluice")) {
@@ -94,7 +95,8 @@ std::string PodCgroups::Describe() const {
 
 std::string PodCgroups::PodDir(const std::string& hierarchy, int64_t workload_id,
                                int32_t pod) const {
-  return hierarchy + "/w" + std::to_string(workload_id) + "-p" + std::to_string(pod);
+  return hierarchy + "/" + (instance_.empty() ? "" : instance_ + "-") + "w" +
+         std::to_string(workload_id) + "-p" + std::to_string(pod);
 }
 
 Result<std::vector<std::string>> PodCgroups::Create(int64_t workload_id, int32_t pod,

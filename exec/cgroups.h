@@ -25,8 +25,11 @@ class PodCgroups {
  public:
   enum class Mode : uint8_t { kNone, kV1, kV2 };
 
-  // `root` is the cgroup filesystem mount (tests pass another).
-  static PodCgroups Detect(const std::string& root = "/sys/fs/cgroup");
+  // `root` is the cgroup filesystem mount (tests pass another). `instance`,
+  // when given, starts the name of every pod's cgroup, so that two servers
+  // on one machine (with their own data directories) never share one.
+  static PodCgroups Detect(const std::string& root = "/sys/fs/cgroup",
+                           const std::string& instance = "");
 
   Mode mode() const { return mode_; }
   // For `sluice describe`: "cgroup v2 (memory, cpu)", "process group", ...
@@ -49,6 +52,7 @@ class PodCgroups {
   Mode mode_ = Mode::kNone;
   std::string memory_;  // v2: the unified root; v1: the memory hierarchy
   std::string cpu_;     // v1 only: the cpu hierarchy ("" when unusable)
+  std::string instance_;
 };
 
 // Joins the cgroups in `dirs` (writes this process's pid to cgroup.procs).

@@ -9,6 +9,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -272,7 +274,17 @@ int RunServer(const ServerOptions& options) {
     if (std::filesystem::exists(vgpu, self_ec)) eo.vgpu_library = vgpu;
     eo.after = after;
     eo.post = post;
-    eo.cgroups = PodCgroups::Detect();
+    // Pods' cgroups are named after this data directory too, so that two
+    // servers on one machine never touch each other's (FNV-1a of the path:
+    // the same across restarts and builds).
+    uint64_t instance = 1469598103934665603ULL;
+    for (const char ch : std::filesystem::absolute(data_dir).lexically_normal().string()) {
+      instance = (instance ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+    }
+    char instance_name[24];
+    std::snprintf(instance_name, sizeof(instance_name), "s%08llx",
+                  static_cast<unsigned long long>(instance & 0xffffffffULL));
+    eo.cgroups = PodCgroups::Detect("/sys/fs/cgroup", instance_name);
     eo.mps_gpus = *mps;
     if (partitioner) {
       MigPartitioner* p = partitioner.get();
