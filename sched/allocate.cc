@@ -10,14 +10,6 @@
 
 namespace sluice {
 
-bool WithinQueueBefore(const Workload& a, const Workload& b) {
-  const int32_t pa = PriorityValue(a.priority_class), pb = PriorityValue(b.priority_class);
-  if (pa != pb) return pa > pb;
-  const Time qa = a.queued_since(), qb = b.queued_since();
-  if (qa != qb) return qa < qb;
-  return a.name < b.name;
-}
-
 void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids) {
   struct Key {
     int32_t priority;  // negated: higher classes first

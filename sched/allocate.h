@@ -22,12 +22,10 @@ class AllocateAction {
   static void Run(CycleContext& ctx);
 };
 
-// Within-queue order: higher priority class, then the earlier of when each
-// joined the queue (submission, or its last requeue after an eviction), then
-// name.
-bool WithinQueueBefore(const Workload& a, const Workload& b);
-// Sorts workloads of one queue into that order, then snapshot order for
-// equal names, from compact keys (a queue can hold thousands).
+// Sorts workloads of one queue into within-queue order: higher priority
+// class, then the earlier of when each joined the queue (submission, or its
+// last requeue after an eviction), then name, then snapshot order for equal
+// names. Sorts compact keys (a queue can hold thousands).
 void SortWithinQueue(const Snapshot& s, std::vector<WorkloadId>* ids);
 
 // Why workload `id` could not be placed now, given the gang outcome (the

@@ -110,7 +110,7 @@ class ReclaimPolicy : public VictimPolicy {
     if (v.queue == reclaimer_queue.value()) return false;  // that is preemption
     // Whether the two queues diverge (neither is the other's ancestor).
     if (!Siblings(QueueId(v.queue)).first.valid()) return false;
-    if (judged_.size() == 1 && judged_[0] == Resource::kGpu) return v.holds_gpu;
+    if (gpu_only_) return v.holds_gpu;
     bool useful = false;
     for (Resource res : judged_) useful = useful || v.held[res] > 0;
     return useful;

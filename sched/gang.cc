@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <span>
 
 #include "sched/pending_reason.h"
 
@@ -129,6 +130,15 @@ std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w,
   return ctx.index->FindBest(w, d.classes, placer);
 }
 
+// A domain's nodes in node order: its own list when it keeps one, else
+// worked out into *buffer.
+std::span<const NodeId> NodesOf(const CycleContext& ctx, const Domain& d,
+                                std::vector<NodeId>* buffer) {
+  if (!d.nodes.empty()) return d.nodes;
+  *buffer = DomainNodes(ctx, d);
+  return *buffer;
+}
+
 bool InDomain(const CycleContext& ctx, const Domain& d, NodeId n) {
   if (ctx.index == nullptr) return std::binary_search(d.nodes.begin(), d.nodes.end(), n);
   return std::find(d.classes.begin(), d.classes.end(), ctx.index->ClassOf(n)) != d.classes.end();
@@ -173,6 +183,7 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   if (mode.victims != nullptr) mode.searches->BeginAttempt();
   GangOutcome out;
   const DomainOrder domains = GangDomains(ctx, id);
+  std::vector<NodeId> domain_nodes;  // NodesOf's buffer
   for (const Domain* next : domains.best_first) {
     const Domain& domain = *next;
     // Once a domain has given the reason victims were refused, a domain
@@ -180,8 +191,8 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
     // skipped without a search: it could change neither the outcome nor
     // the reason.
     if (mode.victims != nullptr && !out.why_not.empty() &&
-        !mode.searches->MayHold(id, domain.value, DomainNodes(ctx, domain), *mode.victims,
-                                std::max(needed, 1))) {
+        !mode.searches->MayHold(id, domain.value, NodesOf(ctx, domain, &domain_nodes),
+                                *mode.victims, std::max(needed, 1))) {
       continue;
     }
     std::optional<VictimSearch> search;  // built on the first pod that needs it

@@ -235,9 +235,7 @@ bool VictimSearches::MayHold(WorkloadId id, const std::string& value, std::span<
     if (per_pod == 0) continue;
     int64_t gpu = ctx_.state.free_gpu_pipelined(n);
     for (const VictimPool::OnNode& e : pool_.on_node(n)) {
-      const WorkloadId v = e.workload;
-      if (kind.answer[static_cast<size_t>(e.cls)] == 1 && v != id && ctx_.decided[v.index()] == 0 &&
-          !ctx_.state.is_releasing(v)) {
+      if (kind.answer[static_cast<size_t>(e.cls)] == 1 && Available(e.workload, id)) {
         gpu += e.gpu_here;
       }
     }
@@ -392,9 +390,7 @@ void VictimSearch::Flush() {
 }
 
 bool VictimSearch::Candidate(const VictimPool::OnNode& e) const {
-  if (x_.answers_[static_cast<size_t>(e.cls)] != 1) return false;
-  const WorkloadId v = e.workload;
-  return v != id_ && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v);
+  return x_.answers_[static_cast<size_t>(e.cls)] == 1 && s_.Available(e.workload, id_);
 }
 
 const VictimKey& VictimSearch::KeyOf(WorkloadId v) {
@@ -684,9 +680,7 @@ std::string VictimSearch::why_not() const {
   }
   for (NodeId n : x_.nodes_) {
     for (const VictimPool::OnNode& e : pool_.on_node(n)) {
-      const WorkloadId v = e.workload;
-      if (x_.answers_[static_cast<size_t>(e.cls)] != 0) continue;
-      if (v == id_ || ctx_.decided[v.index()] != 0 || ctx_.state.is_releasing(v)) continue;
+      if (x_.answers_[static_cast<size_t>(e.cls)] != 0 || !s_.Available(e.workload, id_)) continue;
       std::string why;
       if (!policy_.Allows(pool_.facts(e.cls), &why) && !why.empty()) {
         return "victims on " + ctx_.snapshot.node(n).name + " " + why;

@@ -182,6 +182,11 @@ class VictimSearches final : public ClusterState::Observer {
   VictimSearches& operator=(const VictimSearches&) = delete;
 
   const VictimPool& pool() const { return pool_; }
+  // Whether candidate `v` can still be evicted for workload `self`: not
+  // `self`, not decided in this cycle, not releasing.
+  bool Available(WorkloadId v, WorkloadId self) const {
+    return v != self && ctx_.decided[v.index()] == 0 && !ctx_.state.is_releasing(v);
+  }
   // Called at the start of each workload's attempt (PlaceGang does).
   void BeginAttempt() { ++attempt_; }
   // Whether `nodes` might hold `needed` pods of `id` under `policy`: an

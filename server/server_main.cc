@@ -121,6 +121,20 @@ void AddMigLayouts(Nvml* nvml, const std::vector<GpuDevice>& devices, bool dynam
   node->mig_dynamic = dynamic && node->has_mig();
 }
 
+// What starts the names of this server's pod cgroups, so that two servers
+// on one machine (each with its data directory) never touch each other's:
+// "s" and FNV-1a of the directory's path, the same across restarts and builds.
+std::string CgroupInstance(const std::string& data_dir) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (const char ch : std::filesystem::absolute(data_dir).lexically_normal().string()) {
+    hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+  }
+  char name[16];
+  std::snprintf(name, sizeof(name), "s%08llx",
+                static_cast<unsigned long long>(hash & 0xffffffffULL));
+  return name;
+}
+
 }  // namespace
 
 std::string DefaultDataDir() {
@@ -274,17 +288,7 @@ int RunServer(const ServerOptions& options) {
     if (std::filesystem::exists(vgpu, self_ec)) eo.vgpu_library = vgpu;
     eo.after = after;
     eo.post = post;
-    // Pods' cgroups are named after this data directory too, so that two
-    // servers on one machine never touch each other's (FNV-1a of the path:
-    // the same across restarts and builds).
-    uint64_t instance = 1469598103934665603ULL;
-    for (const char ch : std::filesystem::absolute(data_dir).lexically_normal().string()) {
-      instance = (instance ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
-    }
-    char instance_name[24];
-    std::snprintf(instance_name, sizeof(instance_name), "s%08llx",
-                  static_cast<unsigned long long>(instance & 0xffffffffULL));
-    eo.cgroups = PodCgroups::Detect("/sys/fs/cgroup", instance_name);
+    eo.cgroups = PodCgroups::Detect("/sys/fs/cgroup", CgroupInstance(data_dir));
     eo.mps_gpus = *mps;
     if (partitioner) {
       MigPartitioner* p = partitioner.get();
