@@ -57,10 +57,8 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   releasing_.resize(snapshot.workloads.size());
   for (size_t w = 0; w < snapshot.workloads.size(); ++w) {
     const WorkloadId id(static_cast<int32_t>(w));
-    for (const PodPlacement& p : snapshot.workloads[w].placement) {
-      ApplyHeld(id, p, +1);
-      placements_[w].push_back(p);
-    }
+    placements_[w] = snapshot.workloads[w].placement;
+    for (const PodPlacement& p : placements_[w]) ApplyHeld(id, p, +1);
     if (snapshot.workloads[w].releasing) {
       for (const PodPlacement& p : placements_[w]) ApplyReleasing(id, p, +1);
       releasing_[w] = std::move(placements_[w]);

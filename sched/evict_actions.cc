@@ -388,6 +388,7 @@ void AppendReason(CycleContext& ctx, WorkloadId r, const std::string& what,
                   const std::string& why) {
   if (why.empty()) return;
   std::string& reason = ctx.result.reason[r.index()];
+  reason.reserve(reason.size() + what.size() + why.size() + 4);
   reason.append("; ").append(what).append(": ").append(why);
 }
 

@@ -115,7 +115,8 @@ std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d) {
     const std::vector<NodeId>& members = ctx.index->ClassNodes(c);
     nodes.insert(nodes.end(), members.begin(), members.end());
   }
-  std::sort(nodes.begin(), nodes.end());
+  // Classes of consecutive nodes (a rack each) often come out in order.
+  if (!std::is_sorted(nodes.begin(), nodes.end())) std::sort(nodes.begin(), nodes.end());
   return nodes;
 }
 

@@ -113,6 +113,7 @@ VictimIndex::VictimIndex(const Snapshot& s, std::vector<NodeId> nodes)
       has_cost_(nodes_.size(), 0),
       dirty_(nodes_.size(), 0),
       capped_(nodes_.size(), 0),
+      exact_(nodes_.size(), 0),
       version_(nodes_.size(), 0),
       refusals_at_(nodes_.size(), 0) {
   if (nodes_.size() > kSmallDomain) {
@@ -196,11 +197,14 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
     int8_t& answer = kind.answer[c];
     if (answer == 2) continue;  // never a candidate for this kind
     const VictimFacts& f = pool_.facts(static_cast<int32_t>(c));
-    const bool mig_fits =
-        w.request.mig() ? f.mig_profile == w.request.mig_profile : f.mig_profile == 0;
-    if (!mig_fits || !policy.MayYield(f)) {
-      answer = 2;
-      continue;
+    // MayYield's answer holds for the kind all cycle: asked once.
+    if (answer < 0) {
+      const bool mig_fits =
+          w.request.mig() ? f.mig_profile == w.request.mig_profile : f.mig_profile == 0;
+      if (!mig_fits || !policy.MayYield(f)) {
+        answer = 2;
+        continue;
+      }
     }
     // The fresh reference asks the full question, so that the property
     // tests hold a policy's shortcut to it.
@@ -407,12 +411,14 @@ class NodeRoom {
  public:
   NodeRoom(const ClusterState& state, NodeId n, const Workload& w,
            const std::vector<const VictimPool::OnNode*>& candidates,
-           const std::vector<int64_t>& shares, std::vector<int64_t>* held)
+           const std::vector<int64_t>& shares, std::vector<int64_t>* held,
+           std::vector<int64_t>* rows)
       : q_(w.request),
         gpus_(static_cast<size_t>(state.snapshot().node(n).gpus)),
         c_(candidates),
         shares_(shares),
-        held_(*held) {
+        held_(*held),
+        rows_(*rows) {
     held_.resize(2 * gpus_);
     for (size_t d = 0; d < gpus_; ++d) {
       held_[d] = state.device_held(n, static_cast<int32_t>(d));
@@ -447,6 +453,63 @@ class NodeRoom {
     }
     return fitting >= q_.gpu_devices;
   }
+  // Fits for the sets of one size taken in lexicographic order, which
+  // share prefixes: what the set's first j candidates leave is kept per j
+  // (a row of CPU, memory, MIG and each device's GPU held), so the next set
+  // recomputes the rows after the first position that changed.
+  void Take(const std::vector<int32_t>& set, size_t changed) {
+    const size_t stride = gpus_ + 3;
+    rows_.resize((set.size() + 1) * stride);
+    int64_t* row = rows_.data();
+    if (changed == 0) {
+      row[0] = cpu_;
+      row[1] = memory_;
+      row[2] = 0;
+      std::copy(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(gpus_), row + 3);
+    }
+    for (size_t j = changed; j < set.size(); ++j) {
+      const int64_t* in = row + j * stride;
+      int64_t* out = row + (j + 1) * stride;
+      const VictimPool::OnNode& e = *c_[static_cast<size_t>(set[j])];
+      out[0] = in[0] + e.cpu;
+      out[1] = in[1] + e.memory;
+      out[2] = in[2] | (e.mig ? 1 : 0);
+      const int64_t* give = shares_.data() + e.shares;
+      for (size_t d = 0; d < gpus_; ++d) out[3 + d] = in[3 + d] - give[d];
+    }
+  }
+  // Whether the pod fits once the set last given to Take, of `size`
+  // candidates, is gone (the same answer as Fits).
+  bool TakenFits(size_t size) const {
+    const int64_t* row = rows_.data() + size * (gpus_ + 3);
+    if (row[0] < q_.cpu_milli || row[1] < q_.memory_mib) return false;
+    if (q_.gpu_devices == 0) return true;
+    if (q_.mig()) return row[2] != 0;
+    if (milli_ == 0) return false;
+    int32_t fitting = 0;
+    for (size_t d = 0; d < gpus_; ++d) {
+      const int64_t h = row[3 + d];
+      if (milli_ == 1000 ? h == 0 : h + milli_ <= 1000) ++fitting;
+    }
+    return fitting >= q_.gpu_devices;
+  }
+  // The least GPU milli any fitting set must give back on this node's
+  // devices: the pod needs gpu_devices devices it fits on, and each device
+  // it does not fit on yet needs what is held there beyond room for it.
+  int64_t FreedBound() const {
+    if (q_.gpu_devices == 0 || q_.mig() || milli_ == 0) return 0;
+    int64_t need[64];
+    const size_t devices = std::min<size_t>(gpus_, 64);
+    for (size_t d = 0; d < devices; ++d) {
+      const int64_t h = held_[d];
+      need[d] = milli_ == 1000 ? h : std::max<int64_t>(0, h + milli_ - 1000);
+    }
+    const size_t pods = std::min(devices, static_cast<size_t>(q_.gpu_devices));
+    std::partial_sort(need, need + pods, need + devices);
+    int64_t freed = 0;
+    for (size_t d = 0; d < pods; ++d) freed += need[d];
+    return freed;
+  }
   // The fewest candidates any fitting set can have.
   int32_t LowerBound() const {
     int32_t bound = 1;
@@ -474,13 +537,25 @@ class NodeRoom {
   const std::vector<const VictimPool::OnNode*>& c_;
   const std::vector<int64_t>& shares_;
   std::vector<int64_t>& held_;  // the node's, then a working copy
+  std::vector<int64_t>& rows_;  // Take's rows
   int64_t idle_ = 0;
   int64_t cpu_ = 0, memory_ = 0, milli_ = 0;
 };
 
 }  // namespace
 
-bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims) {
+PlacementScore VictimSearch::ScoreOf(NodeId n) const {
+  PlacementScore score;
+  const int64_t sign = ctx_.snapshot.strategy == PlacementStrategy::kBinpack ? 1 : -1;
+  score.k1 = sign * ctx_.state.free_gpu_pipelined(n);
+  score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
+  score.k3 = sign * ctx_.state.free_memory_pipelined(n);
+  score.node = n.value();
+  return score;
+}
+
+bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims,
+                            bool bound) {
   std::vector<const VictimPool::OnNode*>& candidates = s_.candidates_;
   candidates.clear();
   for (const VictimPool::OnNode& e : pool_.on_node(n)) {
@@ -495,13 +570,31 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
                 return KeyOf(a->workload) < KeyOf(b->workload);
               });
   }
-  const NodeRoom room(ctx_.state, n, w_, candidates, pool_.shares(), &s_.held_);
+  NodeRoom room(ctx_.state, n, w_, candidates, pool_.shares(), &s_.held_, &s_.rows_);
   const int32_t k = static_cast<int32_t>(candidates.size());
   std::vector<int32_t>& set = s_.set_;
   std::vector<int32_t>& best = s_.best_;
   set.resize(static_cast<size_t>(k));
   for (int32_t i = 0; i < k; ++i) set[static_cast<size_t>(i)] = i;
   if (!room.Fits(set)) return false;
+  if (bound) {
+    // No fitting set has fewer victims than LowerBound; of that many, none
+    // gives back less GPU than the smallest holders, nor less than the pod
+    // needs freed here (a victim's GPU counts all it holds, here and
+    // elsewhere).
+    const int32_t fewest = room.LowerBound();
+    std::vector<int64_t>& gpu = s_.bound_gpu_;
+    gpu.clear();
+    for (const VictimPool::OnNode* e : candidates)
+      gpu.push_back(pool_.facts(e->cls).held[Resource::kGpu]);
+    const size_t smallest = std::min(gpu.size(), static_cast<size_t>(fewest));
+    std::partial_sort(gpu.begin(), gpu.begin() + static_cast<std::ptrdiff_t>(smallest), gpu.end());
+    int64_t least = 0;
+    for (size_t i = 0; i < smallest; ++i) least += gpu[i];
+    *cost = Cost{fewest, std::max(least, room.FreedBound()), ScoreOf(n)};
+    *capped = false;
+    return true;
+  }
 
   auto gpu_of = [&](const std::vector<int32_t>& taken) {
     int64_t g = 0;
@@ -511,13 +604,7 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
     return g;
   };
   auto finish = [&](const std::vector<int32_t>& taken, bool bounded) {
-    PlacementScore score;
-    const int64_t sign = ctx_.snapshot.strategy == PlacementStrategy::kBinpack ? 1 : -1;
-    score.k1 = sign * ctx_.state.free_gpu_pipelined(n);
-    score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
-    score.k3 = sign * ctx_.state.free_memory_pipelined(n);
-    score.node = n.value();
-    *cost = Cost{static_cast<int32_t>(taken.size()), gpu_of(taken), score};
+    *cost = Cost{static_cast<int32_t>(taken.size()), gpu_of(taken), ScoreOf(n)};
     *capped = bounded;
     if (victims != nullptr) {
       victims->clear();
@@ -534,9 +621,11 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
     best.clear();
     set.resize(static_cast<size_t>(size));
     for (int32_t i = 0; i < size; ++i) set[static_cast<size_t>(i)] = i;
+    size_t changed = 0;  // the first position of set that differs from the last set's
     while (looked <= kMaxSetsPerNode) {
       ++looked;
-      if (room.Fits(set)) {
+      room.Take(set, changed);
+      if (room.TakenFits(static_cast<size_t>(size))) {
         const int64_t g = gpu_of(set);
         if (best.empty() || g < best_gpu) {
           best = set;
@@ -551,6 +640,7 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
       for (int32_t j = i + 1; j < size; ++j) {
         set[static_cast<size_t>(j)] = set[static_cast<size_t>(j - 1)] + 1;
       }
+      changed = static_cast<size_t>(i);
     }
     if (!best.empty() && looked <= kMaxSetsPerNode) return finish(best, false);
   }
@@ -574,16 +664,20 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
   return finish(set, true);
 }
 
-void VictimSearch::Recompute(int32_t pos) {
+void VictimSearch::Recompute(int32_t pos, bool exact) {
   const size_t i = static_cast<size_t>(pos);
   if (x_.has_cost_[i] != 0) {
     x_.has_cost_[i] = 0;
     ++x_.version_[i];
   }
   x_.refusals_at_[i] = x_.refusals_;
+  // The fresh reference always searches; a kept index searches a node
+  // only once its bound reaches the top of the heap.
+  const bool bound = !exact && !ctx_.fresh_victim_search;
+  x_.exact_[i] = bound ? 0 : 1;
   Cost cost;
   bool capped = false;
-  const bool fits = Evaluate(x_.nodes_[i], &cost, &capped, nullptr);
+  const bool fits = Evaluate(x_.nodes_[i], &cost, &capped, nullptr, bound);
   const uint8_t bounded = fits && capped ? 1 : 0;
   if (bounded != x_.capped_[i]) {
     x_.capped_[i] = bounded;
@@ -622,6 +716,14 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
       // A class was refused since this cost was computed: it may have
       // grown. Recompute it and look again.
       x_.MarkDirty(*top);
+      continue;
+    }
+    if (x_.exact_[i] == 0) {
+      // A lower bound: the node's cost is at least that, so every node
+      // below it in the heap costs more. Search it and look again.
+      const size_t entries = x_.heap_.size();
+      Recompute(*top, /*exact=*/true);
+      if (x_.heap_.size() > entries) std::push_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
       continue;
     }
     const NodeId n = x_.nodes_[i];

@@ -76,7 +76,10 @@ class VictimPolicy {
   // the pending message. (why_not may be null when no reason is wanted.)
   virtual bool Allows(const VictimFacts& v, std::string* why_not) const = 0;
   // False only where Allows is false, with no reason, for the rest of the
-  // cycle: such workloads are not candidates at all.
+  // cycle: such workloads are not candidates at all. The answer may depend
+  // on the facts and on what the workload asking is (its kind: queue,
+  // priority, request), never on the cycle's state, so it is asked once
+  // per class and kind.
   virtual bool MayYield(const VictimFacts& /*v*/) const { return true; }
   // Allows without a reason, for facts MayYield accepted (a policy may
   // skip asking that again, and answer from what it worked out since the
@@ -159,6 +162,9 @@ class VictimIndex {
   // Per position.
   std::vector<Cost> cost_;
   std::vector<uint8_t> has_cost_, dirty_, capped_;
+  // Whether the cost is the node's (1) or a lower bound of it (0), see
+  // VictimSearch::Recompute.
+  std::vector<uint8_t> exact_;
   std::vector<uint32_t> version_;      // bumped whenever the cost changes
   std::vector<uint64_t> refusals_at_;  // refusals_ when the cost was computed
   std::vector<int32_t> dirty_list_;
@@ -256,7 +262,7 @@ class VictimSearches final : public ClusterState::Observer {
   std::unordered_map<int32_t, VictimKey> keys_;
   // Buffers of Evaluate.
   std::vector<const VictimPool::OnNode*> candidates_;
-  std::vector<int64_t> held_;
+  std::vector<int64_t> held_, rows_, bound_gpu_;
   std::vector<int32_t> set_, best_, order_;
 };
 
@@ -302,8 +308,14 @@ class VictimSearch {
   // The cheapest set of victims on `n`: its cost, whether the bounded
   // search gave up (and a greedy choice was made), and with `victims` the
   // set itself, ties between sets broken by victim order.
-  bool Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims);
-  void Recompute(int32_t pos);
+  // With `bound`, only a lower bound of the cost (no search), with the
+  // node's placement score, when the pod fits once every candidate is gone.
+  bool Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims,
+                bool bound = false);
+  PlacementScore ScoreOf(NodeId n) const;
+  // Computes the cost at `pos` (a lower bound of it unless `exact`) and
+  // pushes it on the heap's vector (the caller restores the heap order).
+  void Recompute(int32_t pos, bool exact = false);
   std::optional<int32_t> Cheapest();
   const VictimKey& KeyOf(WorkloadId v);
 
