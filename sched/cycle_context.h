@@ -4,6 +4,7 @@
 #define SLUICE_SCHED_CYCLE_CONTEXT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -32,21 +33,24 @@ class TwinShapes {
     if (known < 0) {
       const Workload& w = s.workload(id);
       const PodRequest& r = w.request;
-      TwinShape shape{w.queue.value(), PriorityValue(w.priority_class),
-                      w.preemptible,   r.gpu_devices,
-                      r.gpu_milli,     r.gpu_memory_mib,
-                      r.cpu_milli,     r.memory_mib,
-                      w.pods,          w.min_available,
-                      w.gpu_models,    w.node_selector,
-                      w.topology,      r.mig_profile};
-      known = ids_.emplace(std::move(shape), static_cast<int32_t>(ids_.size())).first->second;
+      const int32_t queue = w.queue.value(), priority = PriorityValue(w.priority_class);
+      // Looked up by reference: most workloads share a shape already known.
+      const auto shape =
+          std::tie(queue, priority, w.preemptible, r.gpu_devices, r.gpu_milli, r.gpu_memory_mib,
+                   r.cpu_milli, r.memory_mib, w.pods, w.min_available, w.gpu_models,
+                   w.node_selector, w.topology, r.mig_profile);
+      auto it = ids_.find(shape);
+      if (it == ids_.end()) {
+        it = ids_.emplace(TwinShape(shape), static_cast<int32_t>(ids_.size())).first;
+      }
+      known = it->second;
     }
     return known;
   }
 
  private:
   std::vector<int32_t> of_;
-  std::map<TwinShape, int32_t> ids_;
+  std::map<TwinShape, int32_t, std::less<>> ids_;
 };
 
 // Where a gang may go: the nodes (linear search) or node classes (indexed)

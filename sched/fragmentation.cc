@@ -1,6 +1,7 @@
 #include "sched/fragmentation.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -75,14 +76,25 @@ int64_t RequestMix::Resolution(int64_t growth) const {
 
 RequestMix RequestMix::FromSnapshot(const Snapshot& s) {
   std::vector<MixShape> shapes;
-  shapes.reserve(s.workloads.size());
   std::map<int32_t, int64_t> mig;
+  // Equal shapes merged here already, as FromShapes would (the first one
+  // kept), without copying each workload's models.
+  std::map<ShapeKeyT, size_t, std::less<>> seen;
   for (const Workload& w : s.workloads) {
     if (w.request.mig()) {
       const int64_t missing = w.pods - (w.releasing ? 0 : static_cast<int64_t>(w.placement.size()));
       if (missing > 0) mig[w.request.mig_profile] += missing;
       continue;
     }
+    if (w.pods <= 0) continue;
+    const PodRequest& r = w.request;
+    const auto key = std::tie(r.gpu_devices, r.gpu_milli, r.gpu_memory_mib, r.cpu_milli,
+                              r.memory_mib, w.gpu_models);
+    if (auto it = seen.find(key); it != seen.end()) {
+      shapes[it->second].weight += w.pods;
+      continue;
+    }
+    seen.emplace(ShapeKeyT(key), shapes.size());
     shapes.push_back(MixShape{w.request, w.gpu_models, w.pods});
   }
   RequestMix mix = FromShapes(std::move(shapes));

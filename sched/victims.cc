@@ -18,10 +18,25 @@ int64_t HeldAmount(const ClusterState& state, WorkloadId w, Resource r) {
 
 VictimPool::VictimPool(const Snapshot& s, const ClusterState& state)
     : class_of_(s.workloads.size(), -1) {
-  struct Less {
-    bool operator()(const VictimFacts& a, const VictimFacts& b) const { return a.Tie() < b.Tie(); }
+  // Classes are numbered in the order they are first met, so a hash map
+  // numbers them as an ordered one would.
+  struct Hash {
+    size_t operator()(const VictimFacts& f) const {
+      uint64_t h = 1469598103934665603ULL;
+      auto mix = [&](uint64_t x) { h = (h ^ x) * 1099511628211ULL; };
+      mix(static_cast<uint64_t>(f.queue));
+      mix(static_cast<uint64_t>(f.priority));
+      mix((f.preemptible ? 1U : 0U) | (f.holds_gpu ? 2U : 0U) | (f.past_reclaim_min ? 4U : 0U) |
+          (f.past_preempt_min ? 8U : 0U));
+      mix(static_cast<uint64_t>(f.mig_profile));
+      for (int64_t x : f.held.v) mix(static_cast<uint64_t>(x));
+      return static_cast<size_t>(h);
+    }
   };
-  std::map<VictimFacts, int32_t, Less> known;
+  struct Equal {
+    bool operator()(const VictimFacts& a, const VictimFacts& b) const { return a.Tie() == b.Tie(); }
+  };
+  std::unordered_map<VictimFacts, int32_t, Hash, Equal> known;
   std::vector<std::vector<WorkloadId>> by_node(s.nodes.size());
   for (size_t i = 0; i < s.workloads.size(); ++i) {
     const Workload& w = s.workloads[i];
