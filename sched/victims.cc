@@ -115,9 +115,10 @@ constexpr size_t kMaxKeptPositions = size_t{2} << 20;
 constexpr int32_t kMaxSetsPerNode = 4096;
 
 // Min-heap order on (cost, position).
-bool HeapAfter(const std::tuple<VictimIndex::Cost, int32_t, uint32_t>& a,
-               const std::tuple<VictimIndex::Cost, int32_t, uint32_t>& b) {
-  return std::tie(std::get<0>(a), std::get<1>(a)) > std::tie(std::get<0>(b), std::get<1>(b));
+bool HeapAfter(const VictimIndex::HeapEntry& a, const VictimIndex::HeapEntry& b) {
+  if (b.cost < a.cost) return true;
+  if (a.cost < b.cost) return false;
+  return a.pos > b.pos;
 }
 
 }  // namespace
@@ -401,8 +402,8 @@ void VictimSearch::Flush() {
   // Stale entries pile up over a long action; drop them now and then.
   if (x_.heap_.size() > 4 * x_.nodes_.size() + 1024) {
     std::erase_if(x_.heap_, [&](const auto& e) {
-      const size_t i = static_cast<size_t>(std::get<1>(e));
-      return x_.has_cost_[i] == 0 || x_.version_[i] != std::get<2>(e);
+      const size_t i = static_cast<size_t>(e.pos);
+      return x_.has_cost_[i] == 0 || x_.version_[i] != e.version;
     });
     std::make_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
   }
@@ -559,8 +560,8 @@ class NodeRoom {
 
 }  // namespace
 
-PlacementScore VictimSearch::ScoreOf(NodeId n) const {
-  PlacementScore score;
+VictimIndex::Cost VictimSearch::ScoreOf(NodeId n) const {
+  Cost score;
   const int64_t sign = ctx_.snapshot.strategy == PlacementStrategy::kBinpack ? 1 : -1;
   score.k1 = sign * ctx_.state.free_gpu_pipelined(n);
   score.k2 = sign * ctx_.state.free_cpu_pipelined(n);
@@ -606,7 +607,9 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
     std::partial_sort(gpu.begin(), gpu.begin() + static_cast<std::ptrdiff_t>(smallest), gpu.end());
     int64_t least = 0;
     for (size_t i = 0; i < smallest; ++i) least += gpu[i];
-    *cost = Cost{fewest, std::max(least, room.FreedBound()), ScoreOf(n)};
+    *cost = ScoreOf(n);
+    cost->victims = fewest;
+    cost->gpu = std::max(least, room.FreedBound());
     *capped = false;
     return true;
   }
@@ -619,7 +622,9 @@ bool VictimSearch::Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<Work
     return g;
   };
   auto finish = [&](const std::vector<int32_t>& taken, bool bounded) {
-    *cost = Cost{static_cast<int32_t>(taken.size()), gpu_of(taken), ScoreOf(n)};
+    *cost = ScoreOf(n);
+    cost->victims = static_cast<int32_t>(taken.size());
+    cost->gpu = gpu_of(taken);
     *capped = bounded;
     if (victims != nullptr) {
       victims->clear();
@@ -705,7 +710,7 @@ void VictimSearch::Recompute(int32_t pos, bool exact) {
   if (!fits) return;
   x_.cost_[i] = cost;
   x_.has_cost_[i] = 1;
-  x_.heap_.emplace_back(cost, pos, x_.version_[i]);
+  x_.heap_.push_back({cost, pos, x_.version_[i]});
 }
 
 std::optional<int32_t> VictimSearch::Cheapest() {
@@ -745,8 +750,7 @@ std::optional<NodeId> VictimSearch::EvictForOnePod(std::vector<WorkloadId>* vict
     Cost cost;
     bool capped = false;
     SLUICE_CHECK(Evaluate(n, &cost, &capped, &chosen));
-    SLUICE_CHECK(std::get<0>(cost) == std::get<0>(x_.cost_[i]) &&
-                 std::get<1>(cost) == std::get<1>(x_.cost_[i]));
+    SLUICE_CHECK(cost.victims == x_.cost_[i].victims && cost.gpu == x_.cost_[i].gpu);
     std::sort(chosen.begin(), chosen.end(),
               [&](WorkloadId a, WorkloadId b) { return KeyOf(a) < KeyOf(b); });
     // Each victim is judged after the ones before it are gone, so that

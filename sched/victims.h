@@ -138,7 +138,24 @@ class VictimPool {
 // kinds of workload whose answers are the same (see the top of this file).
 class VictimIndex {
  public:
-  using Cost = std::tuple<int32_t, int64_t, PlacementScore>;  // victims, GPU evicted, placement
+  // Lower is cheaper: victims, then GPU evicted, then the node's placement
+  // keys (free GPU, CPU and memory, signed by the strategy), then the node.
+  struct Cost {
+    int64_t gpu = 0;
+    int64_t k1 = 0, k2 = 0, k3 = 0;
+    int32_t victims = 0;
+    int32_t node = 0;
+    bool operator<(const Cost& o) const {
+      return std::tie(victims, gpu, k1, k2, k3, node) <
+             std::tie(o.victims, o.gpu, o.k1, o.k2, o.k3, o.node);
+    }
+  };
+  // A heap entry is stale when the position's version moved on.
+  struct HeapEntry {
+    Cost cost;
+    int32_t pos = 0;
+    uint32_t version = 0;
+  };
 
   VictimIndex(const Snapshot& s, std::vector<NodeId> nodes);
 
@@ -169,9 +186,8 @@ class VictimIndex {
   std::vector<uint64_t> refusals_at_;  // refusals_ when the cost was computed
   std::vector<int32_t> dirty_list_;
   std::vector<int32_t> capped_list_;  // positions whose cost is a bounded search's
-  // The heap of (cost, position, version); an entry is stale when the
-  // position's version moved on.
-  std::vector<std::tuple<Cost, int32_t, uint32_t>> heap_;
+  // A min-heap by (cost, position).
+  std::vector<HeapEntry> heap_;
   size_t log_seen_ = 0;      // (large) entries of the change log applied
   uint64_t stamp_seen_ = 0;  // (small) change stamps applied
   bool built_ = false;
@@ -312,7 +328,8 @@ class VictimSearch {
   // node's placement score, when the pod fits once every candidate is gone.
   bool Evaluate(NodeId n, Cost* cost, bool* capped, std::vector<WorkloadId>* victims,
                 bool bound = false);
-  PlacementScore ScoreOf(NodeId n) const;
+  // The cost's placement keys and node for `n` (victims and GPU left 0).
+  Cost ScoreOf(NodeId n) const;
   // Computes the cost at `pos` (a lower bound of it unless `exact`) and
   // pushes it on the heap's vector (the caller restores the heap order).
   void Recompute(int32_t pos, bool exact = false);
