@@ -55,14 +55,16 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   nonpreemptible_.resize(snapshot.queues.size());
   placements_.resize(snapshot.workloads.size());
   releasing_.resize(snapshot.workloads.size());
+  from_snapshot_.assign(snapshot.workloads.size(), kOwn);
   for (size_t w = 0; w < snapshot.workloads.size(); ++w) {
     const WorkloadId id(static_cast<int32_t>(w));
-    placements_[w] = snapshot.workloads[w].placement;
-    for (const PodPlacement& p : placements_[w]) ApplyHeld(id, p, +1);
-    if (snapshot.workloads[w].releasing) {
-      for (const PodPlacement& p : placements_[w]) ApplyReleasing(id, p, +1);
-      releasing_[w] = std::move(placements_[w]);
-      placements_[w].clear();
+    const Workload& wl = snapshot.workloads[w];
+    if (wl.placement.empty()) continue;
+    for (const PodPlacement& p : wl.placement) ApplyHeld(id, p, +1);
+    from_snapshot_[w] = kSnapshotHeld;
+    if (wl.releasing) {
+      for (const PodPlacement& p : wl.placement) ApplyReleasing(id, p, +1);
+      from_snapshot_[w] = kSnapshotReleasing;
     }
   }
   for (MigDeviceState& m : mig_) {
@@ -229,16 +231,25 @@ void ClusterState::Bind(WorkloadId w, const PodPlacement& p) {
     }
   }
   ApplyHeld(w, p, +1);
-  placements_[w.index()].push_back(p);
+  const size_t i = w.index();
+  if (from_snapshot_[i] == kSnapshotHeld) {
+    placements_[i] = snapshot_->workloads[i].placement;
+    from_snapshot_[i] = kOwn;
+  }
+  placements_[i].push_back(p);
   undo_.push_back({Op::kBind, w, saved});
 }
 
 void ClusterState::Evict(WorkloadId w) {
-  std::vector<PodPlacement>& held = placements_[w.index()];
-  SLUICE_CHECK(!held.empty() && releasing_[w.index()].empty());
-  for (const PodPlacement& p : held) ApplyReleasing(w, p, +1);
-  releasing_[w.index()] = std::move(held);
-  held.clear();
+  const size_t i = w.index();
+  SLUICE_CHECK(!placements(w).empty() && !is_releasing(w));
+  for (const PodPlacement& p : placements(w)) ApplyReleasing(w, p, +1);
+  if (from_snapshot_[i] == kSnapshotHeld) {
+    from_snapshot_[i] = kSnapshotReleasing;
+  } else {
+    releasing_[i] = std::move(placements_[i]);
+    placements_[i].clear();
+  }
   undo_.push_back({Op::kEvict, w});
 }
 
@@ -259,10 +270,14 @@ void ClusterState::Rollback(size_t checkpoint) {
         mig_saved_.pop_back();
       }
     } else {
-      SLUICE_CHECK(placements_[w].empty());
-      for (const PodPlacement& p : releasing_[w]) ApplyReleasing(u.workload, p, -1);
-      placements_[w] = std::move(releasing_[w]);
-      releasing_[w].clear();
+      SLUICE_CHECK(placements(u.workload).empty());
+      for (const PodPlacement& p : releasing(u.workload)) ApplyReleasing(u.workload, p, -1);
+      if (from_snapshot_[w] == kSnapshotReleasing) {
+        from_snapshot_[w] = kSnapshotHeld;
+      } else {
+        placements_[w] = std::move(releasing_[w]);
+        releasing_[w].clear();
+      }
     }
   }
 }

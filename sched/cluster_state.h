@@ -121,10 +121,20 @@ class ClusterState {
 
   // Pods a workload holds now: the snapshot's plus those bound since, less
   // evicted ones.
-  const std::vector<PodPlacement>& placements(WorkloadId w) const { return placements_[w.index()]; }
+  const std::vector<PodPlacement>& placements(WorkloadId w) const {
+    const size_t i = w.index();
+    return from_snapshot_[i] == kSnapshotHeld ? snapshot_->workloads[i].placement : placements_[i];
+  }
   // Pods of the workload that are being released.
-  const std::vector<PodPlacement>& releasing(WorkloadId w) const { return releasing_[w.index()]; }
-  bool is_releasing(WorkloadId w) const { return !releasing_[w.index()].empty(); }
+  const std::vector<PodPlacement>& releasing(WorkloadId w) const {
+    const size_t i = w.index();
+    return from_snapshot_[i] == kSnapshotReleasing ? snapshot_->workloads[i].placement
+                                                   : releasing_[i];
+  }
+  bool is_releasing(WorkloadId w) const {
+    const size_t i = w.index();
+    return from_snapshot_[i] == kSnapshotReleasing || !releasing_[i].empty();
+  }
   // True when any pod anywhere is being released (pipelining is possible).
   bool any_releasing() const { return releasing_pods_ > 0; }
   // Every node that has had a pod releasing since the state was built, in
@@ -182,8 +192,13 @@ class ClusterState {
   std::vector<Observer*> observers_;
   std::vector<Resources> allocated_;
   std::vector<Resources> nonpreemptible_;
-  std::vector<std::vector<PodPlacement>> placements_;
-  std::vector<std::vector<PodPlacement>> releasing_;
+  // A workload's pods are the snapshot's until something changes them: it
+  // reads them from there (held, or releasing) rather than keeping a copy
+  // of every workload's, and copies them on its first bind.
+  enum Source : uint8_t { kOwn, kSnapshotHeld, kSnapshotReleasing };
+  std::vector<uint8_t> from_snapshot_;                 // per workload, a Source
+  std::vector<std::vector<PodPlacement>> placements_;  // kOwn
+  std::vector<std::vector<PodPlacement>> releasing_;   // kOwn
   std::vector<Undo> undo_;
   std::vector<NodeId> ever_releasing_;
   std::vector<uint8_t> was_releasing_;  // per node: listed in ever_releasing_
