@@ -268,10 +268,17 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
       if (fitting > 0) best_fraction_free = 1000;
     }
     if (milli != 1000 || (fitting == 0 && best_fraction_free < 1000)) {
-      for (int32_t d = 0; d < node.gpus; ++d) {
-        const int64_t used = state.device_used(n, d);
-        if (milli != 1000 && used + milli <= 1000) ++fitting;
-        best_fraction_free = std::max(best_fraction_free, 1000 - used);
+      if (milli > 0 && state.shared_devices(n) == 0) {
+        // Every device is idle or full: the idle ones fit and are all free.
+        const int32_t idle = state.idle_devices(n);
+        if (milli != 1000) fitting = idle;
+        if (idle > 0) best_fraction_free = 1000;
+      } else {
+        for (int32_t d = 0; d < node.gpus; ++d) {
+          const int64_t used = state.device_used(n, d);
+          if (milli != 1000 && used + milli <= 1000) ++fitting;
+          best_fraction_free = std::max(best_fraction_free, 1000 - used);
+        }
       }
     }
     best_block = std::max(best_block, fitting);
