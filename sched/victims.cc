@@ -262,7 +262,12 @@ bool VictimSearches::MayHold(WorkloadId id, const std::string& value, std::span<
     if (gpu > 0) pods += gpu / per_pod;
     if (pods >= needed) return true;
   }
-  if (keep) kind.too_small[value] = Kind::TooSmall{kind.answer, needed, stamps_};
+  if (keep) {
+    Kind::TooSmall& known = kind.too_small[value];
+    known.answer = kind.answer;  // reuses the entry's buffer
+    known.needed = needed;
+    known.stamp = stamps_;
+  }
   return false;
 }
 

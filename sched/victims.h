@@ -233,7 +233,7 @@ class VictimSearches final : public ClusterState::Observer {
     std::vector<int8_t> answer;
     uint64_t attempt = 0;             // the attempt the answers were asked for
     bool refused_in_attempt = false;  // an answer was changed while evicting
-    std::map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
+    std::unordered_map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
     int32_t shape = -1;  // VictimSearches::ShapeOf, once known
     // Domains MayHold found too small, by domain value: still too small
     // while the answers, the pods needed and every node's state are the
@@ -243,7 +243,7 @@ class VictimSearches final : public ClusterState::Observer {
       int32_t needed = 0;
       uint64_t stamp = 0;
     };
-    std::map<std::string, TooSmall> too_small;
+    std::unordered_map<std::string, TooSmall> too_small;
   };
   // What an index's costs depend on besides the cluster's state: the pod's
   // request and constraints, the domain, and the answers.
