@@ -92,6 +92,8 @@ struct CycleContext {
   using EligibleKey = std::tuple<std::vector<std::string>, Labels, std::string, int32_t, int32_t,
                                  int64_t, int64_t, int64_t, int64_t>;
   std::map<EligibleKey, std::vector<NodeId>> eligible = {};
+  // The fragmentation of the states placements scored (with `mix`).
+  FragmentationMemo* fragmentation = nullptr;
 };
 
 }  // namespace sluice

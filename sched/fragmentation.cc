@@ -183,4 +183,23 @@ int64_t NodeFragmentation(const NodeFreeView& v, const RequestMix& mix,
   return sum;
 }
 
+size_t FragmentationMemo::KeyHash::operator()(const std::vector<int64_t>& key) const {
+  uint64_t h = 1469598103934665603ULL;
+  for (int64_t x : key) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ULL;
+  return static_cast<size_t>(h);
+}
+
+int64_t FragmentationMemo::Of(const NodeFreeView& v) {
+  const int64_t model =
+      model_ids_.try_emplace(v.node->gpu_model, static_cast<int64_t>(model_ids_.size()))
+          .first->second;
+  key_.assign({model, v.node->gpu_memory_mib, v.free_cpu, v.free_memory});
+  key_.insert(key_.end(), v.device_free.begin(), v.device_free.end());
+  std::sort(key_.begin() + 4, key_.end());
+  if (auto it = known_.find(key_); it != known_.end()) return it->second;
+  const int64_t f = NodeFragmentation(v, mix_);
+  known_.emplace(key_, f);
+  return f;
+}
+
 }  // namespace sluice

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/model.h"
@@ -123,6 +124,27 @@ int64_t ShapeFragment(const NodeFreeView& v, const MixShape& shape,
 // Sum over the mix of weight x ShapeFragment.
 int64_t NodeFragmentation(const NodeFreeView& v, const RequestMix& mix,
                           const FragmentationOptions& options = {});
+
+// NodeFragmentation remembered by free state, for one mix and the default
+// options: nodes of one GPU model and device memory with the same free CPU,
+// memory and device frees (in any order) are as fragmented. Belongs to one
+// cycle; not thread-safe.
+class FragmentationMemo {
+ public:
+  explicit FragmentationMemo(const RequestMix& mix) : mix_(mix) {}
+  // NodeFragmentation(v, mix).
+  int64_t Of(const NodeFreeView& v);
+
+ private:
+  struct KeyHash {
+    size_t operator()(const std::vector<int64_t>& key) const;
+  };
+  const RequestMix& mix_;
+  std::unordered_map<std::string, int64_t> model_ids_;
+  // (model id, device memory, free CPU, free memory, device frees sorted).
+  std::unordered_map<std::vector<int64_t>, int64_t, KeyHash> known_;
+  std::vector<int64_t> key_;  // scratch
+};
 
 }  // namespace sluice
 

@@ -47,6 +47,38 @@ TEST(FragmentationTest, ShapeFragmentFollowsTheFourCases) {
   EXPECT_EQ(NodeFragmentation(v, mix), 1900);
 }
 
+// The memo answers as NodeFragmentation does, for a state met before in
+// another device order, and tells GPU models, device memory and free CPU
+// apart.
+TEST(FragmentationTest, MemoAnswersAsNodeFragmentation) {
+  MixShape t4_only = Shape(1, 500);
+  t4_only.gpu_models = {"T4"};
+  const RequestMix mix =
+      RequestMix::FromShapes({Shape(1, 500, 0, 3), Shape(1, 1000, 2000, 1), t4_only});
+  FragmentationMemo memo(mix);
+  Node t4;
+  t4.gpus = 3;
+  t4.gpu_model = "T4";
+  Node a100 = t4;
+  a100.gpu_model = "A100";
+  Node big = t4;
+  big.gpu_memory_mib = 81920;
+  const std::vector<std::vector<int64_t>> frees = {
+      {1000, 300, 700}, {300, 700, 1000}, {700, 1000, 300}, {0, 0, 0}, {400, 400, 1000}};
+  for (int round = 0; round < 2; ++round) {
+    for (const Node* n : {&t4, &a100, &big}) {
+      for (const std::vector<int64_t>& free : frees) {
+        for (int64_t cpu : {1000, 4000}) {
+          const NodeFreeView v{n, cpu, 8192, free};
+          EXPECT_EQ(memo.Of(v), NodeFragmentation(v, mix))
+              << n->gpu_model << " cpu " << cpu << " free " << free[0] << "," << free[1] << ","
+              << free[2];
+        }
+      }
+    }
+  }
+}
+
 TEST(FragmentationTest, MixMergesShapesAndKeepsTheMostFrequent) {
   std::vector<MixShape> shapes;
   for (int i = 0; i < 90; ++i) shapes.push_back(Shape(1, 1000));

@@ -179,7 +179,7 @@ GangOutcome PlaceGang(CycleContext& ctx, WorkloadId id, const GangMode& mode) {
   const int32_t missing = w.pods - running;
   const int32_t needed = std::max(0, w.min_available - running);
   const bool pipelining = mode.pipelining || mode.victims != nullptr;
-  PodPlacer placer(ctx.snapshot, ctx.state, ctx.mix);
+  PodPlacer placer(ctx.snapshot, ctx.state, ctx.mix, ctx.fragmentation);
   const size_t checkpoint = ctx.state.Checkpoint();
   if (mode.victims != nullptr) mode.searches->BeginAttempt();
   GangOutcome out;

@@ -201,11 +201,14 @@ int64_t PodPlacer::FragmentationGrowth(const Workload& w, const PodPlacement& p)
     free[d] = 1000 - state_.device_used(p.node, static_cast<int32_t>(d));
   }
   NodeFreeView view{&node, state_.free_cpu(p.node), state_.free_memory(p.node), free};
-  const int64_t before = NodeFragmentation(view, *mix_);
+  auto fragmentation = [&] {
+    return memo_ != nullptr ? memo_->Of(view) : NodeFragmentation(view, *mix_);
+  };
+  const int64_t before = fragmentation();
   for (int32_t d : p.gpus) free[static_cast<size_t>(d)] -= p.gpu_milli;
   view.free_cpu -= w.request.cpu_milli;
   view.free_memory -= w.request.memory_mib;
-  return mix_->Resolution(NodeFragmentation(view, *mix_) - before);
+  return mix_->Resolution(fragmentation() - before);
 }
 
 std::optional<PlacementScore> PodPlacer::Score(const Workload& w, NodeId n) const {

@@ -70,12 +70,16 @@ class PodPlacer {
  public:
   // `mix` (not owned; may be null) turns on the fragmentation score under
   // binpack.
-  PodPlacer(const Snapshot& snapshot, const ClusterState& state, const RequestMix* mix = nullptr)
+  // `memo` (not owned; may be null) remembers the mix's fragmentation of
+  // the states scored.
+  PodPlacer(const Snapshot& snapshot, const ClusterState& state, const RequestMix* mix = nullptr,
+            FragmentationMemo* memo = nullptr)
       : snapshot_(snapshot),
         state_(state),
         mix_(mix != nullptr && !mix->empty() && snapshot.strategy == PlacementStrategy::kBinpack
                  ? mix
                  : nullptr),
+        memo_(memo),
         mig_pending_(mix != nullptr ? std::span<const MigDemand>(mix->mig_pending())
                                     : std::span<const MigDemand>()) {}
 
@@ -123,6 +127,7 @@ class PodPlacer {
   const Snapshot& snapshot_;
   const ClusterState& state_;
   const RequestMix* mix_;
+  FragmentationMemo* memo_;
   std::span<const MigDemand> mig_pending_;
 };
 

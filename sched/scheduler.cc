@@ -232,6 +232,8 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
                    {},
                    std::vector<int64_t>(nw, 0),
                    options.fresh_victim_search};
+  FragmentationMemo fragmentation(mix);
+  ctx.fragmentation = &fragmentation;
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty() && options.take_back) {
     const VictimPool pool(snapshot, state);
