@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <functional>
 #include <utility>
 
 #include "common/check.h"
@@ -161,6 +163,19 @@ VictimSearches::Kind& VictimSearches::KindOf(WorkloadId id) {
   if (ctx_.fresh_victim_search) kind = Kind{};  // the reference: nothing kept
   if (kind.answer.empty()) kind.answer.assign(pool_.classes(), -1);
   return kind;
+}
+
+size_t VictimSearches::IndexKeyHash::operator()(const IndexKey& k) const {
+  const auto& [shape, value, answers] = k;
+  uint64_t h = std::hash<std::string>()(value) ^ (static_cast<uint64_t>(shape) << 32);
+  // The answers eight at a time.
+  const size_t n = answers.size();
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, answers.data() + i, std::min<size_t>(8, n - i));
+    h = (h ^ word) * 1099511628211ULL;
+  }
+  return static_cast<size_t>(h);
 }
 
 void VictimSearches::Prune() {

@@ -269,7 +269,10 @@ class VictimSearches final : public ClusterState::Observer {
   uint64_t stamps_ = 0;
   uint64_t attempt_ = 0;
   std::map<Twin, Kind> kinds_;
-  std::map<IndexKey, std::shared_ptr<VictimIndex>> shared_;
+  struct IndexKeyHash {
+    size_t operator()(const IndexKey& k) const;
+  };
+  std::unordered_map<IndexKey, std::shared_ptr<VictimIndex>, IndexKeyHash> shared_;
   std::map<Shape, int32_t> shape_ids_;
   size_t shared_positions_ = 0;
   uint64_t uses_ = 0;
