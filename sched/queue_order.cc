@@ -78,7 +78,10 @@ const QueueOrder::Entry& QueueOrder::Refresh(QueueId q) {
     }
     if (best != nullptr) e.job = best->job;
   }
-  if (e.job.valid()) e.key = MakeKey(q, e.job);
+  if (e.job.valid()) {
+    e.key = MakeKey(q, e.job);
+    e.allocated = state_.allocated(q);
+  }
   return e;
 }
 
@@ -96,6 +99,20 @@ void QueueOrder::Pop(WorkloadId w) {
   const std::vector<WorkloadId>& c = candidates_[leaf.index()];
   SLUICE_CHECK(next_[leaf.index()] < c.size() && c[next_[leaf.index()]] == w);
   ++next_[leaf.index()];
+  // When the leaf's next candidate adds what this one did and no queue on
+  // the path holds anything else since its key was made, every key is as
+  // it was: the path's entries just move on to the next candidate.
+  const size_t next = next_[leaf.index()];
+  bool same = next < c.size() && demand_[c[next].index()] == demand_[w.index()];
+  for (QueueId q = leaf; same && q.valid(); q = snapshot_.queue(q).parent) {
+    const Entry& e = cache_[q.index()];
+    same = !e.dirty && e.job == w && e.allocated == state_.allocated(q);
+  }
+  if (same) {
+    for (QueueId q = leaf; q.valid(); q = snapshot_.queue(q).parent)
+      cache_[q.index()].job = c[next];
+    return;
+  }
   for (QueueId q = leaf; q.valid(); q = snapshot_.queue(q).parent) cache_[q.index()].dirty = true;
 }
 

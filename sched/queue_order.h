@@ -53,6 +53,7 @@ class QueueOrder {
     bool dirty = true;
     WorkloadId job;  // invalid when the subtree has nothing left
     Key key;
+    Resources allocated;  // the queue's when the key was made
   };
   Key MakeKey(QueueId q, WorkloadId job) const;
   const Entry& Refresh(QueueId q);
