@@ -56,16 +56,16 @@ std::string ExplainUnplaced(CycleContext& ctx, WorkloadId id, int32_t max_placed
 
 void AllocateAction::Run(CycleContext& ctx) {
   const Snapshot& s = ctx.snapshot;
+  // Each queue's candidates in within-queue order.
   std::vector<std::vector<WorkloadId>> candidates(s.queues.size());
-  for (size_t i = 0; i < s.workloads.size(); ++i) {
-    const Workload& w = s.workloads[i];
-    WorkloadId id(static_cast<int32_t>(i));
-    if (ctx.state.is_releasing(id)) continue;  // it must exit before it runs again
-    if (static_cast<int32_t>(ctx.state.placements(id).size()) < w.pods) {
-      candidates[w.queue.index()].push_back(id);
+  for (size_t q = 0; q < ctx.waiting.size(); ++q) {
+    for (WorkloadId id : ctx.waiting[q]) {
+      if (ctx.state.is_releasing(id)) continue;  // it must exit before it runs again
+      if (static_cast<int32_t>(ctx.state.placements(id).size()) < s.workload(id).pods) {
+        candidates[q].push_back(id);
+      }
     }
   }
-  for (std::vector<WorkloadId>& c : candidates) SortWithinQueue(s, &c);
   QueueOrder order(s, ctx.state, ctx.fair_share, std::move(candidates), ctx.demand);
   // A twin of a workload that failed since the last placement fails alike:
   // it takes that one's reason without a search.

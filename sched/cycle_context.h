@@ -94,6 +94,10 @@ struct CycleContext {
   std::map<EligibleKey, std::vector<NodeId>> eligible = {};
   // The fragmentation of the states placements scored (with `mix`).
   FragmentationMemo* fragmentation = nullptr;
+  // Per queue, every workload that may wait in it during the cycle (not
+  // running with all its pods) in within-queue order (SortWithinQueue):
+  // sorted once for allocate's candidates and the final positions.
+  std::vector<std::vector<WorkloadId>> waiting = {};
 };
 
 }  // namespace sluice

@@ -234,6 +234,16 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
                    options.fresh_victim_search};
   FragmentationMemo fragmentation(mix);
   ctx.fragmentation = &fragmentation;
+  // Allocate's candidates and the positions of what stays pending are
+  // both read off one sort of every workload that may wait.
+  ctx.waiting.resize(snapshot.queues.size());
+  for (size_t i = 0; i < nw; ++i) {
+    const Workload& w = snapshot.workloads[i];
+    if (!w.running || static_cast<int32_t>(w.placement.size()) < w.pods) {
+      ctx.waiting[w.queue.index()].emplace_back(static_cast<int32_t>(i));
+    }
+  }
+  for (std::vector<WorkloadId>& ids : ctx.waiting) SortWithinQueue(snapshot, &ids);
   AllocateAction::Run(ctx);
   if (!ctx.failed.empty() && options.take_back) {
     const VictimPool pool(snapshot, state);
@@ -258,18 +268,16 @@ CycleResult RunCycle(const Snapshot& snapshot, const CycleOptions& options) {
     result.reason[i] = "waiting for " + what + " being released" +
                        WhoReleases(snapshot, made_for[p.workload.value()]);
   }
-  std::vector<std::vector<WorkloadId>> pending(snapshot.queues.size());
   for (size_t i = 0; i < nw; ++i) {
-    const Workload& w = snapshot.workloads[i];
-    if (w.running || bound[i]) {
-      result.reason[i].clear();
-      continue;
-    }
-    pending[w.queue.index()].emplace_back(static_cast<int32_t>(i));
+    if (snapshot.workloads[i].running || bound[i]) result.reason[i].clear();
   }
   result.position.assign(nw, 0);
-  for (std::vector<WorkloadId>& ids : pending) {
-    SortWithinQueue(snapshot, &ids);
+  std::vector<WorkloadId> ids;
+  for (const std::vector<WorkloadId>& waiting : ctx.waiting) {
+    ids.clear();
+    for (WorkloadId id : waiting) {
+      if (!snapshot.workload(id).running && !bound[id.index()]) ids.push_back(id);
+    }
     for (size_t k = 0; k < ids.size(); ++k) {
       result.position[ids[k].index()] = static_cast<int32_t>(k + 1);
       if (result.reason[ids[k].index()].empty()) {
