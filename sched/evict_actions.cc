@@ -126,6 +126,11 @@ class ReclaimPolicy : public VictimPolicy {
     return held == 0 || held <= GpuLimit(QueueId(v.queue));
   }
   void BeginAnswers() const override { limit_known_.assign(s_.queues.size(), 0); }
+  bool YieldingGpuLimit(QueueId q, int64_t* limit) const override {
+    if (!gpu_only_) return false;
+    *limit = GpuLimit(q);
+    return true;
+  }
 
   int64_t Saturation(QueueId q) const {
     int64_t ratio = 0;

@@ -224,24 +224,46 @@ void VictimSearches::RefreshAnswers(Kind& kind, const Workload& w,
   kind.attempt = attempt_;
   kind.refused_in_attempt = false;
   policy.BeginAnswers();
-  for (size_t c = 0; c < pool_.classes(); ++c) {
-    int8_t& answer = kind.answer[c];
-    if (answer == 2) continue;  // never a candidate for this kind
-    const VictimFacts& f = pool_.facts(static_cast<int32_t>(c));
-    // MayYield's answer holds for the kind all cycle: asked once.
-    if (answer < 0) {
+  // The fresh reference asks the full question, so that the property tests
+  // hold a policy's shortcuts to it.
+  const bool fresh = ctx_.fresh_victim_search;
+  if (!kind.asked) {
+    // MayYield's answer holds for the kind all cycle: asked once per class.
+    kind.asked = true;
+    kind.live.clear();
+    for (size_t c = 0; c < pool_.classes(); ++c) {
+      const VictimFacts& f = pool_.facts(static_cast<int32_t>(c));
       const bool mig_fits =
           w.request.mig() ? f.mig_profile == w.request.mig_profile : f.mig_profile == 0;
       if (!mig_fits || !policy.MayYield(f)) {
-        answer = 2;
-        continue;
+        kind.answer[c] = 2;  // never a candidate for this kind
+      } else {
+        kind.live.push_back(static_cast<int32_t>(c));
       }
     }
-    // The fresh reference asks the full question, so that the property
-    // tests hold a policy's shortcut to it.
-    const bool allowed =
-        ctx_.fresh_victim_search ? policy.Allows(f, nullptr) : policy.AllowsYielding(f);
-    answer = allowed ? 1 : 0;
+  }
+  // Per leaf queue, the policy's GPU limit for the round when it offers one
+  // (0 not asked, 1 a limit, 2 none).
+  limit_known_.assign(ctx_.snapshot.queues.size(), 0);
+  limits_.resize(ctx_.snapshot.queues.size());
+  for (int32_t c : kind.live) {
+    const VictimFacts& f = pool_.facts(c);
+    bool allowed = false;
+    if (fresh) {
+      allowed = policy.Allows(f, nullptr);
+    } else {
+      const size_t q = static_cast<size_t>(f.queue);
+      if (limit_known_[q] == 0) {
+        limit_known_[q] = policy.YieldingGpuLimit(QueueId(f.queue), &limits_[q]) ? 1 : 2;
+      }
+      if (limit_known_[q] == 1) {
+        const int64_t held = f.held[Resource::kGpu];
+        allowed = f.past_reclaim_min && (held == 0 || held <= limits_[q]);
+      } else {
+        allowed = policy.AllowsYielding(f);
+      }
+    }
+    kind.answer[static_cast<size_t>(c)] = allowed ? 1 : 0;
   }
 }
 

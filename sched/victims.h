@@ -88,6 +88,11 @@ class VictimPolicy {
   // Called before a round of AllowsYielding about every class; the state
   // does not change during the round.
   virtual void BeginAnswers() const {}
+  // A shortcut a policy may offer for the round: when it returns true,
+  // AllowsYielding(v) is, for every v of leaf queue `q` that MayYield
+  // accepted, "v is past its reclaim min-runtime and holds no GPU, or at
+  // most *limit GPU milli".
+  virtual bool YieldingGpuLimit(QueueId /*q*/, int64_t* /*limit*/) const { return false; }
   virtual VictimKey Key(WorkloadId v) const = 0;
 };
 
@@ -231,6 +236,8 @@ class VictimSearches final : public ClusterState::Observer {
   // used last per domain.
   struct Kind {
     std::vector<int8_t> answer;
+    bool asked = false;               // MayYield asked about every class
+    std::vector<int32_t> live;        // the classes whose answer is not 2
     uint64_t attempt = 0;             // the attempt the answers were asked for
     bool refused_in_attempt = false;  // an answer was changed while evicting
     std::unordered_map<std::string, std::shared_ptr<VictimIndex>> indexes;  // by domain value
@@ -282,6 +289,9 @@ class VictimSearches final : public ClusterState::Observer {
   // Buffers of Evaluate.
   std::vector<const VictimPool::OnNode*> candidates_;
   std::vector<int64_t> held_, rows_, bound_gpu_;
+  // RefreshAnswers' per-queue GPU limits of the round.
+  mutable std::vector<int8_t> limit_known_;
+  mutable std::vector<int64_t> limits_;
   std::vector<int32_t> set_, best_, order_;
 };
 
