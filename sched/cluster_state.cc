@@ -9,6 +9,7 @@ namespace sluice {
 ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   const size_t n = snapshot.nodes.size();
   node_offset_.resize(n + 1);
+  gpu_memory_mib_.resize(n);
   free_cpu_.resize(n);
   free_memory_.resize(n);
   free_gpu_.resize(n);
@@ -24,6 +25,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
     const Node& node = snapshot.nodes[i];
     node_offset_[i] = offset;
     offset += static_cast<size_t>(node.gpus);
+    gpu_memory_mib_[i] = node.gpu_memory_mib;
     free_cpu_[i] = node.cpu_milli;
     free_memory_[i] = node.memory_mib;
     free_gpu_[i] = int64_t{node.gpus} * 1000;
@@ -56,6 +58,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
   placements_.resize(snapshot.workloads.size());
   releasing_.resize(snapshot.workloads.size());
   from_snapshot_.assign(snapshot.workloads.size(), kOwn);
+  releasing_now_.assign(snapshot.workloads.size(), 0);
   for (size_t w = 0; w < snapshot.workloads.size(); ++w) {
     const WorkloadId id(static_cast<int32_t>(w));
     const Workload& wl = snapshot.workloads[w];
@@ -65,6 +68,7 @@ ClusterState::ClusterState(const Snapshot& snapshot) : snapshot_(&snapshot) {
     if (wl.releasing) {
       for (const PodPlacement& p : wl.placement) ApplyReleasing(id, p, +1);
       from_snapshot_[w] = kSnapshotReleasing;
+      releasing_now_[w] = 1;
     }
   }
   for (MigDeviceState& m : mig_) {
@@ -244,6 +248,7 @@ void ClusterState::Evict(WorkloadId w) {
   const size_t i = w.index();
   SLUICE_CHECK(!placements(w).empty() && !is_releasing(w));
   for (const PodPlacement& p : placements(w)) ApplyReleasing(w, p, +1);
+  releasing_now_[i] = 1;
   if (from_snapshot_[i] == kSnapshotHeld) {
     from_snapshot_[i] = kSnapshotReleasing;
   } else {
@@ -272,6 +277,7 @@ void ClusterState::Rollback(size_t checkpoint) {
     } else {
       SLUICE_CHECK(placements(u.workload).empty());
       for (const PodPlacement& p : releasing(u.workload)) ApplyReleasing(u.workload, p, -1);
+      releasing_now_[w] = 0;
       if (from_snapshot_[w] == kSnapshotReleasing) {
         from_snapshot_[w] = kSnapshotHeld;
       } else {

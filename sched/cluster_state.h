@@ -68,6 +68,12 @@ class ClusterState {
   void RemoveObserver(Observer* o) { std::erase(observers_, o); }
 
   const Snapshot& snapshot() const { return *snapshot_; }
+  // The node's devices and memory per device, as the snapshot says, from
+  // compact arrays (hot loops need not read the whole Node).
+  int32_t gpus(NodeId n) const {
+    return static_cast<int32_t>(node_offset_[n.index() + 1] - node_offset_[n.index()]);
+  }
+  int64_t gpu_memory_mib(NodeId n) const { return gpu_memory_mib_[n.index()]; }
 
   // GPU milli taken on device `d` of node `n`: held plus releasing.
   int64_t device_used(NodeId n, int32_t d) const {
@@ -133,7 +139,7 @@ class ClusterState {
   }
   bool is_releasing(WorkloadId w) const {
     const size_t i = w.index();
-    return from_snapshot_[i] == kSnapshotReleasing || !releasing_[i].empty();
+    return releasing_now_[i] != 0;
   }
   // True when any pod anywhere is being released (pipelining is possible).
   bool any_releasing() const { return releasing_pods_ > 0; }
@@ -178,6 +184,7 @@ class ClusterState {
 
   const Snapshot* snapshot_;
   std::vector<size_t> node_offset_;
+  std::vector<int64_t> gpu_memory_mib_;
   std::vector<int64_t> device_held_;
   std::vector<int64_t> device_releasing_;
   std::vector<int64_t> free_cpu_;
@@ -196,7 +203,8 @@ class ClusterState {
   // reads them from there (held, or releasing) rather than keeping a copy
   // of every workload's, and copies them on its first bind.
   enum Source : uint8_t { kOwn, kSnapshotHeld, kSnapshotReleasing };
-  std::vector<uint8_t> from_snapshot_;                 // per workload, a Source
+  std::vector<uint8_t> from_snapshot_;  // per workload, a Source
+  std::vector<uint8_t> releasing_now_;  // per workload: some pod releasing (one byte to read)
   std::vector<std::vector<PodPlacement>> placements_;  // kOwn
   std::vector<std::vector<PodPlacement>> releasing_;   // kOwn
   std::vector<Undo> undo_;

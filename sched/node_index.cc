@@ -173,12 +173,12 @@ void NodeIndex::NodeChanged(NodeId n) {
 }
 
 void NodeIndex::StateOf(NodeId n, StateKey* key) const {
-  const Node& node = snapshot_.node(n);
   key->clear();
   key->push_back(state_->free_gpu(n));
   key->push_back(state_->free_cpu(n));
   key->push_back(state_->free_memory(n));
-  for (int32_t d = 0; d < node.gpus; ++d) key->push_back(state_->device_used(n, d));
+  const int32_t gpus = state_->gpus(n);
+  for (int32_t d = 0; d < gpus; ++d) key->push_back(state_->device_used(n, d));
   std::sort(key->begin() + 3, key->end());
 }
 

@@ -255,12 +255,11 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
   int32_t best_block = 0;
   int64_t best_fraction_free = 0;
   for (NodeId n : eligible) {
-    const Node& node = s.node(n);
     if (r.gpu_devices == 0) {
       gpu_ok.push_back(n);
       continue;
     }
-    const int64_t milli = r.MilliOn(node.gpu_memory_mib);
+    const int64_t milli = r.MilliOn(state.gpu_memory_mib(n));
     int32_t fitting = 0;
     if (milli == 1000) {
       // Whole devices: those with nothing on them, which the state counts.
@@ -274,7 +273,7 @@ std::string PlacementReason(const Workload& w, std::span<const NodeId> eligible,
         if (milli != 1000) fitting = idle;
         if (idle > 0) best_fraction_free = 1000;
       } else {
-        for (int32_t d = 0; d < node.gpus; ++d) {
+        for (int32_t d = 0; d < state.gpus(n); ++d) {
           const int64_t used = state.device_used(n, d);
           if (milli != 1000 && used + milli <= 1000) ++fitting;
           best_fraction_free = std::max(best_fraction_free, 1000 - used);

@@ -169,10 +169,10 @@ std::vector<int32_t> PodPlacer::FractionDevices(NodeId n, int64_t milli) const {
   // Devices that can take the fraction, best first. binpack: shared devices
   // first, the most used first; spread: the least used first. Equally used
   // devices are next to each other.
-  const Node& node = snapshot_.node(n);
   const bool binpack = snapshot_.strategy == PlacementStrategy::kBinpack;
   std::vector<std::pair<int64_t, int32_t>> fits;
-  for (int32_t d = 0; d < node.gpus; ++d) {
+  const int32_t gpus = state_.gpus(n);
+  for (int32_t d = 0; d < gpus; ++d) {
     const int64_t used = state_.device_used(n, d);
     if (used + milli > 1000) continue;
     fits.emplace_back(binpack ? (used > 0 ? -used : 1) : used, d);

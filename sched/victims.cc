@@ -39,7 +39,9 @@ VictimPool::VictimPool(const Snapshot& s, const ClusterState& state)
     bool operator()(const VictimFacts& a, const VictimFacts& b) const { return a.Tie() == b.Tie(); }
   };
   std::unordered_map<VictimFacts, int32_t, Hash, Equal> known;
-  std::vector<std::vector<WorkloadId>> by_node(s.nodes.size());
+  // (node, candidate) for every pod of every candidate, then in order: one
+  // buffer rather than a growing list per node.
+  std::vector<std::pair<int32_t, int32_t>> pairs;
   for (size_t i = 0; i < s.workloads.size(); ++i) {
     const Workload& w = s.workloads[i];
     if (!w.running || w.releasing) continue;
@@ -61,26 +63,31 @@ VictimPool::VictimPool(const Snapshot& s, const ClusterState& state)
       nodes_of_.emplace_back();
     }
     class_of_[i] = it->second;
-    for (const PodPlacement& p : w.placement) {
-      std::vector<WorkloadId>& list = by_node[p.node.index()];
-      if (list.empty() || list.back() != id) list.push_back(id);
-    }
+    for (const PodPlacement& p : w.placement) pairs.emplace_back(p.node.value(), id.value());
   }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  size_t share_slots = 0;
+  for (const auto& pair : pairs) {
+    share_slots += static_cast<size_t>(s.nodes[static_cast<size_t>(pair.first)].gpus);
+  }
+  entries_.reserve(pairs.size());
+  shares_.assign(share_slots, 0);
   begin_.reserve(s.nodes.size() + 1);
-  for (size_t n = 0; n < by_node.size(); ++n) {
+  size_t next = 0;    // into pairs
+  size_t offset = 0;  // into shares_
+  for (size_t n = 0; n < s.nodes.size(); ++n) {
     begin_.push_back(entries_.size());
-    std::vector<WorkloadId>& list = by_node[n];
-    std::sort(list.begin(), list.end());
-    list.erase(std::unique(list.begin(), list.end()), list.end());
     const NodeId node(static_cast<int32_t>(n));
     const size_t gpus = static_cast<size_t>(s.nodes[n].gpus);
-    for (WorkloadId v : list) {
+    for (; next < pairs.size() && pairs[next].first == node.value(); ++next) {
+      const WorkloadId v(pairs[next].second);
       const Workload& wv = s.workload(v);
       OnNode e;
       e.workload = v;
       e.cls = class_of_[v.index()];
-      e.shares = shares_.size();
-      shares_.resize(shares_.size() + gpus, 0);
+      e.shares = offset;
+      offset += gpus;
       for (const PodPlacement& p : state.placements(v)) {
         if (p.node != node) continue;
         e.cpu += wv.request.cpu_milli;
@@ -288,7 +295,7 @@ bool VictimSearches::MayHold(WorkloadId id, const std::string& value, std::span<
   }
   int64_t pods = 0;
   for (NodeId n : nodes) {
-    const int64_t per_pod = r.MilliOn(ctx_.snapshot.node(n).gpu_memory_mib) * r.gpu_devices;
+    const int64_t per_pod = r.MilliOn(ctx_.state.gpu_memory_mib(n)) * r.gpu_devices;
     if (per_pod == 0) continue;
     int64_t gpu = ctx_.state.free_gpu_pipelined(n);
     for (const VictimPool::OnNode& e : pool_.on_node(n)) {
@@ -472,7 +479,7 @@ class NodeRoom {
            const std::vector<int64_t>& shares, std::vector<int64_t>* held,
            std::vector<int64_t>* rows)
       : q_(w.request),
-        gpus_(static_cast<size_t>(state.snapshot().node(n).gpus)),
+        gpus_(static_cast<size_t>(state.gpus(n))),
         c_(candidates),
         shares_(shares),
         held_(*held),
@@ -484,7 +491,7 @@ class NodeRoom {
     }
     cpu_ = state.free_cpu_pipelined(n);
     memory_ = state.free_memory_pipelined(n);
-    milli_ = q_.MilliOn(state.snapshot().node(n).gpu_memory_mib);
+    milli_ = q_.MilliOn(state.gpu_memory_mib(n));
   }
   bool Fits(const std::vector<int32_t>& taken) const {
     int64_t cpu = cpu_, memory = memory_;
