@@ -156,12 +156,25 @@ void NodeIndex::NodeChanged(NodeId n) {
                     releasing == in_releasing_[i] &&
                     (!releasing || current_releasing_[i] == releasing_key);
   if (!same) Move(n, key, shared, releasing, releasing_key);
-  if (grouped_) {
+  // The state groups are brought up to date when next read: a node often
+  // changes and changes back (a bind rolled back) or keeps its state (an
+  // eviction) before then.
+  if (grouped_ && stale_[i] == 0) {
+    stale_[i] = 1;
+    stale_list_.push_back(n.value());
+  }
+}
+
+void NodeIndex::FlushStates() const {
+  for (int32_t v : stale_list_) {
+    const NodeId n(v);
+    const size_t i = n.index();
+    stale_[i] = 0;
     StateKey& was = state_of_[i];
     StateKey& now = scratch_state_;
     StateOf(n, &now);
-    if (now == was) return;  // e.g. a bind rolled back
-    for (NodeClass* c : SetsOf(n)) {
+    if (now == was) continue;
+    for (const NodeClass* c : {&classes_[static_cast<size_t>(class_of_[i])], MergedGroupOf(n)}) {
       if (c == nullptr) continue;
       auto it = c->states.find(was);
       auto member = it->second.extract(n.value());
@@ -170,6 +183,7 @@ void NodeIndex::NodeChanged(NodeId n) {
     }
     was.swap(now);
   }
+  stale_list_.clear();
 }
 
 void NodeIndex::StateOf(NodeId n, StateKey* key) const {
@@ -184,6 +198,7 @@ void NodeIndex::StateOf(NodeId n, StateKey* key) const {
 
 void NodeIndex::GroupByState() const {
   state_of_.resize(snapshot_.nodes.size());
+  stale_.assign(snapshot_.nodes.size(), 0);
   for (size_t i = 0; i < snapshot_.nodes.size(); ++i) {
     const NodeId n(static_cast<int32_t>(i));
     StateOf(n, &state_of_[i]);
@@ -304,6 +319,7 @@ std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<con
     if (need_gpu > 0 && MaxFreeGpu(c) < need_gpu) continue;
     if (placer.scores_fragmentation()) {
       if (!grouped_) GroupByState();
+      FlushStates();
       consider(BestByState(w, c, need_gpu, placer));
       continue;
     }

@@ -119,6 +119,9 @@ class NodeIndex : public ClusterState::Observer {
   // The node's free state, into *key (whose storage is reused).
   void StateOf(NodeId n, StateKey* key) const;
   void GroupByState() const;
+  // Moves the nodes that changed since the last look to their present
+  // state's group.
+  void FlushStates() const;
   std::optional<PodPlacer::Choice> BestByState(const Workload& w, const NodeClass& c,
                                                int64_t need_gpu, const PodPlacer& placer) const;
   // Where a node sits in the sets of its class (0) and merged group (1):
@@ -167,7 +170,9 @@ class NodeIndex : public ClusterState::Observer {
   // The state groups are a cache that FindBest fills on first use.
   mutable bool grouped_ = false;
   mutable std::vector<StateKey> state_of_;
-  StateKey scratch_state_;
+  mutable std::vector<uint8_t> stale_;  // per node: changed since its group was set
+  mutable std::vector<int32_t> stale_list_;
+  mutable StateKey scratch_state_;
 };
 
 }  // namespace sluice
