@@ -1,6 +1,8 @@
 #include "sched/allocate.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <string>
 
 #include "sched/gang.h"
 #include "sched/pending_reason.h"
@@ -54,6 +56,13 @@ std::string ExplainUnplaced(CycleContext& ctx, WorkloadId id, int32_t max_placed
   return PlacementReason(w, eligible, ctx.state, needed, max_placed);
 }
 
+namespace {
+
+// Characters reserved in a reason for what reclaim and preempt append.
+constexpr size_t kRoomForActions = 160;
+
+}  // namespace
+
 void AllocateAction::Run(CycleContext& ctx) {
   const Snapshot& s = ctx.snapshot;
   // Each queue's candidates in within-queue order.
@@ -79,7 +88,11 @@ void AllocateAction::Run(CycleContext& ctx) {
     const int32_t running = static_cast<int32_t>(ctx.state.placements(id).size());
     const bool must_place = w.min_available > running;  // pending, or a gang below its minimum
     if (const Unplaced* u = must_place ? twins.Find(ctx, id) : nullptr) {
-      ctx.result.reason[id.index()] = u->reason;
+      std::string& reason = ctx.result.reason[id.index()];
+      // The actions that evict append why they could not help: room for
+      // that now saves a reallocation each.
+      if (u->busy) reason.reserve(u->reason.size() + kRoomForActions);
+      reason = u->reason;
       if (u->busy) ctx.failed.push_back(id);
       order.Pop(id);
       continue;
@@ -104,9 +117,12 @@ void AllocateAction::Run(CycleContext& ctx) {
       }
     } else if (must_place) {
       bool busy = false;
-      ctx.result.reason[id.index()] =
-          ExplainUnplaced(ctx, id, g.max_placed, g.rule_violation, &busy);
-      if (busy) ctx.failed.push_back(id);
+      std::string& reason = ctx.result.reason[id.index()];
+      reason = ExplainUnplaced(ctx, id, g.max_placed, g.rule_violation, &busy);
+      if (busy) {
+        reason.reserve(reason.size() + kRoomForActions);
+        ctx.failed.push_back(id);
+      }
       twins.Failed(ctx, id, Unplaced{ctx.result.reason[id.index()], busy});
     }
     order.Pop(id);
