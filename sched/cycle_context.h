@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -61,7 +62,13 @@ struct Domain {
   // Linear search: the nodes. Indexed: empty, or for a kept topology
   // domain every node of its classes, in node order.
   std::vector<NodeId> nodes;
-  std::vector<int32_t> classes;
+  // Indexed: the classes, its own or (for the whole cluster) a view of the
+  // node index's list for the workload, whose storage lasts the cycle.
+  std::vector<int32_t> own_classes;
+  std::span<const int32_t> index_classes;
+  std::span<const int32_t> classes() const {
+    return index_classes.empty() ? std::span<const int32_t>(own_classes) : index_classes;
+  }
 };
 
 struct CycleContext {

@@ -41,7 +41,7 @@ DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
     const std::vector<int32_t>& classes = ctx.index->MatchingClasses(w);
     if (classes.empty()) return out;
     out.owned.resize(1);
-    out.owned[0].classes = classes;
+    out.owned[0].index_classes = classes;
     out.best_first.push_back(&out.owned[0]);
     return out;
   }
@@ -58,7 +58,7 @@ DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
         if (label == nullptr) continue;
         Domain& d = by_value[*label];
         d.value = *label;
-        d.classes.push_back(c);
+        d.own_classes.push_back(c);
       }
       domains.reserve(by_value.size());
       for (auto& kv : by_value) {
@@ -69,7 +69,7 @@ DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
     by_free.reserve(domains.size());
     for (const Domain& d : domains) {
       int64_t free = 0;
-      for (int32_t c : d.classes) free += ctx.index->ClassFreeGpu(c);
+      for (int32_t c : d.classes()) free += ctx.index->ClassFreeGpu(c);
       by_free.emplace_back(free, &d);
     }
     SortBestFirst(s, &by_free, &out);
@@ -86,7 +86,7 @@ DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
   if (ctx.index != nullptr) {
     for (int32_t c : ctx.index->MatchingClasses(w)) {
       if (Domain* d = domain_of(ctx.index->ClassLabel(c, w.topology))) {
-        d->classes.push_back(c);
+        d->own_classes.push_back(c);
         d->free_gpu += ctx.index->ClassFreeGpu(c);
       }
     }
@@ -111,7 +111,7 @@ DomainOrder GangDomains(CycleContext& ctx, WorkloadId id) {
 std::vector<NodeId> DomainNodes(const CycleContext& ctx, const Domain& d) {
   if (ctx.index == nullptr || !d.nodes.empty()) return d.nodes;
   std::vector<NodeId> nodes;
-  for (int32_t c : d.classes) {
+  for (int32_t c : d.classes()) {
     const std::vector<NodeId>& members = ctx.index->ClassNodes(c);
     nodes.insert(nodes.end(), members.begin(), members.end());
   }
@@ -128,7 +128,7 @@ std::optional<PodPlacement> FindBest(const CycleContext& ctx, const Workload& w,
   // MIG pods are few and their nodes are set apart in classes of their own:
   // scan those.
   if (w.request.mig()) return placer.FindBest(w, DomainNodes(ctx, d));
-  return ctx.index->FindBest(w, d.classes, placer);
+  return ctx.index->FindBest(w, d.classes(), placer);
 }
 
 // A domain's nodes in node order: its own list when it keeps one, else
@@ -142,7 +142,8 @@ std::span<const NodeId> NodesOf(const CycleContext& ctx, const Domain& d,
 
 bool InDomain(const CycleContext& ctx, const Domain& d, NodeId n) {
   if (ctx.index == nullptr) return std::binary_search(d.nodes.begin(), d.nodes.end(), n);
-  return std::find(d.classes.begin(), d.classes.end(), ctx.index->ClassOf(n)) != d.classes.end();
+  const std::span<const int32_t> classes = d.classes();
+  return std::find(classes.begin(), classes.end(), ctx.index->ClassOf(n)) != classes.end();
 }
 
 }  // namespace
@@ -152,7 +153,7 @@ std::optional<PodPlacement> FindBestPipelined(const CycleContext& ctx, const Wor
   if (std::optional<PodPlacement> idle = FindBest(ctx, w, domain, placer)) return idle;
   if (!ctx.state.any_releasing()) return std::nullopt;
   if (ctx.index != nullptr && !w.request.mig()) {
-    std::optional<NodeId> n = ctx.index->FindBestReleasing(w, domain.classes, placer);
+    std::optional<NodeId> n = ctx.index->FindBestReleasing(w, domain.classes(), placer);
     if (!n) return std::nullopt;
     return placer.PlaceOnReleasing(w, *n);
   }
