@@ -25,6 +25,7 @@ NodeIndex::NodeIndex(const Snapshot& snapshot, ClusterState* state)
   in_shared_.assign(snapshot.nodes.size(), false);
   current_releasing_.resize(snapshot.nodes.size());
   in_releasing_.assign(snapshot.nodes.size(), false);
+  changed_.assign(snapshot.nodes.size(), 0);
   for (size_t i = 0; i < snapshot.nodes.size(); ++i) {
     const Node& n = snapshot.nodes[i];
     auto [it, added] = ids.emplace(
@@ -138,6 +139,29 @@ void NodeIndex::Move(NodeId n, const Entry& key, bool shared, bool releasing,
 }
 
 void NodeIndex::NodeChanged(NodeId n) {
+  // Applied when the index is next read: a node often changes and changes
+  // back (a bind rolled back, evictions undone) before then.
+  const size_t i = n.index();
+  if (changed_[i] == 0) {
+    changed_[i] = 1;
+    changed_list_.push_back(n.value());
+  }
+}
+
+void NodeIndex::Flush() const {
+  // The sets are a view of the cluster state, brought up to date on read.
+  if (!changed_list_.empty()) const_cast<NodeIndex*>(this)->ApplyChanges();
+}
+
+void NodeIndex::ApplyChanges() {
+  for (int32_t v : changed_list_) {
+    changed_[static_cast<size_t>(v)] = 0;
+    Apply(NodeId(v));
+  }
+  changed_list_.clear();
+}
+
+void NodeIndex::Apply(NodeId n) {
   // Many changes leave the keys as they were (an eviction moves GPU from
   // held to releasing, which an ordinary placement sees as taken either
   // way): then the sets need no update.
@@ -301,6 +325,7 @@ std::optional<PodPlacer::Choice> NodeIndex::FirstFit(const Workload& w, const st
 
 std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<const int32_t> classes,
                                                 const PodPlacer& placer) const {
+  Flush();
   // Each candidate is evaluated once, devices and score together.
   std::optional<PodPlacer::Choice> best;
   auto consider = [&](std::optional<PodPlacer::Choice> c) {
@@ -353,6 +378,7 @@ std::optional<PodPlacement> NodeIndex::FindBest(const Workload& w, std::span<con
 std::optional<NodeId> NodeIndex::FindBestReleasing(const Workload& w,
                                                    std::span<const int32_t> classes,
                                                    const PodPlacer& placer) const {
+  Flush();
   std::optional<PlacementScore> best;
   NodeId best_node;
   constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();

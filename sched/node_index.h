@@ -64,7 +64,10 @@ class NodeIndex : public ClusterState::Observer {
   // The value of label `key` on the nodes of class `c` (nullptr if absent).
   const std::string* ClassLabel(int32_t c, const std::string& key) const;
   // Free GPU milli summed over the class's nodes.
-  int64_t ClassFreeGpu(int32_t c) const { return classes_[static_cast<size_t>(c)].free_gpu; }
+  int64_t ClassFreeGpu(int32_t c) const {
+    Flush();
+    return classes_[static_cast<size_t>(c)].free_gpu;
+  }
   int32_t ClassOf(NodeId n) const { return class_of_[n.index()]; }
   // The nodes of class `c`, in node order.
   const std::vector<NodeId>& ClassNodes(int32_t c) const {
@@ -79,6 +82,7 @@ class NodeIndex : public ClusterState::Observer {
   std::optional<NodeId> FindBestReleasing(const Workload& w, std::span<const int32_t> classes,
                                           const PodPlacer& placer) const;
 
+  // Notes the change; the sets are brought up to date when next read.
   void NodeChanged(NodeId n) override;
 
  private:
@@ -119,6 +123,11 @@ class NodeIndex : public ClusterState::Observer {
   // The node's free state, into *key (whose storage is reused).
   void StateOf(NodeId n, StateKey* key) const;
   void GroupByState() const;
+  // Applies the changes noted since the last read (every reader calls it).
+  void Flush() const;
+  void ApplyChanges();
+  // Brings node `n`'s place in the sets to its present state.
+  void Apply(NodeId n);
   // Moves the nodes that changed since the last look to their present
   // state's group.
   void FlushStates() const;
@@ -170,6 +179,8 @@ class NodeIndex : public ClusterState::Observer {
   // The state groups are a cache that FindBest fills on first use.
   mutable bool grouped_ = false;
   mutable std::vector<StateKey> state_of_;
+  std::vector<uint8_t> changed_;  // per node: changed since the last Flush
+  std::vector<int32_t> changed_list_;
   mutable std::vector<uint8_t> stale_;  // per node: changed since its group was set
   mutable std::vector<int32_t> stale_list_;
   mutable StateKey scratch_state_;
