@@ -428,7 +428,24 @@ void VictimSearch::Refresh() {
     x_.built_ = true;
     x_.dirty_list_.clear();
     std::fill(x_.dirty_.begin(), x_.dirty_.end(), 0);
-    for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) Recompute(static_cast<int32_t>(pos));
+    if (x_.large()) {
+      // Only a node holding an allowed class can have a cost: visit those,
+      // once each (dirty_ marks them meanwhile).
+      for (size_t c = 0; c < x_.answers_.size(); ++c) {
+        if (x_.answers_[c] != 1) continue;
+        for (NodeId n : pool_.nodes_of(static_cast<int32_t>(c))) {
+          const int32_t pos = x_.local_[n.index()];
+          if (pos < 0 || x_.dirty_[static_cast<size_t>(pos)] != 0) continue;
+          x_.dirty_[static_cast<size_t>(pos)] = 1;
+          x_.dirty_list_.push_back(pos);
+          Recompute(pos);
+        }
+      }
+      for (int32_t pos : x_.dirty_list_) x_.dirty_[static_cast<size_t>(pos)] = 0;
+      x_.dirty_list_.clear();
+    } else {
+      for (size_t pos = 0; pos < x_.nodes_.size(); ++pos) Recompute(static_cast<int32_t>(pos));
+    }
     std::make_heap(x_.heap_.begin(), x_.heap_.end(), HeapAfter);
     return;
   }
