@@ -579,9 +579,11 @@ class NodeRoom {
   // devices: the pod needs gpu_devices devices it fits on, and each device
   // it does not fit on yet needs what is held there beyond room for it.
   int64_t FreedBound() const {
-    if (q_.gpu_devices == 0 || q_.mig() || milli_ == 0) return 0;
-    int64_t need[64];
-    const size_t devices = std::min<size_t>(gpus_, 64);
+    constexpr size_t kMaxDevices = 64;
+    // (0, a bound that always holds, beyond that many devices.)
+    if (q_.gpu_devices == 0 || q_.mig() || milli_ == 0 || gpus_ > kMaxDevices) return 0;
+    int64_t need[kMaxDevices] = {};
+    const size_t devices = gpus_;
     for (size_t d = 0; d < devices; ++d) {
       const int64_t h = held_[d];
       need[d] = milli_ == 1000 ? h : std::max<int64_t>(0, h + milli_ - 1000);
