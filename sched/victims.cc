@@ -519,21 +519,15 @@ class NodeRoom {
       memory += e.memory;
       mig = mig || e.mig;
     }
-    if (cpu < q_.cpu_milli || memory < q_.memory_mib) return false;
-    if (q_.gpu_devices == 0) return true;
-    if (q_.mig()) return mig;
-    if (milli_ == 0) return false;
+    if (!FitsBeside(cpu, memory, mig)) return false;
+    if (!NeedsDevices()) return true;
     int64_t* h = held_.data() + gpus_;
     std::copy(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(gpus_), h);
     for (int32_t t : taken) {
       const int64_t* give = shares_.data() + c_[static_cast<size_t>(t)]->shares;
       for (size_t d = 0; d < gpus_; ++d) h[d] -= give[d];
     }
-    int32_t fitting = 0;
-    for (size_t d = 0; d < gpus_; ++d) {
-      if (milli_ == 1000 ? h[d] == 0 : h[d] + milli_ <= 1000) ++fitting;
-    }
-    return fitting >= q_.gpu_devices;
+    return DevicesFit(h);
   }
   // Fits for the sets of one size taken in lexicographic order, which
   // share prefixes: what the set's first j candidates leave is kept per j
@@ -564,16 +558,8 @@ class NodeRoom {
   // candidates, is gone (the same answer as Fits).
   bool TakenFits(size_t size) const {
     const int64_t* row = rows_.data() + size * (gpus_ + 3);
-    if (row[0] < q_.cpu_milli || row[1] < q_.memory_mib) return false;
-    if (q_.gpu_devices == 0) return true;
-    if (q_.mig()) return row[2] != 0;
-    if (milli_ == 0) return false;
-    int32_t fitting = 0;
-    for (size_t d = 0; d < gpus_; ++d) {
-      const int64_t h = row[3 + d];
-      if (milli_ == 1000 ? h == 0 : h + milli_ <= 1000) ++fitting;
-    }
-    return fitting >= q_.gpu_devices;
+    if (!FitsBeside(row[0], row[1], row[2] != 0)) return false;
+    return !NeedsDevices() || DevicesFit(row + 3);
   }
   // The least GPU milli any fitting set must give back on this node's
   // devices: the pod needs gpu_devices devices it fits on, and each device
@@ -593,6 +579,24 @@ class NodeRoom {
     int64_t freed = 0;
     for (size_t d = 0; d < pods; ++d) freed += need[d];
     return freed;
+  }
+  // With this much CPU and memory free (and a MIG instance freed or not):
+  // false when the pod cannot fit whatever its devices.
+  bool FitsBeside(int64_t cpu, int64_t memory, bool mig) const {
+    if (cpu < q_.cpu_milli || memory < q_.memory_mib) return false;
+    if (q_.gpu_devices == 0) return true;
+    if (q_.mig()) return mig;
+    return milli_ != 0;
+  }
+  // Whether the fit also depends on the devices' GPU held.
+  bool NeedsDevices() const { return q_.gpu_devices > 0 && !q_.mig(); }
+  // Whether enough devices, holding `held` each, have room for the pod.
+  bool DevicesFit(const int64_t* held) const {
+    int32_t fitting = 0;
+    for (size_t d = 0; d < gpus_; ++d) {
+      if (milli_ == 1000 ? held[d] == 0 : held[d] + milli_ <= 1000) ++fitting;
+    }
+    return fitting >= q_.gpu_devices;
   }
   // The fewest candidates any fitting set can have.
   int32_t LowerBound() const {
